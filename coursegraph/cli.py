@@ -1,8 +1,74 @@
-"""The `coursegraph` command line: run the stack, provision test infrastructure, manage data."""
+"""The `coursegraph` command line: run the stack, export schemas, provision test infrastructure."""
+
+import os
+from pathlib import Path
+from typing import Annotated
 
 import typer
+import uvloop
 
 from coursegraph.infra.cli import app as infra_app
+from coursegraph.launcher import ALL_SERVICES, SUBGRAPHS, run_services
+from coursegraph.observability import configure_logging
+from coursegraph.settings import ServiceSettings
 
 app = typer.Typer(help="CourseGraph: a GraphQL federation learning-management backend.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
+
+BANNER = """
+CourseGraph is running ({profile} profile)
+  GraphQL (router, explorer):  http://{host}:{router}/graphql
+  REST compatibility API:      http://{host}:{rest}/docs
+  Subgraphs:                   {subgraphs}
+  Data:                        {data}
+Dev sign-in: POST http://{host}:{rest}/auth/dev {{"email": "admin@example.org", "name": "Ada"}}
+Press Ctrl-C to stop.
+"""
+
+
+@app.command()
+def serve(
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help=f"Services to run (default: all): {', '.join(ALL_SERVICES)}"),
+    ] = None,
+) -> None:
+    """Run services in this process (and the router as a child), configured from the environment."""
+    settings = ServiceSettings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    raise typer.Exit(uvloop.run(run_services(services or ALL_SERVICES, settings)))
+
+
+@app.command()
+def dev() -> None:
+    """Run all of CourseGraph on embedded defaults: SQLite, in-process events, dev sign-in."""
+    os.environ.setdefault("COURSEGRAPH_PROFILE", "dev")
+    os.environ.setdefault("COURSEGRAPH_LOG_JSON", "false")
+    settings = ServiceSettings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    subgraphs = ", ".join(f"{name}:{getattr(settings, f'{name}_port')}" for name in SUBGRAPHS)
+    typer.echo(
+        BANNER.format(
+            profile=settings.profile.value,
+            host=settings.host,
+            router=settings.router_port,
+            rest=settings.rest_compat_port,
+            subgraphs=subgraphs,
+            data=settings.data_dir.resolve(),
+        )
+    )
+    raise typer.Exit(uvloop.run(run_services(ALL_SERVICES, settings)))
+
+
+@app.command("export-schemas")
+def export_schemas(
+    check: Annotated[bool, typer.Option(help="Fail if a checked-in schema.graphql is stale.")] = False,
+) -> None:
+    """Write each subgraph's SDL to subgraphs/<name>/schema.graphql (what the router composes)."""
+    from coursegraph.schemas import export_all  # imports the subgraphs' schema modules
+
+    stale = export_all(Path.cwd(), check=check)
+    for path in stale:
+        typer.echo(f"{path} is stale: run `make schemas`" if check else f"wrote {path}")
+    if check and stale:
+        raise typer.Exit(1)

@@ -1,0 +1,74 @@
+"""The one error hierarchy: every failure a client can see carries a code from a fixed set.
+
+The same code becomes `extensions.code` in GraphQL and picks the HTTP status in REST.
+"""
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    CONFLICT = "CONFLICT"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL = "INTERNAL"
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self]
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.BAD_USER_INPUT: 400,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+class CourseGraphError(Exception):
+    """An expected failure with a client-facing code and message (never internals)."""
+
+    code: ErrorCode = ErrorCode.INTERNAL
+    default_message = "Internal error."
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message)
+
+
+class Unauthenticated(CourseGraphError):
+    code = ErrorCode.UNAUTHENTICATED
+    default_message = "Authentication required."
+
+
+class Forbidden(CourseGraphError):
+    code = ErrorCode.FORBIDDEN
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(CourseGraphError):
+    code = ErrorCode.NOT_FOUND
+    default_message = "Not found."
+
+
+class BadUserInput(CourseGraphError):
+    code = ErrorCode.BAD_USER_INPUT
+    default_message = "Invalid input."
+
+
+class Conflict(CourseGraphError):
+    code = ErrorCode.CONFLICT
+    default_message = "Conflict with the current state."
+
+
+class RateLimited(CourseGraphError):
+    code = ErrorCode.RATE_LIMITED
+    default_message = "Too many requests."

@@ -1,0 +1,149 @@
+"""Transactional outbox for PostgreSQL (and SQLite in dev): nothing published before commit, nothing lost.
+
+A service adds the event row in the same transaction as its state change; `OutboxRelay` publishes rows in
+order and marks them published. A crash between publish and mark means the row is published again:
+delivery is at-least-once and consumers drop duplicates by `event_id`.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from coursegraph.db import UTCDateTime
+from coursegraph.events.envelope import Event
+from coursegraph.events.publisher import EventPublisher
+
+logger = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "outbox_events",
+        metadata,
+        # SQLite autoincrements only an INTEGER primary key, hence seq (the order) is the key.
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("published_at", UTCDateTime()),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+        sa.Index(
+            "ix_outbox_events_unpublished",
+            "seq",
+            postgresql_where=sa.text("published_at IS NULL"),
+            sqlite_where=sa.text("published_at IS NULL"),
+        ),
+    )
+
+
+async def add_to_outbox(session: AsyncSession, table: sa.Table, topic: str, key: str, event: Event) -> None:
+    await session.execute(
+        table.insert().values(
+            id=event.event_id,
+            topic=topic,
+            key=key,
+            payload=event.model_dump_json(),
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in order; woken after each commit, else polls."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        table: sa.Table,
+        publisher: EventPublisher,
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._table = table
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._max_backoff = max_backoff_seconds
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = self._poll_seconds
+        while True:
+            try:
+                published = await self.publish_pending()
+                backoff = self._poll_seconds
+                if published:
+                    continue
+            except Exception as exc:
+                logger.warning("outbox relay: publish failed, retrying in %.1fs: %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+            self._wakeup.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch in order; stop at the first failure so per-key order holds."""
+        table = self._table
+        async with self._sessionmaker() as session, session.begin():
+            rows = (
+                await session.execute(
+                    sa.select(table.c.id, table.c.topic, table.c.key, table.c.payload)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.seq)
+                    .limit(self._batch_size)
+                    # Several relay instances (replicas) share the table without double work.
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            published = 0
+            failure: Exception | None = None
+            for row in rows:
+                try:
+                    await self._publisher.publish(row.topic, row.key, Event.model_validate_json(row.payload))
+                except Exception as exc:
+                    failure = exc
+                    await session.execute(
+                        table.update()
+                        .where(table.c.id == row.id)
+                        .values(attempts=table.c.attempts + 1, last_error=repr(exc)[:2000])
+                    )
+                    break
+                await session.execute(
+                    table.update().where(table.c.id == row.id).values(published_at=datetime.now(UTC))
+                )
+                published += 1
+        # Raised after the commit, so the rows published before the failure stay marked.
+        if failure is not None and published == 0:
+            raise failure
+        return published

@@ -1,0 +1,99 @@
+"""What every Strawberry subgraph shares: the schema factory, error codes, the request context."""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.fastapi import BaseContext
+from strawberry.types import ExecutionContext
+
+from coursegraph.errors import CourseGraphError, ErrorCode
+from coursegraph.security import ANONYMOUS, Actor
+
+logger = logging.getLogger(__name__)
+
+# The Guild's composition accepts Federation up to v2.9 (DESIGN §9).
+FEDERATION_VERSION: Literal["2.9"] = "2.9"
+
+
+@dataclass
+class ServiceContext(BaseContext):
+    """Per-request context; subgraphs extend it with their DataLoaders and store handles."""
+
+    actor: Actor = ANONYMOUS
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+
+def with_error_codes(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """Give every error an `extensions.code` from the fixed set; hide internals of unexpected ones."""
+    return [_with_code(error) for error in errors]
+
+
+def _with_code(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, CourseGraphError):
+        extensions: dict[str, Any] = {"code": original.code.value}
+        if original.details:
+            extensions["details"] = original.details
+        return _copy(error, original.message, extensions)
+    if original is None:
+        # Parse and validation errors, and variable coercion: the client sent a bad document.
+        code = (error.extensions or {}).get("code", ErrorCode.BAD_USER_INPUT.value)
+        return _copy(error, error.message, {**(error.extensions or {}), "code": code})
+    logger.error("unexpected error in %s", error.path, exc_info=original)
+    return _copy(error, "Internal error.", {"code": ErrorCode.INTERNAL.value})
+
+
+def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+class FederatedSchema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Expected failures are part of the API, not incidents: log only what with_error_codes masks.
+        return None
+
+
+def build_schema(
+    *,
+    query: type,
+    mutation: type | None = None,
+    subscription: type | None = None,
+    types: Iterable[type] = (),
+) -> FederatedSchema:
+    return FederatedSchema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        types=list(types),
+        federation_version=FEDERATION_VERSION,
+        # Cache instances (not classes) so parsed and validated documents are shared across requests.
+        extensions=[
+            ParserCache(maxsize=512),  # type: ignore[list-item]
+            ValidationCache(maxsize=512),  # type: ignore[list-item]
+        ],
+    )
+
+
+def export_sdl(schema: strawberry.Schema) -> str:
+    """The subgraph SDL as the router composes it (what `_service { sdl }` answers)."""
+    result = schema.execute_sync("{ _service { sdl } }")
+    if result.errors or not result.data:
+        raise RuntimeError(f"cannot export the schema: {result.errors}")
+    return str(result.data["_service"]["sdl"]).rstrip() + "\n"

@@ -1,0 +1,157 @@
+"""Run CourseGraph: Python services in one process (one uvicorn server per port) plus the router.
+
+One process is what the dev profile's in-process event bus needs; in production each service runs on its
+own (`coursegraph serve users`, one per container). The router is Node (Hive Gateway), a child process.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from coursegraph.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ROUTER_DIR = REPO_ROOT / "router"
+
+
+@dataclass(frozen=True)
+class PythonService:
+    name: str
+    factory: str  # import path of an app factory, so the launcher imports no service package itself
+
+    def port(self, settings: ServiceSettings) -> int:
+        return int(getattr(settings, f"{self.name.replace('-', '_')}_port"))
+
+
+# Start order matters only for logs; the router retries subgraphs until they answer.
+PYTHON_SERVICES = {
+    service.name: service
+    for service in (
+        PythonService("auth", "subgraphs.auth.app:create_app"),
+        PythonService("users", "subgraphs.users.app:create_app"),
+        PythonService("rest-compat", "rest_compat.app:create_app"),
+    )
+}
+SUBGRAPHS = [name for name in PYTHON_SERVICES if name != "rest-compat"]
+ALL_SERVICES = [*PYTHON_SERVICES, "router"]
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """Several servers share one loop, so signals are handled once by the launcher, not by each."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _uvicorn_server(service: PythonService, settings: ServiceSettings) -> _EmbeddedServer:
+    config = uvicorn.Config(
+        service.factory,
+        factory=True,
+        host=settings.host,
+        port=service.port(settings),
+        loop="none",  # the launcher's loop (uvloop) is already running
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        ws="websockets-sansio",
+        proxy_headers=False,
+    )
+    return _EmbeddedServer(config)
+
+
+def ensure_router_installed() -> None:
+    """Install the gateway's npm packages on first use (npm's cache lives outside the clone)."""
+    if (ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("Node.js and npm are needed for the router: install them (Node 20+).")
+    logger.info("installing the router's npm packages (first run)")
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROUTER_DIR, check=True)  # noqa: S603 fixed argv
+
+
+def router_command(settings: ServiceSettings) -> list[str]:
+    return [
+        str(ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway"),
+        "supergraph",
+        str(ROUTER_DIR / "supergraph.graphql"),
+        "-c",
+        str(ROUTER_DIR / "gateway.config.ts"),
+        "--port",
+        str(settings.router_port),
+        "--host",
+        settings.host,
+    ]
+
+
+def router_environment(settings: ServiceSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "COURSEGRAPH_PROFILE": settings.profile.value,
+            "COURSEGRAPH_ROUTER_PORT": str(settings.router_port),
+            "COURSEGRAPH_JWKS_URL": settings.jwks_url,
+            "COURSEGRAPH_JWT_ISSUER": settings.jwt_issuer,
+            "COURSEGRAPH_JWT_AUDIENCE": settings.jwt_audience,
+        }
+    )
+    for name in SUBGRAPHS:
+        port = PYTHON_SERVICES[name].port(settings)
+        env[f"COURSEGRAPH_SUBGRAPH_URL_{name.upper()}"] = f"http://{settings.host}:{port}/graphql"
+    return env
+
+
+async def run_services(names: list[str], settings: ServiceSettings) -> int:
+    """Serve the named services until SIGINT/SIGTERM; returns an exit code."""
+    unknown = set(names) - set(ALL_SERVICES)
+    if unknown:
+        raise ValueError(f"unknown services: {', '.join(sorted(unknown))} (known: {', '.join(ALL_SERVICES)})")
+    servers = [_uvicorn_server(PYTHON_SERVICES[name], settings) for name in names if name != "router"]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    tasks: list[asyncio.Task[Any]] = [
+        asyncio.create_task(server.serve(), name=str(server.config.app)) for server in servers
+    ]
+    router: asyncio.subprocess.Process | None = None
+    if "router" in names:
+        ensure_router_installed()
+        router = await asyncio.create_subprocess_exec(
+            *router_command(settings), env=router_environment(settings), cwd=ROUTER_DIR
+        )
+        tasks.append(asyncio.create_task(router.wait(), name="router"))
+
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    exit_code = 0
+    if stopper not in done:
+        # Something stopped on its own: that is a failure, bring the rest down.
+        failed = next(iter(done))
+        logger.error("%s stopped unexpectedly; shutting down", failed.get_name())
+        exit_code = 1
+    for server in servers:
+        server.should_exit = True
+    if router is not None and router.returncode is None:
+        router.terminate()
+        try:
+            await asyncio.wait_for(router.wait(), timeout=10)
+        except TimeoutError:
+            router.kill()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stopper.cancel()
+    return exit_code

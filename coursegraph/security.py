@@ -1,0 +1,169 @@
+"""Who is calling: access-token verification against the auth service's JWKS, and role checks.
+
+Every subgraph verifies the token again (the router already did) so that a subgraph reached directly is
+never more permissive than the graph.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import jwt
+
+from coursegraph.errors import Forbidden, Unauthenticated
+
+ALGORITHMS = ["RS256"]
+
+
+class Role(StrEnum):
+    LEARNER = "learner"
+    INSTRUCTOR = "instructor"
+    ADMIN = "admin"
+
+
+# What each role may do, shown to clients by `User.roles` and checked by services.
+PERMISSIONS: dict[Role, tuple[str, ...]] = {
+    Role.LEARNER: (
+        "profile:read:self",
+        "profile:update:self",
+        "courses:read",
+        "courses:enroll",
+        "assessments:attempt",
+    ),
+    Role.INSTRUCTOR: (
+        "profile:read:self",
+        "profile:update:self",
+        "courses:read",
+        "courses:enroll",
+        "assessments:attempt",
+        "courses:create",
+        "courses:manage:own",
+        "assessments:manage:own",
+        "media:upload",
+    ),
+    Role.ADMIN: (
+        "profile:read:any",
+        "profile:update:any",
+        "roles:manage",
+        "courses:read",
+        "courses:create",
+        "courses:manage:any",
+        "assessments:manage:any",
+        "media:upload",
+    ),
+}
+
+SERVICE_ROLE = "service"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of one request: anonymous, a user with a role, or another service."""
+
+    user_id: UUID | None = None
+    role: Role | None = None
+    service: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None or self.service is not None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_service(self) -> bool:
+        return self.service is not None
+
+    def require_user(self) -> UUID:
+        if self.user_id is None:
+            raise Unauthenticated()
+        return self.user_id
+
+    def require_role(self, *roles: Role) -> UUID:
+        user_id = self.require_user()
+        if self.role not in roles:
+            raise Forbidden()
+        return user_id
+
+    def require_self_or_admin(self, user_id: UUID) -> None:
+        if self.require_user() != user_id and not self.is_admin:
+            raise Forbidden()
+
+    def require_service(self) -> str:
+        if self.service is None:
+            raise Forbidden("Internal operation.")
+        return self.service
+
+
+ANONYMOUS = Actor()
+
+
+class TokenVerifier:
+    """Verifies RS256 access and service tokens against a JWKS (cached; unknown `kid` refetches).
+
+    PyJWKClient does the caching and key-rotation lookups; it is synchronous, so it runs in a thread
+    (the JWKS may be served by the same event loop in the single-process dev launcher).
+    """
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        internal_audience: str,
+        cache_seconds: int = 300,
+    ) -> None:
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=cache_seconds, timeout=5)
+        self._issuer = issuer
+        self._audience = audience
+        self._internal_audience = internal_audience
+
+    async def actor_from_authorization(self, authorization: str | None) -> Actor:
+        if not authorization:
+            return ANONYMOUS
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("Authorization must be 'Bearer <token>'.")
+        return await self.actor_from_token(token.strip())
+
+    async def actor_from_token(self, token: str) -> Actor:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") not in ALGORITHMS:
+                raise Unauthenticated("Unsupported token algorithm.")
+            signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                signing_key.key,
+                algorithms=ALGORITHMS,
+                issuer=self._issuer,
+                audience=[self._audience, self._internal_audience],
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("Token expired.") from exc
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+            raise Unauthenticated("Invalid token.") from exc
+        return actor_from_claims(claims, internal_audience=self._internal_audience)
+
+
+def actor_from_claims(claims: dict[str, Any], *, internal_audience: str) -> Actor:
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    role = claims.get("role")
+    if role == SERVICE_ROLE:
+        # A service token is only valid with the internal audience, never as a user token.
+        if internal_audience not in audiences:
+            raise Unauthenticated("Invalid token.")
+        return Actor(service=str(claims["sub"]), claims=claims)
+    if internal_audience in audiences:
+        raise Unauthenticated("Invalid token.")
+    try:
+        return Actor(user_id=UUID(str(claims["sub"])), role=Role(str(role)), claims=claims)
+    except ValueError as exc:
+        raise Unauthenticated("Invalid token.") from exc

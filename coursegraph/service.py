@@ -1,0 +1,112 @@
+"""The FastAPI app every subgraph runs in: GraphQL endpoint, health probes, request ids, auth."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar
+
+import strawberry
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from coursegraph.errors import CourseGraphError, ErrorCode
+from coursegraph.graphql import ServiceContext, with_error_codes
+from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
+from coursegraph.security import Actor, TokenVerifier
+from coursegraph.settings import ServiceSettings
+
+ContextT = TypeVar("ContextT", bound=ServiceContext)
+ReadinessCheck = Callable[[], Awaitable[None]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+class _AuthFailed(Exception):
+    def __init__(self, error: CourseGraphError) -> None:
+        self.error = error
+
+
+def token_verifier(settings: ServiceSettings) -> TokenVerifier:
+    return TokenVerifier(
+        settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        internal_audience=settings.jwt_internal_audience,
+        cache_seconds=settings.jwks_cache_seconds,
+    )
+
+
+def create_service_app(
+    *,
+    name: str,
+    schema: strawberry.Schema,
+    settings: ServiceSettings,
+    build_context: Callable[[Request | WebSocket, Actor], Awaitable[ContextT]],
+    lifespan: Lifespan | None = None,
+    readiness_checks: Sequence[ReadinessCheck] = (),
+    verifier: TokenVerifier | None = None,
+) -> FastAPI:
+    verifier = verifier or token_verifier(settings)
+
+    async def context_getter(request: Request = None, websocket: WebSocket = None) -> ContextT:  # type: ignore[assignment]
+        connection: Request | WebSocket = request if request is not None else websocket
+        try:
+            actor = await verifier.actor_from_authorization(connection.headers.get("authorization"))
+        except CourseGraphError as exc:
+            raise _AuthFailed(exc) from exc
+        return await build_context(connection, actor)
+
+    @asynccontextmanager
+    async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+
+    app = FastAPI(title=f"CourseGraph {name} subgraph", lifespan=app_lifespan, docs_url=None)
+    app.add_middleware(RequestIdMiddleware, **request_id_middleware_options())
+
+    @app.exception_handler(_AuthFailed)
+    async def auth_failed(_: Request, exc: _AuthFailed) -> JSONResponse:
+        # A bad token is refused before execution, like the router does: 401 and a GraphQL error body.
+        return graphql_error_response(exc.error.code, exc.error.message)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        failures: dict[str, str] = {}
+        for check in readiness_checks:
+            try:
+                await check()
+            except Exception as exc:  # any failure means not ready; report which
+                failures[getattr(check, "__name__", "check")] = type(exc).__name__
+        if failures:
+            return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
+        return JSONResponse({"status": "ready", "service": name})
+
+    graphql_app: GraphQLRouter[Any, None] = CodedGraphQLRouter(
+        schema,
+        context_getter=context_getter,
+        graphql_ide="graphiql" if not settings.is_production else None,
+    )
+    app.include_router(graphql_app, prefix="/graphql")
+    return app
+
+
+class CodedGraphQLRouter(GraphQLRouter[Any, None]):
+    """Every error leaves with a code, including parse and validation errors raised before execution."""
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = with_error_codes(result.errors)
+        return await super().process_result(request, result)
+
+
+def graphql_error_response(code: ErrorCode, message: str) -> JSONResponse:
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code.value}}]}
+    return JSONResponse(body, status_code=code.http_status)

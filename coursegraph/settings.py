@@ -1,0 +1,61 @@
+"""Settings shared by every service; each service extends `ServiceSettings` with its own.
+
+Every value comes from the environment (prefix `COURSEGRAPH_`) or a `.env` file in the working directory.
+"""
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Profile(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COURSEGRAPH_",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    profile: Profile = Profile.DEV
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    log_json: bool = True
+    data_dir: Path = Path(".coursegraph/dev")
+
+    # Tokens: every service verifies access tokens against the auth service's JWKS.
+    jwt_issuer: str = "coursegraph"
+    jwt_audience: str = "coursegraph-api"
+    # Service tokens (internal operations between services) carry this audience instead,
+    # so the router, which accepts only `jwt_audience`, refuses them.
+    jwt_internal_audience: str = "coursegraph-internal"
+    jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
+    jwks_cache_seconds: int = Field(default=300, ge=1)
+
+    # Backing services (unset means the embedded dev default where one exists).
+    database_url: str | None = None
+    mongodb_url: str | None = None
+    kafka_bootstrap_servers: str | None = None
+
+    # Ports, one per service (DESIGN §6a).
+    router_port: int = 4000
+    rest_compat_port: int = 8080
+    auth_port: int = 4001
+    users_port: int = 4002
+    courses_port: int = 4003
+    assessments_port: int = 4004
+    media_port: int = 4005
+    notifications_port: int = 4006
+
+    router_url: str = "http://127.0.0.1:4000/graphql"
+    users_subgraph_url: str = "http://127.0.0.1:4002/graphql"
+
+    @property
+    def is_production(self) -> bool:
+        return self.profile is Profile.PRODUCTION

@@ -1,0 +1,69 @@
+"""The one way rest-compat reaches data: a GraphQL operation sent to the router."""
+
+from typing import Any
+
+import httpx
+
+from coursegraph.errors import ErrorCode
+
+# Headers passed from the REST request to the router, so the graph sees the same caller and request id.
+FORWARDED_HEADERS = ("authorization", "x-request-id", "traceparent", "tracestate")
+
+
+class GraphError(Exception):
+    """A GraphQL error (or a router refusal) in the fixed code set, ready for the envelope."""
+
+    def __init__(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+class RouterUnavailable(Exception):
+    pass
+
+
+class GraphClient:
+    def __init__(self, router_url: str, *, timeout: float) -> None:
+        self._url = router_url
+        self._client = httpx.AsyncClient(timeout=timeout)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def execute(self, query: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        try:
+            response = await self._client.post(
+                self._url, json={"query": query, "variables": variables}, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise RouterUnavailable(str(exc)) from exc
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RouterUnavailable(f"router answered {response.status_code} without JSON") from exc
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if errors:
+            raise _graph_error(errors[0], response.status_code)
+        if response.status_code >= 400 or not isinstance(body.get("data"), dict):
+            raise RouterUnavailable(f"router answered {response.status_code}")
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+def _graph_error(error: dict[str, Any], status: int) -> GraphError:
+    extensions = error.get("extensions") or {}
+    raw_code = extensions.get("code")
+    try:
+        code = ErrorCode(str(raw_code))
+    except ValueError:
+        # Codes from outside our set (the gateway's own): judge by the HTTP status it chose.
+        code = {401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 429: ErrorCode.RATE_LIMITED}.get(
+            status, ErrorCode.BAD_USER_INPUT if 400 <= status < 500 else ErrorCode.INTERNAL
+        )
+    message = str(error.get("message") or code.value)
+    if code is ErrorCode.INTERNAL:
+        message = "Internal error."
+    details = extensions.get("details")
+    return GraphError(code, message, details if isinstance(details, dict) else {})

@@ -1,0 +1,7 @@
+"""rest-compat settings: where the router is, and how long to wait for it."""
+
+from coursegraph.settings import ServiceSettings
+
+
+class RestCompatSettings(ServiceSettings):
+    router_timeout_seconds: float = 15.0

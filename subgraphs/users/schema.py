@@ -1,0 +1,130 @@
+"""The users subgraph's root types: thin resolvers that call the service inside one transaction."""
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from coursegraph.errors import Unauthenticated
+from coursegraph.graphql import build_schema
+from coursegraph.security import Role
+from subgraphs.users import service
+from subgraphs.users.context import UsersContext
+from subgraphs.users.repository import RefreshTokenRepository, UserRepository
+from subgraphs.users.types import (
+    OAuthIdentityInput,
+    RefreshGrant,
+    UpdateUserInput,
+    UpdateUserPayload,
+    UserError,
+    UserType,
+    parse_id,
+)
+
+Ctx = Info[UsersContext, None]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A user by id; null when there is none.")
+    async def user(self, info: Ctx, id: strawberry.ID) -> UserType | None:
+        info.context.actor.require_user()
+        row = await info.context.loaders.user_by_id.load(parse_id(id))
+        return None if row is None else UserType.from_row(row)
+
+    @strawberry.field(description="The signed-in user.")
+    async def me(self, info: Ctx) -> UserType:
+        user_id = info.context.actor.require_user()
+        row = await info.context.loaders.user_by_id.load(user_id)
+        if row is None:
+            raise Unauthenticated("The account of this token no longer exists.")
+        return UserType.from_row(row)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Edit a profile: users edit their own name; only admins change roles (not their own)."
+    )
+    async def update_user(self, info: Ctx, id: strawberry.ID, input: UpdateUserInput) -> UpdateUserPayload:
+        user_id = parse_id(id)
+        try:
+            async with info.context.transaction() as session:
+                row = await service.update_user(
+                    UserRepository(session),
+                    info.context.actor,
+                    user_id,
+                    name=input.name,
+                    role=Role(input.role) if input.role is not None else None,
+                )
+        except service.ValidationFailed as exc:
+            return UpdateUserPayload(user=None, errors=[UserError.from_field_error(e) for e in exc.errors])
+        return UpdateUserPayload(user=UserType.from_row(row), errors=[])
+
+    @strawberry.federation.mutation(name="upsertOAuthUser", inaccessible=True)
+    async def upsert_oauth_user(self, info: Ctx, input: OAuthIdentityInput) -> UserType:
+        identity = service.OAuthIdentity(
+            provider=input.provider,
+            provider_id=input.provider_id,
+            email=input.email,
+            email_verified=input.email_verified,
+            name=input.name,
+            bootstrap_admin=input.bootstrap_admin,
+        )
+        async with info.context.transaction() as session:
+            row = await service.upsert_oauth_user(UserRepository(session), info.context.actor, identity)
+        return UserType.from_row(row)
+
+    @strawberry.federation.mutation(inaccessible=True)
+    async def issue_refresh_token(
+        self, info: Ctx, user_id: strawberry.ID, token_hash: str, expires_at: datetime
+    ) -> RefreshGrant:
+        async with info.context.transaction() as session:
+            row, family_id = await service.issue_refresh_token(
+                RefreshTokenRepository(session),
+                UserRepository(session),
+                info.context.actor,
+                user_id=parse_id(user_id, "userId"),
+                token_hash=token_hash,
+                expires_at=expires_at,
+            )
+        return RefreshGrant(user=UserType.from_row(row), family_id=strawberry.ID(str(family_id)))
+
+    @strawberry.federation.mutation(inaccessible=True)
+    async def rotate_refresh_token(
+        self, info: Ctx, token_hash: str, new_token_hash: str, expires_at: datetime
+    ) -> RefreshGrant:
+        async with info.context.transaction() as session:
+            rotation = await service.rotate_refresh_token(
+                RefreshTokenRepository(session),
+                UserRepository(session),
+                info.context.actor,
+                token_hash=token_hash,
+                new_token_hash=new_token_hash,
+                expires_at=expires_at,
+            )
+        # Raised after the commit: a detected reuse must leave the family revoked.
+        if rotation.user is None or rotation.family_id is None:
+            raise Unauthenticated(
+                _ROTATION_MESSAGES[rotation.status], details={"reason": rotation.status.value}
+            )
+        return RefreshGrant(
+            user=UserType.from_row(rotation.user), family_id=strawberry.ID(str(rotation.family_id))
+        )
+
+    @strawberry.federation.mutation(inaccessible=True)
+    async def revoke_refresh_token(self, info: Ctx, token_hash: str) -> bool:
+        async with info.context.transaction() as session:
+            return await service.revoke_refresh_family(
+                RefreshTokenRepository(session), info.context.actor, token_hash=token_hash
+            )
+
+
+_ROTATION_MESSAGES = {
+    service.RotationStatus.INVALID: "Refresh token is not valid.",
+    service.RotationStatus.EXPIRED: "Refresh token has expired.",
+    service.RotationStatus.REVOKED: "Refresh token has been revoked.",
+    service.RotationStatus.REUSED: "Refresh token was already used; the session has been revoked.",
+}
+
+schema = build_schema(query=Query, mutation=Mutation, types=[UserType])

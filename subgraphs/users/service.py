@@ -1,0 +1,264 @@
+"""Users domain logic: profiles, roles, OAuth identities and refresh-token families. No GraphQL here.
+
+Every function takes the session of the caller's transaction and the acting user; none commits.
+"""
+
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from email_validator import EmailNotValidError, validate_email
+
+from coursegraph.errors import BadUserInput, Forbidden, NotFound
+from coursegraph.security import Actor, Role
+from subgraphs.users.events import UserEventType, record
+from subgraphs.users.models import PROVIDERS, RefreshToken, RefreshTokenFamily, User, UserIdentity
+from subgraphs.users.repository import RefreshTokenRepository, UserRepository
+
+NAME_MAX_LENGTH = 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    code: str
+    message: str
+
+
+class ValidationFailed(BadUserInput):
+    """Input a client can fix; mutation payloads list these as typed user errors."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__(
+            "; ".join(error.message for error in errors),
+            details={"fields": {error.field: error.message for error in errors}},
+        )
+
+
+def clean_name(name: str, *, field: str = "name") -> str:
+    cleaned = unicodedata.normalize("NFC", name).strip()
+    if not cleaned:
+        raise ValidationFailed([FieldError(field, "REQUIRED", "Name must not be empty.")])
+    if len(cleaned) > NAME_MAX_LENGTH:
+        raise ValidationFailed(
+            [FieldError(field, "TOO_LONG", f"Name must be at most {NAME_MAX_LENGTH} characters.")]
+        )
+    if any(unicodedata.category(char) == "Cc" for char in cleaned):
+        raise ValidationFailed([FieldError(field, "INVALID", "Name must not contain control characters.")])
+    return cleaned
+
+
+def clean_email(email: str) -> str:
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed([FieldError("email", "INVALID", "Email address is not valid.")]) from exc
+
+
+async def get_users(repo: UserRepository, user_ids: list[uuid.UUID]) -> list[User | None]:
+    found = await repo.get_many(user_ids)
+    return [found.get(user_id) for user_id in user_ids]
+
+
+async def update_user(
+    repo: UserRepository,
+    actor: Actor,
+    user_id: uuid.UUID,
+    *,
+    name: str | None,
+    role: Role | None,
+) -> User:
+    actor.require_user()
+    user = await repo.get(user_id, for_update=True)
+    # Existence is not secret for users (ids appear in courses), so NOT_FOUND comes first.
+    if user is None:
+        raise NotFound("User not found.")
+    actor.require_self_or_admin(user_id)
+    if role is not None and role.value != user.role:
+        if not actor.is_admin:
+            raise Forbidden("Only an admin can change roles.")
+        if actor.user_id == user.id:
+            raise Forbidden("Admins cannot change their own role (ask another admin).")
+    new_name = clean_name(name) if name is not None else None
+
+    now = _now()
+    changed: list[str] = []
+    if new_name is not None and new_name != user.name:
+        user.name = new_name
+        changed.append("name")
+    if changed:
+        user.updated_at = now
+        await record(repo.session, UserEventType.USER_UPDATED, user, changed=changed, name=user.name)
+    if role is not None and role.value != user.role:
+        previous, user.role, user.updated_at = user.role, role.value, now
+        await record(
+            repo.session,
+            UserEventType.USER_ROLE_CHANGED,
+            user,
+            previous_role=previous,
+            role=user.role,
+            changed_by=str(actor.user_id),
+        )
+    await repo.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class OAuthIdentity:
+    provider: str
+    provider_id: str
+    email: str
+    email_verified: bool
+    name: str
+    bootstrap_admin: bool = False
+
+
+async def upsert_oauth_user(repo: UserRepository, actor: Actor, identity: OAuthIdentity) -> User:
+    """Find the account of a provider identity, link it by verified email, or register a new user."""
+    actor.require_service()
+    if identity.provider not in PROVIDERS:
+        raise ValidationFailed([FieldError("provider", "INVALID", "Unknown provider.")])
+    if not identity.email_verified:
+        # An unverified email never creates or takes over an account.
+        raise Forbidden("The provider has not verified this email address.")
+    if not identity.provider_id or len(identity.provider_id) > 255:
+        raise ValidationFailed([FieldError("providerId", "INVALID", "Provider id is not valid.")])
+    email = clean_email(identity.email)
+    name = clean_name(identity.name or email.split("@")[0])
+    now = _now()
+
+    user = await repo.by_identity(identity.provider, identity.provider_id)
+    if user is None:
+        user = await repo.by_email(email)
+        if user is None:
+            user = User(
+                id=uuid.uuid4(),
+                email=email,
+                name=name,
+                provider=identity.provider,
+                provider_id=identity.provider_id,
+                role=Role.LEARNER.value,
+                created_at=now,
+                updated_at=now,
+            )
+            repo.add(user)
+            await repo.flush()
+            await record(
+                repo.session,
+                UserEventType.USER_REGISTERED,
+                user,
+                email=user.email,
+                name=user.name,
+                provider=user.provider,
+                role=user.role,
+            )
+        repo.add(
+            UserIdentity(
+                user_id=user.id,
+                provider=identity.provider,
+                provider_id=identity.provider_id,
+                email=email,
+                linked_at=now,
+            )
+        )
+    if identity.bootstrap_admin and user.role != Role.ADMIN.value:
+        previous, user.role, user.updated_at = user.role, Role.ADMIN.value, now
+        await record(
+            repo.session,
+            UserEventType.USER_ROLE_CHANGED,
+            user,
+            previous_role=previous,
+            role=user.role,
+            changed_by="admin-allow-list",
+        )
+    await repo.flush()
+    return user
+
+
+class RotationStatus(StrEnum):
+    ROTATED = "ROTATED"
+    INVALID = "INVALID"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+    REUSED = "REUSED"
+
+
+@dataclass(frozen=True)
+class Rotation:
+    status: RotationStatus
+    user: User | None = None
+    family_id: uuid.UUID | None = None
+
+
+async def issue_refresh_token(
+    repo: RefreshTokenRepository,
+    users: UserRepository,
+    actor: Actor,
+    *,
+    user_id: uuid.UUID,
+    token_hash: str,
+    expires_at: datetime,
+) -> tuple[User, uuid.UUID]:
+    """Start a new family (one sign-in) with its first token."""
+    actor.require_service()
+    user = await users.get(user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    now = _now()
+    family = RefreshTokenFamily(id=uuid.uuid4(), user_id=user.id, created_at=now)
+    repo.add(family)
+    await repo.session.flush()
+    repo.add(RefreshToken(family_id=family.id, token_hash=token_hash, issued_at=now, expires_at=expires_at))
+    await repo.session.flush()
+    return user, family.id
+
+
+async def rotate_refresh_token(
+    repo: RefreshTokenRepository,
+    users: UserRepository,
+    actor: Actor,
+    *,
+    token_hash: str,
+    new_token_hash: str,
+    expires_at: datetime,
+) -> Rotation:
+    """Exchange a refresh token for its successor; a second use of any token revokes the family."""
+    actor.require_service()
+    found = await repo.by_hash(token_hash)
+    if found is None:
+        return Rotation(RotationStatus.INVALID)
+    token, family = found
+    now = _now()
+    if family.revoked_at is not None:
+        return Rotation(RotationStatus.REVOKED)
+    if token.used_at is not None:
+        await repo.revoke_family(family, reason="reuse", at=now)
+        return Rotation(RotationStatus.REUSED)
+    if token.expires_at <= now:
+        return Rotation(RotationStatus.EXPIRED)
+    user = await users.get(family.user_id)
+    if user is None:
+        return Rotation(RotationStatus.INVALID)
+    token.used_at = now
+    repo.add(
+        RefreshToken(family_id=family.id, token_hash=new_token_hash, issued_at=now, expires_at=expires_at)
+    )
+    await repo.session.flush()
+    return Rotation(RotationStatus.ROTATED, user=user, family_id=family.id)
+
+
+async def revoke_refresh_family(repo: RefreshTokenRepository, actor: Actor, *, token_hash: str) -> bool:
+    """Sign-out: the whole family stops working. Unknown tokens are not an error (idempotent)."""
+    actor.require_service()
+    found = await repo.by_hash(token_hash)
+    if found is None:
+        return False
+    await repo.revoke_family(found[1], reason="sign-out", at=_now())
+    return True

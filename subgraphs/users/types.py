@@ -1,0 +1,118 @@
+"""GraphQL types of the users subgraph."""
+
+import uuid
+from datetime import datetime
+from typing import Self
+
+import strawberry
+from strawberry.types import Info
+
+from coursegraph.errors import BadUserInput
+from coursegraph.security import PERMISSIONS, Role
+from subgraphs.users.context import UsersContext
+from subgraphs.users.models import User as UserRow
+from subgraphs.users.service import FieldError
+
+RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do in CourseGraph.")
+
+
+def parse_id(value: str, field: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise BadUserInput(f"{field} must be a UUID.", details={"field": field}) from exc
+
+
+@strawberry.type(description="A role and the permissions it grants.")
+class UserRoles:
+    role: RoleEnum  # type: ignore[valid-type]
+    permissions: list[str]
+
+
+@strawberry.federation.type(keys=["id"], name="User", description="A person using CourseGraph.")
+class UserType:
+    id: strawberry.ID
+    name: str
+    role: RoleEnum  # type: ignore[valid-type]
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[UserRow]
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            role=Role(row.role),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info[UsersContext, None], id: strawberry.ID) -> Self | None:
+        # Batched: a list of N users from another subgraph is one query here.
+        row = await info.context.loaders.user_by_id.load(parse_id(id))
+        return None if row is None else cls.from_row(row)
+
+    @strawberry.field(description="Visible to the user themself and to admins; null for others.")
+    def email(self, info: Info[UsersContext, None]) -> str | None:
+        return self.row.email if _may_see_private(info, self.row) else None
+
+    @strawberry.field(description="The provider the account registered with; self and admins only.")
+    def provider(self, info: Info[UsersContext, None]) -> str | None:
+        return self.row.provider if _may_see_private(info, self.row) else None
+
+    @strawberry.field(description="The user's role and the permissions it grants.")
+    def roles(self) -> UserRoles:
+        role = Role(self.row.role)
+        return UserRoles(role=role, permissions=list(PERMISSIONS[role]))
+
+
+def _may_see_private(info: Info[UsersContext, None], row: UserRow) -> bool:
+    actor = info.context.actor
+    return actor.is_admin or actor.is_service or actor.user_id == row.id
+
+
+@strawberry.federation.type(shareable=True, description="A problem with the input that the client can fix.")
+class UserError:
+    code: str
+    field: str | None
+    message: str
+
+    @classmethod
+    def from_field_error(cls, error: FieldError) -> "UserError":
+        return cls(code=error.code, field=error.field, message=error.message)
+
+
+@strawberry.input
+class UpdateUserInput:
+    name: str | None = strawberry.field(default=None, description="1 to 200 characters.")
+    role: RoleEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Admins only; not for one's own account."
+    )
+
+
+@strawberry.type
+class UpdateUserPayload:
+    user: UserType | None
+    errors: list[UserError]
+
+
+# Internal operations for the auth service: service tokens only, never in the public API schema.
+
+
+@strawberry.federation.input(inaccessible=True)
+class OAuthIdentityInput:
+    provider: str
+    provider_id: str
+    email: str
+    email_verified: bool
+    name: str
+    bootstrap_admin: bool = False
+
+
+@strawberry.federation.type(inaccessible=True)
+class RefreshGrant:
+    user: UserType
+    family_id: strawberry.ID
