@@ -72,3 +72,7 @@ def export_schemas(
         typer.echo(f"{path} is stale: run `make schemas`" if check else f"wrote {path}")
     if check and stale:
         raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

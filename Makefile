@@ -1,0 +1,52 @@
+# CourseGraph: the two commands are `make dev` and `make test`; everything else is what they call.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# uv comes from PyPI; installed on first use when the machine has none.
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+
+.PHONY: help dev test install uv infra infra-down lint schemas compose check-generated pytest
+
+help:
+	@echo "make dev    run CourseGraph on embedded defaults (router :4000, REST :8080)"
+	@echo "make test   provision PostgreSQL, FerretDB, Kafka and S3, then lint and run every test"
+
+dev: install
+	$(RUN) coursegraph dev
+
+test: install infra lint check-generated pytest
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+
+install: uv
+	$(UV) sync --frozen
+	@if [ ! -x router/node_modules/.bin/hive-gateway ] || [ router/package-lock.json -nt router/node_modules/.package-lock.json ]; then \
+		npm ci --prefix router --no-audit --no-fund; fi
+
+infra:
+	$(RUN) coursegraph infra up
+
+infra-down:
+	$(RUN) coursegraph infra down
+
+lint:
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+# Regenerate the checked-in subgraph SDL files and the composed supergraph.
+schemas:
+	$(RUN) coursegraph export-schemas
+	node router/compose.mjs
+
+# CI fails when a checked-in schema.graphql or router/supergraph.graphql differs from the code.
+check-generated:
+	$(RUN) coursegraph export-schemas --check
+	node router/compose.mjs --check
+
+pytest:
+	$(RUN) pytest

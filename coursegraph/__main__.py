@@ -1,0 +1,3 @@
+from coursegraph.cli import app
+
+app()

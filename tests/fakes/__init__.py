@@ -1,0 +1,1 @@
+"""Local fakes of external SaaS (OAuth providers, ...) that speak their documented HTTP protocols."""

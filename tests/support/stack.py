@@ -1,0 +1,112 @@
+"""The whole CourseGraph stack as a user runs it: `coursegraph serve` (subgraphs, rest-compat, router).
+
+Started as a real subprocess on free loopback ports, so tests go through the same router and REST layer
+that clients use.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.servers import free_port, wait_until_ready
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = ("auth", "users", "rest-compat", "router")
+
+
+@dataclass
+class Stack:
+    router_url: str  # .../graphql
+    rest_url: str
+    subgraph_urls: dict[str, str]  # name -> .../graphql
+    log_path: Path
+
+    def graphql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["authorization"] = f"Bearer {token}"
+        return httpx.post(
+            url or self.router_url,
+            json={"query": query, "variables": variables or {}},
+            headers=all_headers,
+            timeout=30,
+        )
+
+    def rest(
+        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        return httpx.request(method, self.rest_url + path, headers=headers, timeout=30, **kwargs)
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") -> Iterator[Stack]:
+    ports = {name: free_port() for name in SERVICES}
+    host = "127.0.0.1"
+    full_env = {
+        **os.environ,
+        "COURSEGRAPH_LOG_JSON": "true",
+        "COURSEGRAPH_ROUTER_PORT": str(ports["router"]),
+        "COURSEGRAPH_REST_COMPAT_PORT": str(ports["rest-compat"]),
+        "COURSEGRAPH_AUTH_PORT": str(ports["auth"]),
+        "COURSEGRAPH_USERS_PORT": str(ports["users"]),
+        "COURSEGRAPH_JWKS_URL": f"http://{host}:{ports['auth']}/.well-known/jwks.json",
+        "COURSEGRAPH_USERS_SUBGRAPH_URL": f"http://{host}:{ports['users']}/graphql",
+        "COURSEGRAPH_ROUTER_URL": f"http://{host}:{ports['router']}/graphql",
+        **env,
+    }
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "coursegraph.cli", command],
+        cwd=REPO,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    stack = Stack(
+        router_url=f"http://{host}:{ports['router']}/graphql",
+        rest_url=f"http://{host}:{ports['rest-compat']}",
+        subgraph_urls={name: f"http://{host}:{ports[name]}/graphql" for name in ("auth", "users")},
+        log_path=log_path,
+    )
+    try:
+        alive = lambda: process.poll() is None  # noqa: E731
+        try:
+            for name in ("auth", "users"):
+                wait_until_ready(f"http://{host}:{ports[name]}/ready", timeout=60, alive=alive)
+            wait_until_ready(f"http://{host}:{ports['router']}/readiness", timeout=90, alive=alive)
+            wait_until_ready(f"http://{host}:{ports['rest-compat']}/health", timeout=30, alive=alive)
+        except (TimeoutError, RuntimeError) as exc:
+            raise RuntimeError(f"{exc}\n--- stack log ---\n{stack.log_tail()}") from exc
+        yield stack
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
