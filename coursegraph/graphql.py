@@ -83,11 +83,8 @@ def build_schema(
         subscription=subscription,
         types=list(types),
         federation_version=FEDERATION_VERSION,
-        # Cache instances (not classes) so parsed and validated documents are shared across requests.
-        extensions=[
-            ParserCache(maxsize=512),  # type: ignore[list-item]
-            ValidationCache(maxsize=512),  # type: ignore[list-item]
-        ],
+        # The caches live at module level (keyed by maxsize): fresh extensions per request share them.
+        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
     )
 
 

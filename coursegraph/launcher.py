@@ -142,7 +142,8 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
     if stopper not in done:
         # Something stopped on its own: that is a failure, bring the rest down.
         failed = next(iter(done))
-        logger.error("%s stopped unexpectedly; shutting down", failed.get_name())
+        error = None if failed.cancelled() else failed.exception()
+        logger.error("%s stopped unexpectedly; shutting down", failed.get_name(), exc_info=error)
         exit_code = 1
     for server in servers:
         server.should_exit = True

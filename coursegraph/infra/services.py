@@ -1,0 +1,524 @@
+"""The four backing services, one small class each: ensure_installed, start, is_ready, stop."""
+
+import asyncio
+import base64
+import contextlib
+import glob
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from importlib.util import find_spec
+from pathlib import Path
+from typing import ClassVar
+
+from coursegraph.infra.paths import cache_dir, state_dir
+from coursegraph.infra.process import (
+    InfraError,
+    file_lock,
+    read_pid,
+    run,
+    spawn,
+    terminate,
+    which,
+)
+
+FERRETDB_VERSION = "v1.24.2"
+KAFKA_VERSION = "3.9.1"
+SLF4J_VERSION = "1.7.36"  # the slf4j line Kafka 3.9 is built against
+
+
+def _port(env_key: str, default: int) -> int:
+    return int(os.environ.get(env_key, default))
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+        return True
+    return False
+
+
+def apt_install(*packages: str) -> None:
+    """Install Debian packages (we are root on these machines); refresh the lists first."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print(f"installing Debian packages: {' '.join(packages)}", file=sys.stderr)
+    run(["apt-get", "update"], env=env)
+    run(["apt-get", "install", "-y", "--no-install-recommends", *packages], env=env)
+
+
+class Service(ABC):
+    name: ClassVar[str]
+    env_key: ClassVar[str]
+    start_timeout: ClassVar[float] = 60.0
+
+    def __init__(self) -> None:
+        self.dir = state_dir() / self.name
+        self.log_file = self.dir / f"{self.name}.log"
+        self.pid_file = self.dir / "pid"
+
+    @property
+    @abstractmethod
+    def port(self) -> int: ...
+
+    @abstractmethod
+    def local_url(self) -> str:
+        """The URL of the instance this clone provisions."""
+
+    @property
+    def external(self) -> str | None:
+        """A URL supplied from outside. The value our own env file gave (e.g. loaded by the
+        test conftest into a child `up`) is not external: we still manage that instance."""
+        value = os.environ.get(self.env_key)
+        return value if value and value != self.local_url() else None
+
+    @property
+    def url(self) -> str:
+        return self.external or self.local_url()
+
+    @abstractmethod
+    def ensure_installed(self) -> None:
+        """Download or build what is missing, into the machine-wide cache."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Launch the daemon in the background; `wait_ready` then waits for it."""
+
+    @abstractmethod
+    def is_ready(self) -> bool:
+        """Ask the service through its real client; never raises."""
+
+    def pid(self) -> int | None:
+        """Pid of our running instance, if any."""
+        return read_pid(self.pid_file, self.marker)
+
+    @property
+    def marker(self) -> str:
+        """A string in our daemon's command line, so a reused pid is not mistaken for ours."""
+        return str(self.dir)
+
+    def stop(self) -> None:
+        if (pid := self.pid()) is not None:
+            terminate(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+
+class Postgres(Service):
+    name = "postgres"
+    env_key = "COURSEGRAPH_DATABASE_URL"
+
+    @property
+    def port(self) -> int:
+        return _port("COURSEGRAPH_POSTGRES_PORT", 55432)
+
+    def local_url(self) -> str:
+        return f"postgresql+asyncpg://coursegraph:coursegraph@127.0.0.1:{self.port}/coursegraph"
+
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def sock_dir(self) -> Path:
+        # Unix socket paths are capped at 107 bytes; a deep clone falls back to a short tmp dir.
+        sock = self.dir / "run"
+        if len(str(sock / f".s.PGSQL.{self.port}")) < 100:
+            return sock
+        digest = hashlib.sha1(str(self.dir).encode()).hexdigest()[:10]  # noqa: S324
+        return Path(tempfile.gettempdir()) / f"coursegraph-pg-{digest}"
+
+    def bin(self, tool: str) -> str | None:
+        # Debian keeps the server tools off PATH, in /usr/lib/postgresql/<major>/bin.
+        dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_major, reverse=True)
+        for d in dirs:
+            if os.access(f"{d}/{tool}", os.X_OK):
+                return f"{d}/{tool}"
+        return which(tool)
+
+    def tool(self, name: str) -> str:
+        if (path := self.bin(name)) is None:
+            raise InfraError(f"PostgreSQL tool {name} not found")
+        return path
+
+    def as_postgres(self, *argv: str) -> str:
+        # The server refuses to run as root: as root, act as the `postgres` user.
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return run([*prefix, *argv], cwd=Path("/"))
+
+    def ensure_installed(self) -> None:
+        if not (self.bin("initdb") and self.bin("pg_ctl")):
+            apt_install("postgresql")
+        if not (self.bin("initdb") and self.bin("pg_ctl")):
+            raise InfraError("PostgreSQL server tools (initdb, pg_ctl) not found after install")
+
+    def pid(self) -> int | None:
+        return read_pid(self.data / "postmaster.pid", str(self.data))
+
+    def _own(self, *paths: Path) -> None:
+        if os.geteuid() == 0:
+            for p in paths:
+                shutil.chown(p, "postgres", "postgres")
+
+    def start(self) -> None:
+        initdb, pg_ctl = self.tool("initdb"), self.tool("pg_ctl")
+        # postgres must be able to traverse to its data dir, whatever root's umask.
+        for d in (state_dir().parent, state_dir(), self.dir):
+            d.mkdir(parents=True, exist_ok=True)
+            d.chmod(0o755)
+        self.sock_dir.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch()
+        self._own(self.sock_dir, self.log_file)
+        if not (self.data / "PG_VERSION").is_file():
+            # initdb into a scratch dir and rename, so a failed init never leaves half a cluster.
+            scratch = self.dir / "data.init"
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir()
+            self._own(scratch)
+            self.as_postgres(
+                initdb, "-D", str(scratch), "-U", "postgres", "-E", "UTF8", "--locale=C",
+                "--auth-local=peer", "--auth-host=scram-sha-256", "--no-sync",
+            )  # fmt: skip
+            scratch.rename(self.data)
+        opts = (
+            f"-p {self.port} -k {self.sock_dir} -c listen_addresses=127.0.0.1"
+            # A throwaway test cluster: durability is not worth the fsyncs.
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self.as_postgres(
+            pg_ctl, "start", "-D", str(self.data), "-l", str(self.log_file), "-w", "-t", "60",
+            "-o", opts,
+        )  # fmt: skip
+        self._provision()
+
+    def _psql(self, sql: str) -> str:
+        return self.as_postgres(
+            self.tool("psql"), "-h", str(self.sock_dir), "-p", str(self.port), "-d", "postgres",
+            "-v", "ON_ERROR_STOP=1", "-tAc", sql,
+        ).strip()  # fmt: skip
+
+    def _provision(self) -> None:
+        """Role and database `coursegraph`; safe to repeat."""
+        self._psql(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'coursegraph') "
+            "THEN CREATE ROLE coursegraph LOGIN CREATEDB PASSWORD 'coursegraph'; END IF; END $$"
+        )
+        if not self._psql("SELECT 1 FROM pg_database WHERE datname = 'coursegraph'"):
+            self._psql("CREATE DATABASE coursegraph OWNER coursegraph")
+
+    def is_ready(self) -> bool:
+        # Clients are imported where used: every `coursegraph` command loads this module.
+        import asyncpg
+
+        async def check() -> bool:
+            dsn = self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+            conn = await asyncpg.connect(dsn, timeout=3)
+            try:
+                return bool(await conn.fetchval("SELECT 1") == 1)
+            finally:
+                await conn.close()
+
+        try:
+            return asyncio.run(check())
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        pg_ctl = self.bin("pg_ctl")
+        if self.pid() is not None and pg_ctl:
+            self.as_postgres(pg_ctl, "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60")
+
+
+def _major(bin_dir: str) -> int:
+    try:
+        return int(Path(bin_dir).parent.name)
+    except ValueError:
+        return 0
+
+
+class FerretDB(Service):
+    name = "ferretdb"
+    env_key = "COURSEGRAPH_MONGODB_URL"
+
+    @property
+    def port(self) -> int:
+        return _port("COURSEGRAPH_MONGODB_PORT", 57017)
+
+    def local_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    @property
+    def build_dir(self) -> Path:
+        return cache_dir() / f"ferretdb-{FERRETDB_VERSION}"
+
+    @property
+    def binary(self) -> Path:
+        return self.build_dir / "ferretdb"
+
+    def ensure_installed(self) -> None:
+        with file_lock(cache_dir() / "ferretdb.lock"):
+            if os.access(self.binary, os.X_OK):
+                return
+            go = which("go", "/usr/local/go/bin")
+            if go is None:
+                raise InfraError("FerretDB is built from its Go module, but no `go` toolchain found")
+            print(f"building FerretDB {FERRETDB_VERSION} (takes minutes, once)", file=sys.stderr)
+            self.build_dir.mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, "GOWORK": "off"}
+            module = f"github.com/FerretDB/FerretDB@{FERRETDB_VERSION}"
+            info = json.loads(run([go, "mod", "download", "-json", module], cwd=self.build_dir))
+            # Built as a dependency of another module, FerretDB's version check panics on the
+            # missing build/version/version.txt (its module zip lacks it); so build the module
+            # itself from a writable copy with that file added.
+            src = self.build_dir / "src"
+            shutil.rmtree(src, ignore_errors=True)
+            shutil.copytree(info["Dir"], src, copy_function=shutil.copyfile)
+            for d, _, _ in os.walk(src):
+                Path(d).chmod(0o755)
+            (src / "build" / "version" / "version.txt").write_text(f"{FERRETDB_VERSION}\n")
+            tmp = self.build_dir / "ferretdb.tmp"
+            run(
+                [go, "build", "-mod=mod", "-buildvcs=false", "-trimpath", "-o", str(tmp),
+                 "./cmd/ferretdb"],
+                cwd=src,
+                env=env,
+            )  # fmt: skip
+            run([str(tmp), "--version"])  # fail here, not at start, if it still panics
+            tmp.rename(self.binary)
+
+    def start(self) -> None:
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        spawn(
+            [
+                str(self.binary),
+                f"--listen-addr=127.0.0.1:{self.port}",
+                "--handler=sqlite",
+                f"--sqlite-url=file:{self.dir / 'data'}/",
+                f"--state-dir={self.dir}",
+                "--telemetry=disable",
+                "--debug-addr=-",  # no metrics HTTP port to collide with
+            ],
+            log_file=self.log_file,
+            pid_file=self.pid_file,
+            cwd=self.dir,
+        )
+
+    def is_ready(self) -> bool:
+        import pymongo
+
+        try:
+            client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+                self.url, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000
+            )
+            with client:
+                return bool(client.admin.command("ping").get("ok"))
+        except Exception:
+            return False
+
+
+class Kafka(Service):
+    name = "kafka"
+    env_key = "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS"
+    start_timeout = 120.0
+
+    @property
+    def port(self) -> int:
+        return _port("COURSEGRAPH_KAFKA_PORT", 59092)
+
+    @property
+    def controller_port(self) -> int:
+        return _port("COURSEGRAPH_KAFKA_CONTROLLER_PORT", 59093)
+
+    def local_url(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def libs(self) -> Path:
+        return cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
+
+    @property
+    def config(self) -> Path:
+        return self.dir / "server.properties"
+
+    def ensure_installed(self) -> None:
+        if not which("java"):
+            apt_install("openjdk-17-jre-headless")
+        with file_lock(cache_dir() / "kafka.lock"):
+            if self.libs.is_dir():
+                return
+            if not which("mvn"):
+                apt_install("maven")
+            if (mvn := which("mvn")) is None:
+                raise InfraError("Maven (mvn) not found after install")
+            print(f"resolving Kafka {KAFKA_VERSION} jars from Maven Central", file=sys.stderr)
+            home = self.libs.parent
+            home.mkdir(parents=True, exist_ok=True)
+            (home / "pom.xml").write_text(_KAFKA_POM)
+            tmp = home / "libs.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            run(
+                [mvn, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime",
+                 f"-DoutputDirectory={tmp}"],
+                cwd=home,
+            )  # fmt: skip
+            tmp.rename(self.libs)  # atomic: a half-copied dir is never taken for complete
+
+    def java(self, main: str, *args: str) -> list[str]:
+        return [
+            which("java") or "java",
+            "-Xmx512m",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.dir / 'log4j.properties'}",
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
+        ]
+
+    def start(self) -> None:
+        data = self.dir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        (self.dir / "log4j.properties").write_text(_LOG4J)
+        self.config.write_text(
+            _KAFKA_CONFIG.format(port=self.port, controller=self.controller_port, data=data)
+        )
+        if not (data / "meta.properties").is_file():
+            # A KRaft log dir must be formatted once with a cluster id (base64url of a UUID).
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            run(self.java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                          "-c", str(self.config), "--ignore-formatted"))  # fmt: skip
+        spawn(
+            self.java("kafka.Kafka", str(self.config)),
+            log_file=self.log_file,
+            pid_file=self.pid_file,
+            cwd=self.dir,
+        )
+
+    def is_ready(self) -> bool:
+        host, _, port = self.url.split(",")[0].rpartition(":")
+        # Cheap probe first: aiokafka logs an error for every refused connection.
+        if not port_open(int(port), host or "127.0.0.1"):
+            return False
+
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        async def check() -> bool:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.url, request_timeout_ms=5000)
+            await admin.start()
+            try:
+                cluster = await admin.describe_cluster()
+                return bool(cluster["brokers"])
+            finally:
+                await admin.close()
+
+        # Keep aiokafka quiet while we poll a broker that may still be starting.
+        logger = logging.getLogger("aiokafka")
+        level = logger.level
+        logger.setLevel(logging.CRITICAL)
+        try:
+            return asyncio.run(check())
+        except Exception:
+            return False
+        finally:
+            logger.setLevel(level)
+
+    def stop(self) -> None:
+        # A controlled shutdown takes a few seconds; give it time before SIGKILL.
+        if (pid := self.pid()) is not None:
+            terminate(pid, timeout=60)
+        self.pid_file.unlink(missing_ok=True)
+
+
+class S3(Service):
+    name = "s3"
+    env_key = "COURSEGRAPH_S3_ENDPOINT_URL"
+    start_timeout = 30.0
+
+    @property
+    def port(self) -> int:
+        return _port("COURSEGRAPH_S3_PORT", 55000)
+
+    def local_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def marker(self) -> str:
+        return "moto.server"
+
+    def ensure_installed(self) -> None:
+        if find_spec("moto") is None or find_spec("flask") is None:
+            raise InfraError("moto[server] is not installed in this environment: run `uv sync`")
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        spawn(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            log_file=self.log_file,
+            pid_file=self.pid_file,
+            cwd=self.dir,
+        )
+
+    def is_ready(self) -> bool:
+        import httpx
+
+        try:
+            httpx.get(self.url, timeout=2)  # any HTTP answer, even 403, means it is serving
+        except httpx.HTTPError:
+            return False
+        return True
+
+
+SERVICES: dict[str, type[Service]] = {cls.name: cls for cls in (Postgres, FerretDB, Kafka, S3)}
+ALIASES = {"postgresql": "postgres", "mongodb": "ferretdb", "mongo": "ferretdb", "moto": "s3"}
+
+_KAFKA_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>coursegraph.infra</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>{KAFKA_VERSION}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-reload4j</artifactId>
+      <version>{SLF4J_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+_KAFKA_CONFIG = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs={data}
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+auto.create.topics.enable=true
+group.initial.rebalance.delay.ms=0
+"""
+
+_LOG4J = """\
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+"""
