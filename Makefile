@@ -39,6 +39,7 @@ lint:
 	$(RUN) lint-imports
 
 # Regenerate the checked-in subgraph SDL files and the composed supergraph.
+compose: schemas
 schemas:
 	$(RUN) coursegraph export-schemas
 	node router/compose.mjs

@@ -87,7 +87,6 @@ def router_command(settings: ServiceSettings) -> list[str]:
     return [
         str(ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway"),
         "supergraph",
-        str(ROUTER_DIR / "supergraph.graphql"),
         "-c",
         str(ROUTER_DIR / "gateway.config.ts"),
         "--port",
@@ -102,7 +101,9 @@ def router_environment(settings: ServiceSettings) -> dict[str, str]:
     env.update(
         {
             "COURSEGRAPH_PROFILE": settings.profile.value,
+            "LOG_JSON": "1" if settings.log_json else "0",
             "COURSEGRAPH_ROUTER_PORT": str(settings.router_port),
+            "COURSEGRAPH_SUPERGRAPH_PATH": str(ROUTER_DIR / "supergraph.graphql"),
             "COURSEGRAPH_JWKS_URL": settings.jwks_url,
             "COURSEGRAPH_JWT_ISSUER": settings.jwt_issuer,
             "COURSEGRAPH_JWT_AUDIENCE": settings.jwt_audience,

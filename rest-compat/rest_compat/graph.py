@@ -62,8 +62,7 @@ def _graph_error(error: dict[str, Any], status: int) -> GraphError:
         code = {401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 429: ErrorCode.RATE_LIMITED}.get(
             status, ErrorCode.BAD_USER_INPUT if 400 <= status < 500 else ErrorCode.INTERNAL
         )
+    # Subgraphs already mask unexpected errors; an INTERNAL message that reaches us is meant for clients.
     message = str(error.get("message") or code.value)
-    if code is ErrorCode.INTERNAL:
-        message = "Internal error."
     details = extensions.get("details")
     return GraphError(code, message, details if isinstance(details, dict) else {})

@@ -6,13 +6,21 @@ import strawberry
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
+from coursegraph.security import Role
 from subgraphs.auth.service import ProvidersStatus, Session
 
+RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do in CourseGraph.")
 
-# The users subgraph owns User (and its description); the router resolves its other fields there.
+
+# The users subgraph owns User; the router resolves its other fields there. The signed-in user's own
+# email, name and role are shareable: auth has them from the users service at sign-in, and the caller
+# has no token yet, so users would hide the email from that anonymous request.
 @strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)], name="User")
 class UserStub:
     id: strawberry.ID
+    email: str | None = strawberry.federation.field(shareable=True)
+    name: str = strawberry.federation.field(shareable=True)
+    role: RoleEnum = strawberry.federation.field(shareable=True)  # type: ignore[valid-type]
 
 
 @strawberry.type(description="Tokens of a signed-in session and the user they belong to.")
@@ -32,7 +40,12 @@ class AuthPayload:
             refresh_token=session.refresh_token,
             token_type="Bearer",  # noqa: S106 (the scheme name)
             expires_in=session.expires_in,
-            user=UserStub(id=strawberry.ID(str(session.user.id))),
+            user=UserStub(
+                id=strawberry.ID(str(session.user.id)),
+                email=session.user.email,
+                name=session.user.name,
+                role=session.user.role,
+            ),
         )
 
 

@@ -41,11 +41,11 @@ _ERRORS: dict[str, type[CourseGraphError]] = {
     ErrorCode.RATE_LIMITED: RateLimited,
 }
 
-_GRANT = "user { id role }"
+_GRANT = "user { id role email name }"
 
 UPSERT_USER_MUTATION = """
 mutation UpsertOAuthUser($input: OAuthIdentityInput!) {
-  upsertOAuthUser(input: $input) { id role }
+  upsertOAuthUser(input: $input) { id role email name }
 }"""
 ISSUE_MUTATION = f"""
 mutation IssueRefreshToken($userId: ID!, $tokenHash: String!, $expiresAt: DateTime!) {{
@@ -63,10 +63,17 @@ mutation RevokeRefreshToken($tokenHash: String!) { revokeRefreshToken(tokenHash:
 class UserRef:
     id: uuid.UUID
     role: Role
+    email: str
+    name: str
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "UserRef":
-        return cls(id=uuid.UUID(data["id"]), role=Role(str(data["role"]).lower()))
+        return cls(
+            id=uuid.UUID(data["id"]),
+            role=Role(str(data["role"]).lower()),
+            email=str(data["email"]),
+            name=str(data["name"]),
+        )
 
 
 @dataclass(frozen=True)

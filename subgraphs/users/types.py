@@ -32,8 +32,9 @@ class UserRoles:
 @strawberry.federation.type(keys=["id"], name="User", description="A person using CourseGraph.")
 class UserType:
     id: strawberry.ID
-    name: str
-    role: RoleEnum  # type: ignore[valid-type]
+    # Shareable: the auth subgraph returns these of the signed-in user in its sign-in payloads.
+    name: str = strawberry.federation.field(shareable=True)
+    role: RoleEnum = strawberry.federation.field(shareable=True)  # type: ignore[valid-type]
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[UserRow]
@@ -55,7 +56,9 @@ class UserType:
         row = await info.context.loaders.user_by_id.load(parse_id(id))
         return None if row is None else cls.from_row(row)
 
-    @strawberry.field(description="Visible to the user themself and to admins; null for others.")
+    @strawberry.federation.field(
+        shareable=True, description="Visible to the user themself and to admins; null for others."
+    )
     def email(self, info: Info[UsersContext, None]) -> str | None:
         return self.row.email if _may_see_private(info, self.row) else None
 

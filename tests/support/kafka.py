@@ -17,7 +17,7 @@ async def collect_events(
     match: Callable[[Event], bool],
     *,
     expect: int = 1,
-    timeout: float = 30.0,
+    within: float = 30.0,
     settle: float = 0.0,
 ) -> list[tuple[bytes | None, Event]]:
     """Read `topic` from the beginning until `expect` matching events arrive (key, event).
@@ -35,7 +35,7 @@ async def collect_events(
     found: list[tuple[bytes | None, Event]] = []
     try:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         settled_at: float | None = None
         while loop.time() < deadline:
             batches = await consumer.getmany(timeout_ms=500)

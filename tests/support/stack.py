@@ -48,9 +48,7 @@ class Stack:
             timeout=30,
         )
 
-    def rest(
-        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
-    ) -> httpx.Response:
+    def rest(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
         if token is not None:
             headers["authorization"] = f"Bearer {token}"
