@@ -85,7 +85,8 @@ const settings = {
   rateLimitBy: str('COURSEGRAPH_ROUTER_RATE_LIMIT_BY', 'ip'),
   trustedProxyHops: int('COURSEGRAPH_ROUTER_TRUSTED_PROXY_HOPS', 0, 0),
   corsOrigins: list('COURSEGRAPH_CORS_ORIGINS', ['http://localhost:3000', 'http://127.0.0.1:3000']),
-  logLevel: str('COURSEGRAPH_LOG_LEVEL', 'info'),
+  // Shared with the Python services, which take INFO, WARNING, ...: accept their spelling too.
+  logLevel: str('COURSEGRAPH_LOG_LEVEL', 'info').toLowerCase().replace('warning', 'warn'),
   logFormat: str('COURSEGRAPH_LOG_FORMAT', 'json'),
 };
 

@@ -215,7 +215,7 @@ async def test_admin_changes_roles_and_it_is_announced(stack: E2EStack, kafka_bo
 def _forged_tokens(stack: E2EStack, user_id: str) -> dict[str, str]:
     private_pem = stack.signing_key_path.read_bytes()
     key = serialization.load_pem_private_key(private_pem, password=None)
-    public_pem = key.public_key().public_bytes(  # type: ignore[union-attr]
+    public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     kid = jwt.get_unverified_header(stack.sign_in()["access_token"])["kid"]

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -440,7 +440,7 @@ async def test_token_signed_with_the_other_published_key_passes(router_stack: Ro
     assert response.json()["data"]["whoami"]["authorization"] == f"Bearer {token}"
 
 
-REJECTED_TOKENS = {
+REJECTED_TOKENS: dict[str, Callable[[Any], str]] = {
     "wrong audience": lambda keys: _sign(keys.current, aud="someone-else"),
     "wrong issuer": lambda keys: _sign(keys.current, iss="https://evil.example"),
     "expired": lambda keys: _sign(keys.current, iat=int(time.time()) - 3600, exp=int(time.time()) - 60),

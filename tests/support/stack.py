@@ -62,8 +62,10 @@ class Stack:
 def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") -> Iterator[Stack]:
     ports = {name: free_port() for name in SERVICES}
     host = "127.0.0.1"
+    # Only what the caller states: the infra URLs the test session loaded must not leak into a dev stack.
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("COURSEGRAPH_")}
     full_env = {
-        **os.environ,
+        **inherited,
         "COURSEGRAPH_LOG_JSON": "true",
         "COURSEGRAPH_ROUTER_PORT": str(ports["router"]),
         "COURSEGRAPH_REST_COMPAT_PORT": str(ports["rest-compat"]),

@@ -1,0 +1,67 @@
+"""`make dev` runs `coursegraph dev`: embedded defaults (SQLite, in-process events, dev sign-in)."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.stack import Stack, run_stack
+
+pytestmark = pytest.mark.e2e
+
+FEDERATED = """
+mutation($email: String!, $name: String!) {
+  devSignIn(email: $email, name: $name) {
+    accessToken
+    user { id name email role createdAt roles { permissions } }
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("dev-data")
+    env = {"COURSEGRAPH_DATA_DIR": str(data_dir)}  # everything else is the dev default
+    with run_stack(env, data_dir / "dev.log", command="dev") as stack:
+        yield stack
+
+
+def test_dev_uses_embedded_defaults(dev_stack: Stack) -> None:
+    data_dir = dev_stack.log_path.parent
+    assert (data_dir / "users.db").exists(), "users are stored in SQLite in the dev profile"
+    assert (data_dir / "keys" / "jwt-signing.pem").exists(), "a dev signing key is generated and kept"
+
+
+def test_dev_sign_in_and_a_federated_query_through_the_router(dev_stack: Stack) -> None:
+    response = dev_stack.graphql(FEDERATED, {"email": "Ada@Example.org", "name": "Ada Lovelace"})
+    assert response.status_code == 200, response.text
+    payload = response.json()["data"]["devSignIn"]
+    user = payload["user"]
+    # createdAt and roles come from the users subgraph, the rest from auth: one query, two subgraphs.
+    assert user["email"] == "ada@example.org" and user["name"] == "Ada Lovelace" and user["role"] == "LEARNER"
+    assert user["createdAt"] and "courses:enroll" in user["roles"]["permissions"]
+    me = dev_stack.graphql("{ me { id email } }", token=payload["accessToken"]).json()["data"]["me"]
+    assert me == {"id": user["id"], "email": "ada@example.org"}
+
+
+def test_dev_rest_calls_answer(dev_stack: Stack) -> None:
+    signed_in = dev_stack.rest("POST", "/auth/dev", json={"email": "admin@example.org", "name": "Admin"})
+    assert signed_in.status_code == 200, signed_in.text
+    data = signed_in.json()["data"]
+    assert data["user"]["role"] == "admin", "admin@example.org is on the dev admin allow-list"
+    token, user_id = data["access_token"], data["user"]["id"]
+
+    profile = dev_stack.rest("GET", f"/users/{user_id}", token=token)
+    assert profile.status_code == 200 and profile.json()["data"]["email"] == "admin@example.org"
+    renamed = dev_stack.rest("PUT", f"/users/{user_id}", token=token, json={"name": "Grace"})
+    assert renamed.json()["data"]["name"] == "Grace"
+    roles = dev_stack.rest("GET", f"/users/{user_id}/roles", token=token).json()["data"]
+    assert roles["role"] == "admin" and "roles:manage" in roles["permissions"]
+    refreshed = dev_stack.rest("POST", "/auth/refresh", json={"refresh_token": data["refresh_token"]})
+    assert refreshed.status_code == 200
+
+
+def test_explorer_is_served_in_dev(dev_stack: Stack) -> None:
+    import httpx
+
+    page = httpx.get(dev_stack.router_url, headers={"accept": "text/html"}, timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower()
