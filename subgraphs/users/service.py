@@ -97,17 +97,23 @@ async def update_user(
         user.updated_at = now
         await record(repo.session, UserEventType.USER_UPDATED, user, changed=changed, name=user.name)
     if role is not None and role.value != user.role:
-        previous, user.role, user.updated_at = user.role, role.value, now
-        await record(
-            repo.session,
-            UserEventType.USER_ROLE_CHANGED,
-            user,
-            previous_role=previous,
-            role=user.role,
-            changed_by=str(actor.user_id),
-        )
+        await _change_role(repo, user, role, changed_by=str(actor.user_id), at=now)
     await repo.flush()
     return user
+
+
+async def _change_role(
+    repo: UserRepository, user: User, role: Role, *, changed_by: str, at: datetime
+) -> None:
+    previous, user.role, user.updated_at = user.role, role.value, at
+    await record(
+        repo.session,
+        UserEventType.USER_ROLE_CHANGED,
+        user,
+        previous_role=previous,
+        role=user.role,
+        changed_by=changed_by,
+    )
 
 
 @dataclass(frozen=True)
@@ -169,15 +175,7 @@ async def upsert_oauth_user(repo: UserRepository, actor: Actor, identity: OAuthI
             )
         )
     if identity.bootstrap_admin and user.role != Role.ADMIN.value:
-        previous, user.role, user.updated_at = user.role, Role.ADMIN.value, now
-        await record(
-            repo.session,
-            UserEventType.USER_ROLE_CHANGED,
-            user,
-            previous_role=previous,
-            role=user.role,
-            changed_by="admin-allow-list",
-        )
+        await _change_role(repo, user, Role.ADMIN, changed_by="admin-allow-list", at=now)
     await repo.flush()
     return user
 
