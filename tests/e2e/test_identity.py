@@ -139,7 +139,7 @@ def test_sign_out_revokes(stack: E2EStack) -> None:
 # --- profiles and roles --------------------------------------------------------------------------
 
 
-def test_learner_reads_and_edits_only_themself(stack: E2EStack) -> None:
+async def test_learner_reads_and_edits_only_themself(stack: E2EStack, kafka_bootstrap: str) -> None:
     me = stack.sign_in(name="Learner One")
     other = stack.sign_in(name="Learner Two")
     token, my_id, other_id = me["access_token"], me["user"]["id"], other["user"]["id"]
@@ -167,6 +167,17 @@ def test_learner_reads_and_edits_only_themself(stack: E2EStack) -> None:
     forbidden = stack.graphql(UPDATE_USER, {"id": other_id, "input": {"name": "x"}}, token=token).json()
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert stack.rest("GET", f"/users/{other_id}", token=token).json()["data"]["name"] == "Learner Two"
+
+    updated = await collect_events(
+        kafka_bootstrap, "user.events", lambda e: e["user_id"] == my_id and e["event_type"] == "USER_UPDATED"
+    )
+    assert updated[0][1]["metadata"] == {"changed": ["name"], "name": "Learner Renamed"}
+    assert not await collect_events(
+        kafka_bootstrap,
+        "user.events",
+        lambda e: e["user_id"] == other_id and e["event_type"] == "USER_UPDATED",
+        within=1,
+    ), "refused edits announce nothing"
 
     roles = stack.rest("GET", f"/users/{my_id}/roles", token=token).json()["data"]
     assert (
