@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from coursegraph.metrics import count_store_call
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -23,7 +25,7 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, service: str, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url)
 
@@ -34,8 +36,15 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
-        return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    store = engine.dialect.name
+
+    @sa.event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        count_store_call(service, store, statement.lstrip().split(" ", 1)[0].upper())
+
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

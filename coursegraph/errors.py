@@ -3,6 +3,7 @@
 The same code becomes `extensions.code` in GraphQL and picks the HTTP status in REST.
 """
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -72,3 +73,21 @@ class Conflict(CourseGraphError):
 class RateLimited(CourseGraphError):
     code = ErrorCode.RATE_LIMITED
     default_message = "Too many requests."
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    code: str
+    message: str
+
+
+class ValidationFailed(BadUserInput):
+    """Input a client can fix; mutation payloads list these as typed user errors."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__(
+            "; ".join(error.message for error in errors),
+            details={"fields": {error.field: error.message for error in errors}},
+        )

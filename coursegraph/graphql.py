@@ -1,6 +1,7 @@
 """What every Strawberry subgraph shares: the schema factory, error codes, the request context."""
 
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,13 +12,39 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.fastapi import BaseContext
 from strawberry.types import ExecutionContext
 
-from coursegraph.errors import CourseGraphError, ErrorCode
+from coursegraph.errors import BadUserInput, CourseGraphError, ErrorCode, FieldError
 from coursegraph.security import ANONYMOUS, Actor
 
 logger = logging.getLogger(__name__)
 
 # The Guild's composition accepts Federation up to v2.9 (DESIGN §9).
 FEDERATION_VERSION: Literal["2.9"] = "2.9"
+
+
+@strawberry.federation.type(shareable=True, description="A problem with the input that the client can fix.")
+class UserError:
+    code: str
+    field: str | None
+    message: str
+
+    @classmethod
+    def from_field_error(cls, error: FieldError) -> "UserError":
+        return cls(code=error.code, field=error.field, message=error.message)
+
+
+@strawberry.federation.type(shareable=True, description="Where a page of a connection ends (Relay).")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+def parse_uuid(value: str, field: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise BadUserInput(f"{field} must be a UUID.", details={"field": field}) from exc
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from coursegraph.settings import ServiceSettings
+from coursegraph.settings import Profile, ServiceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ PYTHON_SERVICES = {
     for service in (
         PythonService("auth", "subgraphs.auth.app:create_app"),
         PythonService("users", "subgraphs.users.app:create_app"),
+        PythonService("courses", "subgraphs.courses.app:create_app"),
         PythonService("rest-compat", "rest_compat.app:create_app"),
     )
 }
@@ -115,6 +116,17 @@ def router_environment(settings: ServiceSettings) -> dict[str, str]:
     return env
 
 
+def dev_mongodb_command(settings: ServiceSettings) -> list[str] | None:
+    """In dev without a configured MongoDB, FerretDB on SQLite in the data dir (built on first use)."""
+    if settings.mongodb_url or settings.profile is not Profile.DEV:
+        return None
+    from coursegraph.infra.services import FerretDB
+
+    ferretdb = FerretDB()
+    ferretdb.ensure_installed()
+    return ferretdb.command(settings.dev_mongodb_port, (settings.data_dir / "ferretdb").resolve())
+
+
 async def run_services(names: list[str], settings: ServiceSettings) -> int:
     """Serve the named services until SIGINT/SIGTERM; returns an exit code."""
     unknown = set(names) - set(ALL_SERVICES)
@@ -137,6 +149,11 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
         )
         tasks.append(asyncio.create_task(router.wait(), name="router"))
 
+    mongodb: asyncio.subprocess.Process | None = None
+    if "courses" in names and (command := dev_mongodb_command(settings)) is not None:
+        mongodb = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
+        tasks.append(asyncio.create_task(mongodb.wait(), name="ferretdb"))
+
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
@@ -148,12 +165,13 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
         exit_code = 1
     for server in servers:
         server.should_exit = True
-    if router is not None and router.returncode is None:
-        router.terminate()
-        try:
-            await asyncio.wait_for(router.wait(), timeout=10)
-        except TimeoutError:
-            router.kill()
+    for child in (router, mongodb):
+        if child is not None and child.returncode is None:
+            child.terminate()
+            try:
+                await asyncio.wait_for(child.wait(), timeout=10)
+            except TimeoutError:
+                child.kill()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopper.cancel()
     return exit_code

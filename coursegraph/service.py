@@ -6,13 +6,15 @@ from typing import Any, TypeVar
 
 import strawberry
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from coursegraph.errors import CourseGraphError, ErrorCode
 from coursegraph.graphql import ServiceContext, with_error_codes
+from coursegraph.metrics import in_request, render
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from coursegraph.security import Actor, TokenVerifier
 from coursegraph.settings import ServiceSettings
@@ -67,11 +69,17 @@ def create_service_app(
 
     app = FastAPI(title=f"CourseGraph {name} subgraph", lifespan=app_lifespan, docs_url=None)
     app.add_middleware(RequestIdMiddleware, **request_id_middleware_options())
+    app.add_middleware(RequestWorkMiddleware)
 
     @app.exception_handler(_AuthFailed)
     async def auth_failed(_: Request, exc: _AuthFailed) -> JSONResponse:
         # A bad token is refused before execution, like the router does: 401 and a GraphQL error body.
         return graphql_error_response(exc.error.code, exc.error.message)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body, content_type = render()
+        return Response(body, media_type=content_type)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:
@@ -96,6 +104,20 @@ def create_service_app(
     )
     app.include_router(graphql_app, prefix="/graphql")
     return app
+
+
+class RequestWorkMiddleware:
+    """Store calls made while serving a request count as "request" work in /metrics (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = in_request.set(scope["type"] in ("http", "websocket"))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            in_request.reset(token)
 
 
 class CodedGraphQLRouter(GraphQLRouter[Any, None]):

@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     mongodb_url: str | None = None
     kafka_bootstrap_servers: str | None = None
+    # Dev only: with no mongodb_url, `coursegraph dev` runs FerretDB on SQLite here.
+    dev_mongodb_port: int = 27117
 
     # Ports, one per service (DESIGN §6a).
     router_port: int = 4000
@@ -55,6 +57,14 @@ class ServiceSettings(BaseSettings):
 
     router_url: str = "http://127.0.0.1:4000/graphql"
     users_subgraph_url: str = "http://127.0.0.1:4002/graphql"
+
+    @property
+    def document_store_url(self) -> str:
+        if self.mongodb_url:
+            return self.mongodb_url
+        if self.profile is Profile.DEV:
+            return f"mongodb://127.0.0.1:{self.dev_mongodb_port}/"
+        raise RuntimeError(f"COURSEGRAPH_MONGODB_URL is required in the {self.profile} profile")
 
     @property
     def is_production(self) -> bool:

@@ -5,8 +5,6 @@ order and marks them published. A crash between publish and mark means the row i
 delivery is at-least-once and consumers drop duplicates by `event_id`.
 """
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -16,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from coursegraph.db import UTCDateTime
 from coursegraph.events.envelope import Event
 from coursegraph.events.publisher import EventPublisher
+from coursegraph.events.relay import Relay
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ async def add_to_outbox(session: AsyncSession, table: sa.Table, topic: str, key:
     )
 
 
-class OutboxRelay:
+class OutboxRelay(Relay):
     """Publishes unpublished outbox rows in order; woken after each commit, else polls."""
 
     def __init__(
@@ -71,46 +70,12 @@ class OutboxRelay:
         *,
         batch_size: int = 100,
         poll_seconds: float = 1.0,
-        max_backoff_seconds: float = 30.0,
     ) -> None:
+        super().__init__(poll_seconds=poll_seconds)
         self._sessionmaker = sessionmaker
         self._table = table
         self._publisher = publisher
         self._batch_size = batch_size
-        self._poll_seconds = poll_seconds
-        self._max_backoff = max_backoff_seconds
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def notify(self) -> None:
-        self._wakeup.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        backoff = self._poll_seconds
-        while True:
-            try:
-                published = await self.publish_pending()
-                backoff = self._poll_seconds
-                if published:
-                    continue
-            except Exception as exc:
-                logger.warning("outbox relay: publish failed, retrying in %.1fs: %r", backoff, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
-            self._wakeup.clear()
 
     async def publish_pending(self) -> int:
         """Publish one batch in order; stop at the first failure so per-key order holds."""

@@ -290,22 +290,21 @@ class FerretDB(Service):
             run([str(tmp), "--version"])  # fail here, not at start, if it still panics
             tmp.rename(self.binary)
 
+    def command(self, port: int, directory: Path) -> list[str]:
+        """FerretDB on SQLite files in `directory` (also used by `coursegraph dev`)."""
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        return [
+            str(self.binary),
+            f"--listen-addr=127.0.0.1:{port}",
+            "--handler=sqlite",
+            f"--sqlite-url=file:{directory / 'data'}/",
+            f"--state-dir={directory}",
+            "--telemetry=disable",
+            "--debug-addr=-",  # no metrics HTTP port to collide with
+        ]
+
     def start(self) -> None:
-        (self.dir / "data").mkdir(parents=True, exist_ok=True)
-        spawn(
-            [
-                str(self.binary),
-                f"--listen-addr=127.0.0.1:{self.port}",
-                "--handler=sqlite",
-                f"--sqlite-url=file:{self.dir / 'data'}/",
-                f"--state-dir={self.dir}",
-                "--telemetry=disable",
-                "--debug-addr=-",  # no metrics HTTP port to collide with
-            ],
-            log_file=self.log_file,
-            pid_file=self.pid_file,
-            cwd=self.dir,
-        )
+        spawn(self.command(self.port, self.dir), log_file=self.log_file, pid_file=self.pid_file, cwd=self.dir)
 
     def is_ready(self) -> bool:
         import pymongo

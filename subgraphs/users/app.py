@@ -33,7 +33,9 @@ class UsersSettings(ServiceSettings):
 
 def create_app(settings: UsersSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
     settings = settings or UsersSettings()
-    engine = create_engine(settings.users_database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.users_database_url, service="users", pool_size=settings.database_pool_size
+    )
     sessions = session_factory(engine)
     publisher = publisher or publisher_from_settings(settings, client_id="users")
     relay = OutboxRelay(sessions, outbox, publisher)

@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from coursegraph.events.outbox import OutboxRelay
 from coursegraph.graphql import ServiceContext
+from coursegraph.metrics import ENTITY_BATCHES
 from subgraphs.users import service
 from subgraphs.users.models import User
 from subgraphs.users.repository import UserRepository
@@ -22,6 +23,7 @@ class Loaders:
 
 def make_loaders(sessions: async_sessionmaker[AsyncSession]) -> Loaders:
     async def load_users(ids: list[uuid.UUID]) -> list[User | None]:
+        ENTITY_BATCHES.labels("users", "User").inc()
         async with sessions() as session:
             return await service.get_users(UserRepository(session), ids)
 

@@ -5,8 +5,8 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from coursegraph.errors import Unauthenticated
-from coursegraph.graphql import build_schema
+from coursegraph.errors import Unauthenticated, ValidationFailed
+from coursegraph.graphql import UserError, build_schema, parse_uuid
 from coursegraph.security import Role
 from subgraphs.users import service
 from subgraphs.users.context import UsersContext
@@ -16,9 +16,7 @@ from subgraphs.users.types import (
     RefreshGrant,
     UpdateUserInput,
     UpdateUserPayload,
-    UserError,
     UserType,
-    parse_id,
 )
 
 Ctx = Info[UsersContext, None]
@@ -29,7 +27,7 @@ class Query:
     @strawberry.field(description="A user by id; null when there is none.")
     async def user(self, info: Ctx, id: strawberry.ID) -> UserType | None:
         info.context.actor.require_user()
-        row = await info.context.loaders.user_by_id.load(parse_id(id))
+        row = await info.context.loaders.user_by_id.load(parse_uuid(id))
         return None if row is None else UserType.from_row(row)
 
     @strawberry.field(description="The signed-in user.")
@@ -47,7 +45,7 @@ class Mutation:
         description="Edit a profile: users edit their own name; only admins change roles (not their own)."
     )
     async def update_user(self, info: Ctx, id: strawberry.ID, input: UpdateUserInput) -> UpdateUserPayload:
-        user_id = parse_id(id)
+        user_id = parse_uuid(id)
         try:
             async with info.context.transaction() as session:
                 row = await service.update_user(
@@ -57,7 +55,7 @@ class Mutation:
                     name=input.name,
                     role=Role(input.role) if input.role is not None else None,
                 )
-        except service.ValidationFailed as exc:
+        except ValidationFailed as exc:
             return UpdateUserPayload(user=None, errors=[UserError.from_field_error(e) for e in exc.errors])
         return UpdateUserPayload(user=UserType.from_row(row), errors=[])
 
@@ -84,7 +82,7 @@ class Mutation:
                 RefreshTokenRepository(session),
                 UserRepository(session),
                 info.context.actor,
-                user_id=parse_id(user_id, "userId"),
+                user_id=parse_uuid(user_id, "userId"),
                 token_hash=token_hash,
                 expires_at=expires_at,
             )

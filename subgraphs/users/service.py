@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 
-from coursegraph.errors import BadUserInput, Forbidden, NotFound
+from coursegraph.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from coursegraph.security import Actor, Role
 from subgraphs.users.events import UserEventType, record
 from subgraphs.users.models import PROVIDERS, RefreshToken, RefreshTokenFamily, User, UserIdentity
@@ -22,24 +22,6 @@ NAME_MAX_LENGTH = 200
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    code: str
-    message: str
-
-
-class ValidationFailed(BadUserInput):
-    """Input a client can fix; mutation payloads list these as typed user errors."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        self.errors = errors
-        super().__init__(
-            "; ".join(error.message for error in errors),
-            details={"fields": {error.field: error.message for error in errors}},
-        )
 
 
 def clean_name(name: str, *, field: str = "name") -> str:

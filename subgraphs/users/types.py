@@ -1,26 +1,17 @@
 """GraphQL types of the users subgraph."""
 
-import uuid
 from datetime import datetime
 from typing import Self
 
 import strawberry
 from strawberry.types import Info
 
-from coursegraph.errors import BadUserInput
+from coursegraph.graphql import UserError, parse_uuid
 from coursegraph.security import PERMISSIONS, Role
 from subgraphs.users.context import UsersContext
 from subgraphs.users.models import User as UserRow
-from subgraphs.users.service import FieldError
 
 RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do in CourseGraph.")
-
-
-def parse_id(value: str, field: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise BadUserInput(f"{field} must be a UUID.", details={"field": field}) from exc
 
 
 @strawberry.type(description="A role and the permissions it grants.")
@@ -53,7 +44,7 @@ class UserType:
     @classmethod
     async def resolve_reference(cls, info: Info[UsersContext, None], id: strawberry.ID) -> Self | None:
         # Batched: a list of N users from another subgraph is one query here.
-        row = await info.context.loaders.user_by_id.load(parse_id(id))
+        row = await info.context.loaders.user_by_id.load(parse_uuid(id))
         return None if row is None else cls.from_row(row)
 
     @strawberry.federation.field(
@@ -75,17 +66,6 @@ class UserType:
 def _may_see_private(info: Info[UsersContext, None], row: UserRow) -> bool:
     actor = info.context.actor
     return actor.is_admin or actor.is_service or actor.user_id == row.id
-
-
-@strawberry.federation.type(shareable=True, description="A problem with the input that the client can fix.")
-class UserError:
-    code: str
-    field: str | None
-    message: str
-
-    @classmethod
-    def from_field_error(cls, error: FieldError) -> "UserError":
-        return cls(code=error.code, field=error.field, message=error.message)
 
 
 @strawberry.input

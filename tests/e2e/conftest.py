@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -55,6 +56,75 @@ class E2EStack:
     def sign_in_admin(self) -> dict[str, Any]:
         return self.sign_in(self.admin_email, name="Admin")
 
+    def sign_in_as(self, role: str, name: str | None = None) -> dict[str, Any]:
+        """A new user with `role` (learner, instructor, admin): promoted by the admin, then refreshed so
+        the access token carries the role. Returns the sign-in data (tokens and user)."""
+        tokens = self.sign_in(name=name or f"{role.title()} {uuid.uuid4().hex[:6]}")
+        if role == "learner":
+            return tokens
+        admin = self.sign_in_admin()
+        promoted = self.stack.rest(
+            "PUT", f"/users/{tokens['user']['id']}", token=admin["access_token"], json={"role": role}
+        )
+        assert promoted.status_code == 200, promoted.text
+        refreshed = self.stack.rest("POST", "/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.text
+        data: dict[str, Any] = refreshed.json()["data"]
+        return data
+
+    def create_course(
+        self, token: str, *, title: str | None = None, lessons: int = 3, publish: bool = True
+    ) -> dict[str, Any]:
+        """A course with one module of `lessons` lessons, through the router; returns the Course."""
+        modules = [
+            {
+                "title": "Module 1",
+                "lessons": [
+                    {"title": f"Lesson {i + 1}", "content": f"Content {i + 1}", "mediaUrl": None}
+                    for i in range(lessons)
+                ],
+            }
+        ]
+        created = self.stack.graphql(
+            CREATE_COURSE,
+            {
+                "input": {
+                    "title": title or f"Course {uuid.uuid4().hex[:8]}",
+                    "description": "",
+                    "modules": modules,
+                }
+            },
+            token=token,
+        ).json()
+        assert created.get("errors") is None and not created["data"]["createCourse"]["errors"], created
+        course: dict[str, Any] = created["data"]["createCourse"]["course"]
+        if publish:
+            published = self.stack.graphql(PUBLISH_COURSE, {"id": course["id"]}, token=token).json()
+            assert published.get("errors") is None, published
+            course = published["data"]["publishCourse"]["course"]
+        return course
+
+    def metrics(self, service: str) -> dict[str, float]:
+        """A subgraph's Prometheus counters (`name{labels}` -> value)."""
+        base = self.stack.subgraph_urls[service].removesuffix("/graphql")
+        values: dict[str, float] = {}
+        for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+
+COURSE_FIELDS = "id title status lessonCount modules { id title lessons { id title content } }"
+CREATE_COURSE = f"""
+mutation($input: CreateCourseInput!) {{
+  createCourse(input: $input) {{ course {{ {COURSE_FIELDS} }} errors {{ code field message }} }}
+}}"""
+PUBLISH_COURSE = f"""
+mutation($id: ID!) {{
+  publishCourse(id: $id) {{ course {{ {COURSE_FIELDS} }} errors {{ code field message }} }}
+}}"""
+
 
 def unique_email(tag: str = "learner") -> str:
     return f"{tag}-{uuid.uuid4().hex[:12]}@example.org"
@@ -64,6 +134,7 @@ def unique_email(tag: str = "learner") -> str:
 def stack(
     tmp_path_factory: pytest.TempPathFactory,
     database_url: str,
+    mongodb_url: str,
     kafka_bootstrap: str,
     oauth_provider: FakeOAuthProvider,
 ) -> Iterator[E2EStack]:
@@ -73,6 +144,7 @@ def stack(
         "COURSEGRAPH_PROFILE": "test",
         "COURSEGRAPH_DATA_DIR": str(data_dir),
         "COURSEGRAPH_DATABASE_URL": database_url,
+        "COURSEGRAPH_MONGODB_URL": mongodb_url,
         "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "COURSEGRAPH_ADMIN_EMAILS": admin_email,
         **oauth_provider.environment(),

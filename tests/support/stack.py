@@ -19,7 +19,8 @@ import httpx
 from tests.support.servers import free_port, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("auth", "users", "rest-compat", "router")
+SERVICES = ("auth", "users", "courses", "rest-compat", "router")
+SUBGRAPHS = ("auth", "users", "courses")
 
 
 @dataclass
@@ -71,6 +72,8 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
         "COURSEGRAPH_REST_COMPAT_PORT": str(ports["rest-compat"]),
         "COURSEGRAPH_AUTH_PORT": str(ports["auth"]),
         "COURSEGRAPH_USERS_PORT": str(ports["users"]),
+        "COURSEGRAPH_COURSES_PORT": str(ports["courses"]),
+        "COURSEGRAPH_DEV_MONGODB_PORT": str(free_port()),
         "COURSEGRAPH_JWKS_URL": f"http://{host}:{ports['auth']}/.well-known/jwks.json",
         "COURSEGRAPH_USERS_SUBGRAPH_URL": f"http://{host}:{ports['users']}/graphql",
         "COURSEGRAPH_ROUTER_URL": f"http://{host}:{ports['router']}/graphql",
@@ -88,13 +91,13 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
     stack = Stack(
         router_url=f"http://{host}:{ports['router']}/graphql",
         rest_url=f"http://{host}:{ports['rest-compat']}",
-        subgraph_urls={name: f"http://{host}:{ports[name]}/graphql" for name in ("auth", "users")},
+        subgraph_urls={name: f"http://{host}:{ports[name]}/graphql" for name in SUBGRAPHS},
         log_path=log_path,
     )
     try:
         alive = lambda: process.poll() is None  # noqa: E731
         try:
-            for name in ("auth", "users"):
+            for name in SUBGRAPHS:
                 wait_until_ready(f"http://{host}:{ports[name]}/ready", timeout=60, alive=alive)
             wait_until_ready(f"http://{host}:{ports['router']}/readiness", timeout=90, alive=alive)
             wait_until_ready(f"http://{host}:{ports['rest-compat']}/health", timeout=30, alive=alive)

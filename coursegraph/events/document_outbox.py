@@ -1,0 +1,78 @@
+"""Transactional outbox for MongoDB without transactions (FerretDB v1 has none).
+
+An aggregate's pending events live in its own document (`outbox`), written by the same single-document
+insert or update as the state change, so both happen or neither does. The relay leases a document,
+publishes its events in order and pops each one after Kafka acknowledged it. A crash between publish and
+pop publishes that event again: delivery is at-least-once and consumers drop duplicates by `event_id`.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from coursegraph.events.envelope import Event
+from coursegraph.events.publisher import EventPublisher
+from coursegraph.events.relay import Relay
+
+OUTBOX = "outbox"
+LEASE = "outbox_lease"
+
+
+def outbox_entry(topic: str, key: str, event: Event) -> dict[str, Any]:
+    """One pending event, as stored in the aggregate's `outbox` array."""
+    return {"event_id": str(event.event_id), "topic": topic, "key": key, "payload": event.model_dump_json()}
+
+
+def push_events(*entries: dict[str, Any]) -> dict[str, Any]:
+    """The update operator that records events with a state change: merge it into the update."""
+    return {"$push": {OUTBOX: {"$each": list(entries)}}}
+
+
+class DocumentOutboxRelay(Relay):
+    def __init__(
+        self,
+        collections: Sequence[AsyncCollection[dict[str, Any]]],
+        publisher: EventPublisher,
+        *,
+        batch_size: int = 100,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        super().__init__(poll_seconds=poll_seconds)
+        self._collections = collections
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._lease = timedelta(seconds=lease_seconds)
+
+    async def publish_pending(self) -> int:
+        published = 0
+        for collection in self._collections:
+            now = datetime.now(UTC)
+            free = {"$or": [{LEASE: None}, {LEASE: {"$lt": now}}]}
+            pending = collection.find({f"{OUTBOX}.0": {"$exists": True}, **free}, {"_id": 1})
+            for doc in await pending.limit(self._batch_size).to_list():
+                # The lease keeps replicas of a service from publishing the same document at once.
+                claimed = await collection.find_one_and_update(
+                    {"_id": doc["_id"], **free},
+                    {"$set": {LEASE: now + self._lease}},
+                    projection={OUTBOX: 1},
+                    return_document=ReturnDocument.AFTER,
+                )
+                if claimed is None:
+                    continue
+                try:
+                    for entry in claimed.get(OUTBOX, []):
+                        event = Event.model_validate_json(entry["payload"])
+                        await self._publisher.publish(entry["topic"], entry["key"], event)
+                        # Pop only if it is still the first entry: writers only ever append.
+                        await collection.update_one(
+                            {"_id": doc["_id"], f"{OUTBOX}.0.event_id": entry["event_id"]},
+                            {"$pop": {OUTBOX: -1}},
+                        )
+                        published += 1
+                finally:
+                    await collection.update_one({"_id": doc["_id"]}, {"$set": {LEASE: None}})
+        return published

@@ -1,0 +1,51 @@
+"""The loop every outbox relay runs: publish what is pending, back off on failure, sleep until woken."""
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+
+logger = logging.getLogger(__name__)
+
+
+class Relay(ABC):
+    def __init__(self, *, poll_seconds: float = 1.0, max_backoff_seconds: float = 30.0) -> None:
+        self._poll_seconds = poll_seconds
+        self._max_backoff = max_backoff_seconds
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @abstractmethod
+    async def publish_pending(self) -> int:
+        """Publish one batch; return how many events were published."""
+
+    def notify(self) -> None:
+        """A write just committed events: publish now rather than at the next poll."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=type(self).__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = self._poll_seconds
+        while True:
+            try:
+                published = await self.publish_pending()
+                backoff = self._poll_seconds
+                if published:
+                    continue
+            except Exception as exc:
+                logger.warning("outbox relay: publish failed, retrying in %.1fs: %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+            self._wakeup.clear()

@@ -1,0 +1,29 @@
+"""course.events: what the courses service announces, recorded in the changed document's outbox."""
+
+from enum import StrEnum
+from typing import Any
+
+from coursegraph.events import Event, Topic
+from coursegraph.events.document_outbox import outbox_entry
+
+SOURCE = "courses"
+
+
+class CourseEventType(StrEnum):
+    COURSE_CREATED = "COURSE_CREATED"
+    COURSE_PUBLISHED = "COURSE_PUBLISHED"
+    COURSE_ARCHIVED = "COURSE_ARCHIVED"
+    COURSE_ENROLLED = "COURSE_ENROLLED"
+    LESSON_COMPLETED = "LESSON_COMPLETED"
+    PROGRESS_UPDATED = "PROGRESS_UPDATED"
+    COURSE_COMPLETED = "COURSE_COMPLETED"
+
+
+def course_event(
+    event_type: CourseEventType, *, key: str, course_id: str, user_id: str, **metadata: Any
+) -> dict[str, Any]:
+    """An outbox entry for course.events, keyed by its aggregate (a course, or an enrollment)."""
+    event = Event(
+        event_type=event_type, user_id=user_id, course_id=course_id, metadata=metadata, source=SOURCE
+    )
+    return outbox_entry(Topic.COURSE, key, event)

@@ -1,0 +1,140 @@
+"""The courses subgraph's root types: thin resolvers over the service."""
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+
+from coursegraph.errors import FieldError, ValidationFailed
+from coursegraph.graphql import UserError, build_schema
+from subgraphs.courses import service
+from subgraphs.courses.models import Course, Enrollment
+from subgraphs.courses.types import (
+    CourseConnection,
+    CourseFilter,
+    CoursePayload,
+    CourseType,
+    CreateCourseInput,
+    Ctx,
+    EnrollmentPayload,
+    EnrollmentType,
+    UpdateCourseInput,
+    UserType,
+    module_drafts,
+)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="The catalog, newest first: published courses, plus one's own or all (admins)."
+    )
+    async def courses(
+        self, info: Ctx, first: int = 20, after: str | None = None, filter: CourseFilter | None = None
+    ) -> CourseConnection:
+        filter = filter or CourseFilter()
+        search = filter.search.strip() if filter.search else None
+        if search and len(search) > service.SEARCH_MAX:
+            raise ValidationFailed(
+                [FieldError("filter.search", "TOO_LONG", f"At most {service.SEARCH_MAX} characters.")]
+            )
+        instructor = str(filter.instructor_id) if filter.instructor_id is not None else None
+        page = await info.context.courses.page(
+            visible=service.catalog_visibility(info.context.actor),
+            instructor_id=instructor,
+            status=filter.status,
+            search=search,
+            first=service.page_size(first),
+            after=after,
+        )
+        return CourseConnection.from_page(page, info.context)
+
+    @strawberry.field(description="A course by id; null when there is none or the caller may not see it.")
+    async def course(self, info: Ctx, id: strawberry.ID) -> CourseType | None:
+        return await CourseType.resolve_reference(info, id)
+
+
+async def _course_payload(info: Ctx, action: Callable[[], Awaitable[Course]]) -> CoursePayload:
+    try:
+        course = await action()
+    except ValidationFailed as exc:
+        return CoursePayload(course=None, errors=[UserError.from_field_error(e) for e in exc.errors])
+    info.context.relay.notify()
+    return CoursePayload(course=CourseType.from_row(course), errors=[])
+
+
+async def _enrollment_payload(info: Ctx, action: Callable[[], Awaitable[Enrollment]]) -> EnrollmentPayload:
+    enrollment = await action()
+    info.context.relay.notify()
+    return EnrollmentPayload(enrollment=EnrollmentType.from_row(enrollment), errors=[])
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Instructors and admins: a new draft course.")
+    async def create_course(self, info: Ctx, input: CreateCourseInput) -> CoursePayload:
+        return await _course_payload(
+            info,
+            lambda: service.create_course(
+                info.context.courses,
+                info.context.actor,
+                title=input.title,
+                description=input.description,
+                modules=module_drafts(input.modules),
+            ),
+        )
+
+    @strawberry.mutation(description="The course's instructor or an admin: edit title, description, outline.")
+    async def update_course(self, info: Ctx, id: strawberry.ID, input: UpdateCourseInput) -> CoursePayload:
+        course_id = service.parse_object_id(id)
+        return await _course_payload(
+            info,
+            lambda: service.update_course(
+                info.context.courses,
+                info.context.actor,
+                course_id,
+                title=input.title,
+                description=input.description,
+                modules=None if input.modules is None else module_drafts(input.modules),
+            ),
+        )
+
+    @strawberry.mutation(description="The course's instructor or an admin: open it for enrollment.")
+    async def publish_course(self, info: Ctx, id: strawberry.ID) -> CoursePayload:
+        course_id = service.parse_object_id(id)
+        return await _course_payload(
+            info, lambda: service.publish_course(info.context.courses, info.context.actor, course_id)
+        )
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: close it; enrolled learners keep it."
+    )
+    async def archive_course(self, info: Ctx, id: strawberry.ID) -> CoursePayload:
+        course_id = service.parse_object_id(id)
+        return await _course_payload(
+            info, lambda: service.archive_course(info.context.courses, info.context.actor, course_id)
+        )
+
+    @strawberry.mutation(description="Enroll the caller in a published course (once).")
+    async def enroll(self, info: Ctx, course_id: strawberry.ID) -> EnrollmentPayload:
+        parsed = service.parse_object_id(course_id, "courseId")
+        return await _enrollment_payload(
+            info,
+            lambda: service.enroll(
+                info.context.courses, info.context.enrollments, info.context.actor, parsed
+            ),
+        )
+
+    @strawberry.mutation(description="Mark a lesson complete for the caller; progress only moves forward.")
+    async def complete_lesson(
+        self, info: Ctx, course_id: strawberry.ID, lesson_id: strawberry.ID
+    ) -> EnrollmentPayload:
+        parsed = service.parse_object_id(course_id, "courseId")
+        return await _enrollment_payload(
+            info,
+            lambda: service.complete_lesson(
+                info.context.courses, info.context.enrollments, info.context.actor, parsed, str(lesson_id)
+            ),
+        )
+
+
+schema = build_schema(query=Query, mutation=Mutation, types=[UserType, CourseType, EnrollmentType])
