@@ -42,6 +42,9 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     mongodb_url: str | None = None
     kafka_bootstrap_servers: str | None = None
+    # Outbox relays: how often they look for unpublished events, and their longest retry wait.
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    outbox_max_backoff_seconds: float = Field(default=30.0, gt=0, le=600)
     # Dev only: with no mongodb_url, `coursegraph dev` runs FerretDB on SQLite here.
     dev_mongodb_port: int = 27117
 

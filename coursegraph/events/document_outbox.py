@@ -40,8 +40,9 @@ class DocumentOutboxRelay(Relay):
         batch_size: int = 100,
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0,
     ) -> None:
-        super().__init__(poll_seconds=poll_seconds)
+        super().__init__(poll_seconds=poll_seconds, max_backoff_seconds=max_backoff_seconds)
         self._collections = collections
         self._publisher = publisher
         self._batch_size = batch_size

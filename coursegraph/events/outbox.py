@@ -70,8 +70,9 @@ class OutboxRelay(Relay):
         *,
         batch_size: int = 100,
         poll_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0,
     ) -> None:
-        super().__init__(poll_seconds=poll_seconds)
+        super().__init__(poll_seconds=poll_seconds, max_backoff_seconds=max_backoff_seconds)
         self._sessionmaker = sessionmaker
         self._table = table
         self._publisher = publisher

@@ -17,7 +17,7 @@ class Loaders:
     course_by_id: DataLoader[str, Course | None]
     enrollment_by_id: DataLoader[str, Enrollment | None]
     enrollment_count_by_course: DataLoader[str, int]
-    # The caller's own enrollment in each course (decides lesson content and archived visibility).
+    # The caller's own enrollment in each course (decides whether lesson content is readable).
     viewer_enrollment_by_course: DataLoader[str, Enrollment | None]
 
 

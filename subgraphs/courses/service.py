@@ -59,11 +59,10 @@ def can_manage(actor: Actor, course: Course) -> bool:
     return actor.is_admin or (actor.role is Role.INSTRUCTOR and is_owner(actor, course))
 
 
-def can_see(actor: Actor, course: Course, enrollment: Enrollment | None) -> bool:
-    """Published courses are public; archived ones stay open to their learners; drafts to managers."""
-    if course.status is CourseStatus.PUBLISHED or can_manage(actor, course):
-        return True
-    return course.status is CourseStatus.ARCHIVED and enrollment is not None
+def can_see(actor: Actor, course: Course) -> bool:
+    """Published and archived courses are public (archived ones are closed, not secret); drafts are
+    their managers' only."""
+    return course.status is not CourseStatus.DRAFT or can_manage(actor, course)
 
 
 def can_read_content(actor: Actor, course: Course, enrollment: Enrollment | None) -> bool:
@@ -213,7 +212,7 @@ async def _managed_course(repo: CourseRepository, actor: Actor, course_id: str) 
     actor.require_user()
     course = (await repo.get_many([course_id])).get(course_id)
     # A course the caller may not see does not exist for them (drafts are private).
-    if course is None or not can_see(actor, course, None):
+    if course is None or not can_see(actor, course):
         raise NotFound("Course not found.")
     if not can_manage(actor, course):
         raise Forbidden("Only the course's instructor or an admin can change it.")
@@ -326,7 +325,7 @@ async def enroll(
 ) -> Enrollment:
     user_id = str(actor.require_user())
     course = (await courses.get_many([course_id])).get(course_id)
-    if course is None or not can_see(actor, course, None):
+    if course is None or not can_see(actor, course):
         raise NotFound("Course not found.")
     if course.status is not CourseStatus.PUBLISHED:
         raise Conflict("This course is not open for enrollment.", details={"reason": "COURSE_NOT_PUBLISHED"})
@@ -365,7 +364,7 @@ async def complete_lesson(
     for _ in range(UPDATE_ATTEMPTS):
         course = (await courses.get_many([course_id])).get(course_id)
         enrollment = await enrollments.get(user_id, course_id)
-        if course is None or not can_see(actor, course, enrollment):
+        if course is None or not can_see(actor, course):
             raise NotFound("Course not found.")
         if enrollment is None:
             raise Forbidden("Enroll in the course before completing its lessons.")

@@ -38,7 +38,13 @@ def create_app(settings: UsersSettings | None = None, publisher: EventPublisher 
     )
     sessions = session_factory(engine)
     publisher = publisher or publisher_from_settings(settings, client_id="users")
-    relay = OutboxRelay(sessions, outbox, publisher)
+    relay = OutboxRelay(
+        sessions,
+        outbox,
+        publisher,
+        poll_seconds=settings.outbox_poll_seconds,
+        max_backoff_seconds=settings.outbox_max_backoff_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

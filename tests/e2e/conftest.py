@@ -147,6 +147,8 @@ def stack(
         "COURSEGRAPH_MONGODB_URL": mongodb_url,
         "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "COURSEGRAPH_ADMIN_EMAILS": admin_email,
+        # Recover quickly once Kafka is back (the nothing-lost tests stop it).
+        "COURSEGRAPH_OUTBOX_MAX_BACKOFF_SECONDS": "2",
         **oauth_provider.environment(),
     }
     with run_stack(env, data_dir / "stack.log") as running:
