@@ -8,7 +8,7 @@ import typer
 import uvloop
 
 from coursegraph.infra.cli import app as infra_app
-from coursegraph.launcher import ALL_SERVICES, SUBGRAPHS, run_services
+from coursegraph.launcher import ALL_SERVICES, SUBGRAPHS, LaunchError, run_services
 from coursegraph.observability import configure_logging
 from coursegraph.settings import ServiceSettings
 
@@ -36,7 +36,7 @@ def serve(
     """Run services in this process (and the router as a child), configured from the environment."""
     settings = ServiceSettings()
     configure_logging(settings.log_level, json=settings.log_json)
-    raise typer.Exit(uvloop.run(run_services(services or ALL_SERVICES, settings)))
+    raise typer.Exit(_run(services or ALL_SERVICES, settings))
 
 
 @app.command()
@@ -57,7 +57,15 @@ def dev() -> None:
             data=settings.data_dir.resolve(),
         )
     )
-    raise typer.Exit(uvloop.run(run_services(ALL_SERVICES, settings)))
+    raise typer.Exit(_run(ALL_SERVICES, settings))
+
+
+def _run(services: list[str], settings: ServiceSettings) -> int:
+    try:
+        return uvloop.run(run_services(services, settings))
+    except LaunchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
 
 
 @app.command("export-schemas")

@@ -49,6 +49,10 @@ SUBGRAPHS = [name for name in PYTHON_SERVICES if name != "rest-compat"]
 ALL_SERVICES = [*PYTHON_SERVICES, "router"]
 
 
+class LaunchError(RuntimeError):
+    """Something the user must fix before the stack can start; printed without a traceback."""
+
+
 class _EmbeddedServer(uvicorn.Server):
     """Several servers share one loop, so signals are handled once by the launcher, not by each."""
 
@@ -79,7 +83,7 @@ def ensure_router_installed() -> None:
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("Node.js and npm are needed for the router: install them (Node 20+).")
+        raise LaunchError("Node.js and npm are needed for the router: install them (Node 20+).")
     logger.info("installing the router's npm packages (first run)")
     subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROUTER_DIR, check=True)  # noqa: S603 fixed argv
 
@@ -123,7 +127,13 @@ def dev_mongodb_command(settings: ServiceSettings) -> list[str] | None:
     from coursegraph.infra.services import FerretDB
 
     ferretdb = FerretDB()
-    ferretdb.ensure_installed()
+    try:
+        ferretdb.ensure_installed()
+    except RuntimeError as exc:
+        raise LaunchError(
+            f"The courses service needs a MongoDB-compatible server and FerretDB could not be built ({exc}). "
+            "Install Go, or set COURSEGRAPH_MONGODB_URL to a MongoDB you run."
+        ) from exc
     return ferretdb.command(settings.dev_mongodb_port, (settings.data_dir / "ferretdb").resolve())
 
 
@@ -131,7 +141,9 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
     """Serve the named services until SIGINT/SIGTERM; returns an exit code."""
     unknown = set(names) - set(ALL_SERVICES)
     if unknown:
-        raise ValueError(f"unknown services: {', '.join(sorted(unknown))} (known: {', '.join(ALL_SERVICES)})")
+        raise LaunchError(
+            f"unknown services: {', '.join(sorted(unknown))} (known: {', '.join(ALL_SERVICES)})"
+        )
     servers = [_uvicorn_server(PYTHON_SERVICES[name], settings) for name in names if name != "router"]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
