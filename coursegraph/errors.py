@@ -75,6 +75,34 @@ class RateLimited(CourseGraphError):
     default_message = "Too many requests."
 
 
+class Internal(CourseGraphError):
+    code = ErrorCode.INTERNAL
+
+
+ERROR_TYPES: dict[ErrorCode, type[CourseGraphError]] = {
+    ErrorCode.UNAUTHENTICATED: Unauthenticated,
+    ErrorCode.FORBIDDEN: Forbidden,
+    ErrorCode.NOT_FOUND: NotFound,
+    ErrorCode.BAD_USER_INPUT: BadUserInput,
+    ErrorCode.CONFLICT: Conflict,
+    ErrorCode.RATE_LIMITED: RateLimited,
+    ErrorCode.INTERNAL: Internal,
+}
+
+
+def error_from_graphql(error: dict[str, Any]) -> CourseGraphError | None:
+    """Rebuild our error from another service's GraphQL error; None when it carries no code of ours."""
+    extensions = error.get("extensions") or {}
+    try:
+        code = ErrorCode(str(extensions.get("code")))
+    except ValueError:
+        return None
+    details = extensions.get("details")
+    return ERROR_TYPES[code](
+        str(error.get("message") or ""), details=details if isinstance(details, dict) else None
+    )
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str

@@ -6,7 +6,7 @@ Every value comes from the environment (prefix `COURSEGRAPH_`) or a `.env` file 
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,6 +14,10 @@ class Profile(StrEnum):
     DEV = "dev"
     TEST = "test"
     PRODUCTION = "production"
+
+
+# Dev and test only; the production profile refuses it (auth's refuse_unsafe_production).
+DEV_SERVICE_CLIENT_SECRET = "dev-only-service-client-secret"  # noqa: S105
 
 
 class ServiceSettings(BaseSettings):
@@ -57,6 +61,11 @@ class ServiceSettings(BaseSettings):
     assessments_port: int = 4004
     media_port: int = 4005
     notifications_port: int = 4006
+
+    # Internal calls between services: a service token from auth's client-credentials endpoint.
+    auth_token_url: str = "http://127.0.0.1:4001/oauth/token"  # noqa: S105 (a URL)
+    service_client_secret: SecretStr = SecretStr(DEV_SERVICE_CLIENT_SECRET)
+    courses_subgraph_url: str = "http://127.0.0.1:4003/graphql"
 
     router_url: str = "http://127.0.0.1:4000/graphql"
     users_subgraph_url: str = "http://127.0.0.1:4002/graphql"

@@ -1,5 +1,6 @@
 """The auth subgraph app: no store of its own; signs tokens, serves the JWKS, calls the users service."""
 
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,6 +49,22 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         # Verifiers cache this; an unknown kid makes them fetch again, so rotation needs no restart.
         return JSONResponse(
             keyring.jwks(), headers={"Cache-Control": f"public, max-age={settings.jwks_cache_seconds}"}
+        )
+
+    @app.post("/oauth/token", tags=["keys"], include_in_schema=False)
+    async def client_credentials(request: Request) -> JSONResponse:
+        """RFC 6749 §4.4: a service exchanges its client id and secret for a short-lived service token."""
+        form = await request.form()
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        client_id, secret = str(form.get("client_id", "")), str(form.get("client_secret", ""))
+        expected = settings.client_secrets.get(client_id)
+        if expected is None or not hmac.compare_digest(secret.encode(), expected.get_secret_value().encode()):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        token = minter.client_token(client_id)
+        return JSONResponse(
+            {"access_token": token.token, "token_type": "Bearer", "expires_in": token.expires_in},
+            headers={"Cache-Control": "no-store"},
         )
 
     app.state.keyring = keyring

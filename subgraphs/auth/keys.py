@@ -140,6 +140,14 @@ class TokenMinter:
         token = self._sign({"sub": str(user_id), "role": role.value}, ttl, self._settings.jwt_audience)
         return AccessToken(token=token, expires_in=ttl)
 
+    def client_token(self, client_id: str) -> AccessToken:
+        """A service token for another service (OAuth 2.0 client credentials)."""
+        ttl = self._settings.service_token_ttl_seconds
+        claims = {"sub": f"service:{client_id}", "role": SERVICE_ROLE}
+        return AccessToken(
+            token=self._sign(claims, ttl, self._settings.jwt_internal_audience), expires_in=ttl
+        )
+
     def service_token(self) -> str:
         ttl = self._settings.service_token_ttl_seconds
         now = time.monotonic()

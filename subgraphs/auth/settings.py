@@ -8,11 +8,13 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from coursegraph.settings import Profile, ServiceSettings
+from coursegraph.settings import DEV_SERVICE_CLIENT_SECRET, Profile, ServiceSettings
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 DEV_ADMIN_EMAILS = ("admin@example.org",)
+# The services that call other services' internal operations.
+INTERNAL_CLIENTS = ("courses", "assessments", "media", "notifications")
 
 
 class ConfigurationError(RuntimeError):
@@ -42,8 +44,20 @@ class AuthSettings(ServiceSettings):
     github_token_url: str = "https://github.com/login/oauth/access_token"  # noqa: S105 (a URL)
     github_api_url: str = "https://api.github.com"
 
+    # Services allowed to get a service token (client credentials): "courses=SECRET,assessments=SECRET".
+    # Unset in dev and test: the known services with the dev secret; production must configure it.
+    service_clients: Annotated[dict[str, SecretStr] | None, NoDecode] = None
+
     provider_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     users_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    @field_validator("service_clients", mode="before")
+    @classmethod
+    def _parse_clients(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
+            return {name.strip(): secret.strip() for name, secret in pairs}
+        return value
 
     @field_validator("jwt_private_keys", "google_issuers", "admin_emails", mode="before")
     @classmethod
@@ -63,12 +77,23 @@ class AuthSettings(ServiceSettings):
             )
         if self.dev_sign_in:
             raise ConfigurationError("the production profile refuses COURSEGRAPH_DEV_SIGN_IN=true")
+        if any(s.get_secret_value() == DEV_SERVICE_CLIENT_SECRET for s in self.client_secrets.values()):
+            raise ConfigurationError("the production profile refuses the dev service client secret")
 
     @property
     def dev_sign_in_enabled(self) -> bool:
         if self.dev_sign_in is None:
             return self.profile is Profile.DEV
         return self.dev_sign_in and not self.is_production
+
+    @property
+    def client_secrets(self) -> dict[str, SecretStr]:
+        """Who may ask for a service token, with what secret."""
+        if self.service_clients is not None:
+            return self.service_clients
+        if self.is_production:
+            return {}
+        return {name: SecretStr(DEV_SERVICE_CLIENT_SECRET) for name in INTERNAL_CLIENTS}
 
     @property
     def admin_email_set(self) -> frozenset[str]:

@@ -15,31 +15,13 @@ import httpx
 from asgi_correlation_id import correlation_id
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from coursegraph.errors import (
-    BadUserInput,
-    Conflict,
-    CourseGraphError,
-    ErrorCode,
-    Forbidden,
-    NotFound,
-    RateLimited,
-    Unauthenticated,
-)
+from coursegraph.errors import CourseGraphError, ErrorCode, error_from_graphql
 from coursegraph.observability import REQUEST_ID_HEADER
 from coursegraph.security import Role
 
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The users service is unavailable, try again later."
-
-_ERRORS: dict[str, type[CourseGraphError]] = {
-    ErrorCode.UNAUTHENTICATED: Unauthenticated,
-    ErrorCode.FORBIDDEN: Forbidden,
-    ErrorCode.NOT_FOUND: NotFound,
-    ErrorCode.BAD_USER_INPUT: BadUserInput,
-    ErrorCode.CONFLICT: Conflict,
-    ErrorCode.RATE_LIMITED: RateLimited,
-}
 
 _GRANT = "user { id role email name }"
 
@@ -175,9 +157,8 @@ class UsersClient:
 
 
 def _error_from(error: dict[str, Any]) -> CourseGraphError:
-    extensions = error.get("extensions") or {}
-    cls = _ERRORS.get(str(extensions.get("code")))
-    if cls is None:
+    rebuilt = error_from_graphql(error)
+    if rebuilt is None or rebuilt.code is ErrorCode.INTERNAL:
         logger.error("users service error: %s", error)
         return CourseGraphError(UNAVAILABLE)
-    return cls(str(error.get("message") or ""), details=extensions.get("details"))
+    return rebuilt

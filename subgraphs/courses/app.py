@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, WebSocket
 
+from coursegraph.events.consumer import event_consumer
 from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.events.publisher import EventPublisher
 from coursegraph.events.wiring import publisher_from_settings
@@ -12,6 +13,7 @@ from coursegraph.mongo import init_models, mongo_client
 from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
+from subgraphs.courses.consumers import ASSESSMENT_TOPIC, AssessmentEventHandler
 from subgraphs.courses.context import CoursesContext, make_loaders
 from subgraphs.courses.models import Course, Enrollment
 from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
@@ -31,14 +33,22 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         [database[Course.Settings.name], database[Enrollment.Settings.name]], publisher
     )
     courses, enrollments = CourseRepository(), EnrollmentRepository()
+    consumer = event_consumer(
+        settings,
+        group_id="courses",
+        topics=[ASSESSMENT_TOPIC],
+        handler=AssessmentEventHandler(courses, enrollments, database["processed_events"]),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await init_models(client, settings.courses_database, [Course, Enrollment])
         relay.start()
+        await consumer.start()
         try:
             yield
         finally:
+            await consumer.stop()
             await relay.stop()
             await publisher.close()
             await client.close()

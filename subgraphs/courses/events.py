@@ -27,3 +27,14 @@ def course_event(
         event_type=event_type, user_id=user_id, course_id=course_id, metadata=metadata, source=SOURCE
     )
     return outbox_entry(Topic.COURSE, key, event)
+
+
+CERTIFICATE_ISSUED = "CERTIFICATE_ISSUED"
+
+
+def certificate_event(*, key: str, course_id: str, user_id: str, **metadata: Any) -> dict[str, Any]:
+    """An outbox entry for certification.events, keyed by the enrollment the certificate completes."""
+    event = Event(
+        event_type=CERTIFICATE_ISSUED, user_id=user_id, course_id=course_id, metadata=metadata, source=SOURCE
+    )
+    return outbox_entry(Topic.CERTIFICATION, key, event)

@@ -50,6 +50,8 @@ class Course(Document):
     status: CourseStatus = CourseStatus.DRAFT
     modules: list[Module] = Field(default_factory=list)
     lesson_count: int = 0
+    # Assessments that must be passed to complete the course (kept from assessment.events).
+    required_assessments: list[str] = Field(default_factory=list)
     version: int = 0
     created_at: datetime
     updated_at: datetime
@@ -78,6 +80,10 @@ class Enrollment(Document):
     completed_lessons: list[str] = Field(default_factory=list)
     status: EnrollmentStatus = EnrollmentStatus.ACTIVE
     completed_at: datetime | None = None
+    passed_assessments: list[str] = Field(default_factory=list)
+    # The certificate is part of the enrollment: issued by the same write that completes it, so once.
+    certificate_code: str | None = None
+    certificate_issued_at: datetime | None = None
     version: int = 0
     outbox: list[dict[str, Any]] = Field(default_factory=list)
     outbox_lease: datetime | None = None
@@ -88,4 +94,5 @@ class Enrollment(Document):
             IndexModel([("user_id", pymongo.ASCENDING), ("course_id", pymongo.ASCENDING)], unique=True),
             IndexModel([("course_id", pymongo.ASCENDING)]),
             IndexModel([("user_id", pymongo.ASCENDING), ("enrolled_at", pymongo.DESCENDING)]),
+            IndexModel([("certificate_code", pymongo.ASCENDING)]),
         ]

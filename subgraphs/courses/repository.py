@@ -107,6 +107,9 @@ class EnrollmentRepository:
         ).to_list()
         return {e.course_id: e for e in found}
 
+    async def by_certificate(self, code: str) -> Enrollment | None:
+        return await Enrollment.find_one({"certificate_code": code})
+
     async def get(self, user_id: str, course_id: str) -> Enrollment | None:
         return await Enrollment.find_one({"user_id": user_id, "course_id": course_id})
 

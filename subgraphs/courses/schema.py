@@ -4,11 +4,13 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 
-from coursegraph.errors import FieldError, ValidationFailed
+from coursegraph.errors import BadUserInput, FieldError, ValidationFailed
 from coursegraph.graphql import UserError, build_schema
 from subgraphs.courses import service
 from subgraphs.courses.models import Course, Enrollment
 from subgraphs.courses.types import (
+    CertificateType,
+    CourseAccess,
     CourseConnection,
     CourseFilter,
     CoursePayload,
@@ -51,6 +53,33 @@ class Query:
     @strawberry.field(description="A course by id; null when there is none or the caller may not see it.")
     async def course(self, info: Ctx, id: strawberry.ID) -> CourseType | None:
         return await CourseType.resolve_reference(info, id)
+
+    @strawberry.field(description="Public: the certificate with this code, or null if there is none.")
+    async def verify_certificate(self, info: Ctx, code: str) -> CertificateType | None:
+        if not 1 <= len(code) <= 64:
+            raise BadUserInput("A certificate code has at most 64 characters.", details={"field": "code"})
+        enrollment = await info.context.enrollments.by_certificate(code.strip().upper())
+        return None if enrollment is None else CertificateType.from_enrollment(enrollment)
+
+    @strawberry.federation.field(
+        inaccessible=True, description="Internal (service tokens): course and enrollment."
+    )
+    async def course_access(
+        self, info: Ctx, course_id: strawberry.ID, user_id: strawberry.ID
+    ) -> CourseAccess | None:
+        info.context.actor.require_service()
+        parsed = service.parse_object_id(course_id, "courseId")
+        course = await info.context.loaders.course_by_id.load(parsed)
+        if course is None:
+            return None
+        enrollment = await info.context.enrollments.get(str(user_id), parsed)
+        return CourseAccess(
+            course_id=strawberry.ID(parsed),
+            instructor_id=strawberry.ID(course.instructor_id),
+            status=course.status,
+            enrollment_id=None if enrollment is None else strawberry.ID(str(enrollment.id)),
+            enrollment_status=None if enrollment is None else enrollment.status,
+        )
 
 
 async def _course_payload(info: Ctx, action: Callable[[], Awaitable[Course]]) -> CoursePayload:

@@ -4,6 +4,8 @@ No GraphQL here. Every write is one single-document insert or update carrying it
 outbox); updates are guarded by the document's version and retried on a lost race.
 """
 
+import base64
+import secrets
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from coursegraph.errors import BadUserInput, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from coursegraph.events.document_outbox import push_events
 from coursegraph.security import Actor, Role
-from subgraphs.courses.events import CourseEventType, course_event
+from subgraphs.courses.events import CourseEventType, certificate_event, course_event
 from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus, Lesson, Module
 from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
 
@@ -385,13 +387,12 @@ def _completion_update(course: Course, enrollment: Enrollment, lesson_id: str) -
     # Only lessons still in the course count; progress never goes back (lessons may be added later).
     current = sum(1 for lesson in completed if lesson in course.lesson_ids())
     progress = max(enrollment.progress, progress_of(current, course.lesson_count))
-    now = _now()
-    key, course_id, user_id = str(enrollment.id), course.id, enrollment.user_id
+    key, course_id, user_id = str(enrollment.id), str(course.id), enrollment.user_id
     events = [
         course_event(
             CourseEventType.LESSON_COMPLETED,
             key=key,
-            course_id=str(course_id),
+            course_id=course_id,
             user_id=user_id,
             lesson_id=lesson_id,
         )
@@ -403,17 +404,96 @@ def _completion_update(course: Course, enrollment: Enrollment, lesson_id: str) -
             course_event(
                 CourseEventType.PROGRESS_UPDATED,
                 key=key,
-                course_id=str(course_id),
+                course_id=course_id,
                 user_id=user_id,
                 progress=progress,
                 previous_progress=enrollment.progress,
             )
         )
-    # Completion happens once: the version guard makes the write that reaches 100 the only one.
-    if progress >= 100.0 and enrollment.completed_at is None:
-        fields["status"] = EnrollmentStatus.COMPLETED.value
-        fields["completed_at"] = now
-        events.append(
-            course_event(CourseEventType.COURSE_COMPLETED, key=key, course_id=str(course_id), user_id=user_id)
-        )
-    return {"$set": fields, **push_events(*events)}
+    completion_fields, completion_events = _completion(
+        course, enrollment, progress, enrollment.passed_assessments
+    )
+    return {"$set": {**fields, **completion_fields}, **push_events(*events, *completion_events)}
+
+
+def _completion(
+    course: Course, enrollment: Enrollment, progress: float, passed: list[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Complete the enrollment, with its certificate, when every lesson is done and every required
+    assessment passed. Exactly once: the version guard makes the write that completes it unique."""
+    if enrollment.completed_at is not None or progress < 100.0:
+        return {}, []
+    if not set(course.required_assessments) <= set(passed):
+        return {}, []
+    now = _now()
+    code = new_certificate_code()
+    key, course_id, user_id = str(enrollment.id), str(course.id), enrollment.user_id
+    fields = {
+        "status": EnrollmentStatus.COMPLETED.value,
+        "completed_at": now,
+        "certificate_code": code,
+        "certificate_issued_at": now,
+    }
+    events = [
+        course_event(CourseEventType.COURSE_COMPLETED, key=key, course_id=course_id, user_id=user_id),
+        certificate_event(
+            key=key,
+            course_id=course_id,
+            user_id=user_id,
+            code=code,
+            course_title=course.title,
+            issued_at=now.isoformat(),
+        ),
+    ]
+    return fields, events
+
+
+def new_certificate_code() -> str:
+    """A code to print on a certificate: 20 random base32 characters (100 bits) in groups of four."""
+    raw = base64.b32encode(secrets.token_bytes(15)).decode()[:20]
+    return "CG-" + "-".join(raw[i : i + 4] for i in range(0, 20, 4))
+
+
+# --- what assessment.events tell this service ------------------------------------------------------
+
+
+async def set_required_assessment(
+    repo: CourseRepository, course_id: str, assessment_id: str, *, required: bool
+) -> None:
+    for _ in range(UPDATE_ATTEMPTS):
+        course = (await repo.get_many([course_id])).get(course_id)
+        if course is None:
+            return
+        current = set(course.required_assessments)
+        wanted = current | {assessment_id} if required else current - {assessment_id}
+        if wanted == current:
+            return
+        if await repo.update(course.id, course.version, {"$set": {"required_assessments": sorted(wanted)}}):  # type: ignore[arg-type]
+            return
+    raise Conflict("Could not record the assessment requirement; will retry.")
+
+
+async def record_assessment_pass(
+    courses: CourseRepository,
+    enrollments: EnrollmentRepository,
+    *,
+    user_id: str,
+    course_id: str,
+    assessment_id: str,
+) -> None:
+    """A learner passed an assessment: remember it, and complete the enrollment if that was the last step."""
+    for _ in range(UPDATE_ATTEMPTS):
+        course = (await courses.get_many([course_id])).get(course_id)
+        enrollment = await enrollments.get(user_id, course_id)
+        if course is None or enrollment is None:
+            return  # nothing to complete (e.g. the learner was never enrolled)
+        if assessment_id in enrollment.passed_assessments:
+            return  # a redelivered event: already recorded
+        passed = [*enrollment.passed_assessments, assessment_id]
+        fields, events = _completion(course, enrollment, enrollment.progress, passed)
+        update: dict[str, Any] = {"$set": {"passed_assessments": passed, **fields}}
+        if events:
+            update.update(push_events(*events))
+        if await enrollments.update(enrollment.id, enrollment.version, update):  # type: ignore[arg-type]
+            return
+    raise Conflict("Could not record the assessment result; will retry.")

@@ -187,6 +187,44 @@ class EnrollmentType:
         row = await info.context.loaders.course_by_id.load(self.row.course_id)
         return None if row is None else CourseType.from_row(row)
 
+    @strawberry.field(
+        description="Issued when every lesson is complete and every required assessment passed."
+    )
+    def certificate(self) -> "CertificateType | None":
+        return CertificateType.from_enrollment(self.row)
+
+
+@strawberry.type(name="Certificate", description="Proof of completing a course; anyone can verify its code.")
+class CertificateType:
+    code: str
+    issued_at: datetime
+    row: strawberry.Private[Enrollment]
+
+    @classmethod
+    def from_enrollment(cls, row: Enrollment) -> "CertificateType | None":
+        if row.certificate_code is None or row.certificate_issued_at is None:
+            return None
+        return cls(code=row.certificate_code, issued_at=row.certificate_issued_at, row=row)
+
+    @strawberry.field(description="Who earned it.")
+    def holder(self) -> UserType:
+        return UserType(id=strawberry.ID(self.row.user_id))
+
+    @strawberry.field
+    async def course(self, info: Ctx) -> CourseType | None:
+        # Shown even if the course was archived since: the certificate stays valid.
+        row = await info.context.loaders.course_by_id.load(self.row.course_id)
+        return None if row is None else CourseType.from_row(row)
+
+
+@strawberry.federation.type(inaccessible=True, description="Internal: what another service needs to know.")
+class CourseAccess:
+    course_id: strawberry.ID
+    instructor_id: strawberry.ID
+    status: CourseStatusEnum  # type: ignore[valid-type]
+    enrollment_id: strawberry.ID | None
+    enrollment_status: EnrollmentStatusEnum | None  # type: ignore[valid-type]
+
 
 @strawberry.type
 class CourseEdge:

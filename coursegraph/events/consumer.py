@@ -1,0 +1,144 @@
+"""Consuming events: Kafka consumer groups (at-least-once, retries, dead-letter topic) or the dev bus.
+
+Offsets are committed only after the handler succeeded, so a crash re-delivers; handlers are idempotent
+(and may skip an `event_id` they have already processed). A message that still fails after the retries,
+or that is not an event at all, is parked on `<topic>.dlq` with the error in its headers, and the
+partition moves on: one poison message never blocks the rest.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
+
+from coursegraph.events.envelope import Event
+from coursegraph.events.wiring import dev_event_bus
+from coursegraph.settings import Profile, ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class EventConsumer:
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class InProcessSubscription(EventConsumer):
+    """The dev profile: the handler is called by the in-process bus as events are published."""
+
+    def __init__(self, topics: Sequence[str], handler: Handler) -> None:
+        self._topics, self._handler = topics, handler
+
+    async def start(self) -> None:
+        for topic in self._topics:
+            dev_event_bus().subscribe(topic, self._handler)
+
+
+class KafkaEventConsumer(EventConsumer):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        handler: Handler,
+        attempts: int = 5,
+        retry_wait_seconds: float = 0.2,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._group_id = group_id
+        self._topics = list(topics)
+        self._handler = handler
+        self._attempts = attempts
+        self._retry_wait = retry_wait_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while True:
+            consumer = AIOKafkaConsumer(
+                *self._topics,
+                bootstrap_servers=self._bootstrap,
+                group_id=self._group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+            )
+            try:
+                await consumer.start()
+                await producer.start()
+                backoff = 1.0
+                async for record in consumer:
+                    await self._process(record, producer)
+                    await consumer.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka away: reconnect, the uncommitted record comes again
+                logger.warning("consumer %s: %r; reconnecting in %.0fs", self._group_id, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+            finally:
+                await consumer.stop()
+                await producer.stop()
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer) -> None:
+        try:
+            event = Event.from_bytes(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, producer, f"not an event: {exc.errors()[0]['msg']}")
+            return
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self._attempts),
+                wait=wait_exponential(multiplier=self._retry_wait, max=10),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._handler(event)
+        except Exception as exc:
+            logger.exception(
+                "consumer %s: %s %s failed; parked", self._group_id, event.event_type, event.event_id
+            )
+            await self._dead_letter(record, producer, repr(exc)[:500])
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer, error: str
+    ) -> None:
+        headers = [
+            ("error", error.encode()),
+            ("source-topic", record.topic.encode()),
+            ("source-partition", str(record.partition).encode()),
+            ("source-offset", str(record.offset).encode()),
+            ("consumer-group", self._group_id.encode()),
+        ]
+        await producer.send_and_wait(f"{record.topic}.dlq", record.value, key=record.key, headers=headers)
+
+
+def event_consumer(
+    settings: ServiceSettings, *, group_id: str, topics: Sequence[str], handler: Handler
+) -> EventConsumer:
+    if settings.kafka_bootstrap_servers:
+        return KafkaEventConsumer(
+            settings.kafka_bootstrap_servers, group_id=group_id, topics=topics, handler=handler
+        )
+    if settings.profile is Profile.DEV:
+        return InProcessSubscription(topics, handler)
+    raise RuntimeError(f"COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS is required in the {settings.profile} profile")
