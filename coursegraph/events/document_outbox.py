@@ -56,10 +56,10 @@ class DocumentOutboxRelay(Relay):
             pending = collection.find({f"{OUTBOX}.0": {"$exists": True}, **free}, {"_id": 1})
             for doc in await pending.limit(self._batch_size).to_list():
                 # The lease keeps replicas of a service from publishing the same document at once.
+                # No projection: FerretDB v1's findAndModify does not support one.
                 claimed = await collection.find_one_and_update(
                     {"_id": doc["_id"], **free},
                     {"$set": {LEASE: now + self._lease}},
-                    projection={OUTBOX: 1},
                     return_document=ReturnDocument.AFTER,
                 )
                 if claimed is None:
