@@ -42,6 +42,7 @@ PYTHON_SERVICES = {
         PythonService("auth", "subgraphs.auth.app:create_app"),
         PythonService("users", "subgraphs.users.app:create_app"),
         PythonService("courses", "subgraphs.courses.app:create_app"),
+        PythonService("assessments", "subgraphs.assessments.app:create_app"),
         PythonService("rest-compat", "rest_compat.app:create_app"),
     )
 }
@@ -162,7 +163,8 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
         tasks.append(asyncio.create_task(router.wait(), name="router"))
 
     mongodb: asyncio.subprocess.Process | None = None
-    if "courses" in names and (command := dev_mongodb_command(settings)) is not None:
+    uses_mongodb = {"courses", "assessments"} & set(names)
+    if uses_mongodb and (command := dev_mongodb_command(settings)) is not None:
         mongodb = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
         tasks.append(asyncio.create_task(mongodb.wait(), name="ferretdb"))
 

@@ -6,7 +6,9 @@ Every value comes from the environment (prefix `COURSEGRAPH_`) or a `.env` file 
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +71,26 @@ class ServiceSettings(BaseSettings):
 
     router_url: str = "http://127.0.0.1:4000/graphql"
     users_subgraph_url: str = "http://127.0.0.1:4002/graphql"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_urls_follow_ports(cls, data: Any) -> Any:
+        """Unset service URLs point at this host's ports, so changing a port needs one setting, not three."""
+        if not isinstance(data, dict):
+            return data
+
+        def port(name: str) -> Any:
+            return data.get(f"{name}_port") or cls.model_fields[f"{name}_port"].default
+
+        host = data.get("host") or "127.0.0.1"
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (a listen-all address is no URL)
+        base = {name: f"http://{host}:{port(name)}" for name in ("auth", "users", "courses", "router")}
+        data.setdefault("jwks_url", f"{base['auth']}/.well-known/jwks.json")
+        data.setdefault("auth_token_url", f"{base['auth']}/oauth/token")
+        data.setdefault("users_subgraph_url", f"{base['users']}/graphql")
+        data.setdefault("courses_subgraph_url", f"{base['courses']}/graphql")
+        data.setdefault("router_url", f"{base['router']}/graphql")
+        return data
 
     @property
     def document_store_url(self) -> str:

@@ -153,6 +153,20 @@ class Mutation:
             ),
         )
 
+    @strawberry.federation.mutation(
+        inaccessible=True,
+        description="Internal (service tokens): an assessment is (or is no longer) required.",
+    )
+    async def record_assessment_requirement(
+        self, info: Ctx, course_id: strawberry.ID, assessment_id: strawberry.ID, required: bool
+    ) -> bool:
+        info.context.actor.require_service()
+        parsed = service.parse_object_id(course_id, "courseId")
+        await service.set_required_assessment(
+            info.context.courses, parsed, str(assessment_id), required=required
+        )
+        return True
+
     @strawberry.mutation(description="Mark a lesson complete for the caller; progress only moves forward.")
     async def complete_lesson(
         self, info: Ctx, course_id: strawberry.ID, lesson_id: strawberry.ID

@@ -1,0 +1,88 @@
+"""The assessments subgraph app: MongoDB store, document outbox relayed to assessment.events."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI, Request, WebSocket
+from pydantic import Field
+
+from coursegraph.events.document_outbox import DocumentOutboxRelay
+from coursegraph.events.publisher import EventPublisher
+from coursegraph.events.wiring import publisher_from_settings
+from coursegraph.internal import InternalGraphQLClient
+from coursegraph.mongo import init_models, mongo_client
+from coursegraph.security import Actor
+from coursegraph.service import create_service_app
+from coursegraph.settings import ServiceSettings
+from subgraphs.assessments.context import AssessmentsContext, make_loaders
+from subgraphs.assessments.courses_client import CoursesClient
+from subgraphs.assessments.models import Assessment, Attempt
+from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
+from subgraphs.assessments.schema import schema
+from subgraphs.assessments.service import Clock, system_clock
+
+
+class AssessmentsSettings(ServiceSettings):
+    assessments_database: str = "coursegraph_assessments"
+    # Submissions this long after the deadline still count (network and clock skew); later ones don't.
+    assessment_grace_seconds: int = Field(default=30, ge=0, le=600)
+
+
+def create_app(
+    settings: AssessmentsSettings | None = None,
+    publisher: EventPublisher | None = None,
+    clock: Clock = system_clock,
+) -> FastAPI:
+    settings = settings or AssessmentsSettings()
+    client = mongo_client(settings.document_store_url, service="assessments")
+    database = client[settings.assessments_database]
+    publisher = publisher or publisher_from_settings(settings, client_id="assessments")
+    relay = DocumentOutboxRelay(
+        [database[Assessment.Settings.name], database[Attempt.Settings.name]],
+        publisher,
+        poll_seconds=settings.outbox_poll_seconds,
+        max_backoff_seconds=settings.outbox_max_backoff_seconds,
+    )
+    internal = InternalGraphQLClient(settings, service="assessments", url=settings.courses_subgraph_url)
+    courses = CoursesClient(internal)
+    assessments, attempts = AssessmentRepository(), AttemptRepository()
+    grace = timedelta(seconds=settings.assessment_grace_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await init_models(client, settings.assessments_database, [Assessment, Attempt])
+        relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            await publisher.close()
+            await internal.close()
+            await client.close()
+
+    async def build_context(_: Request | WebSocket, actor: Actor) -> AssessmentsContext:
+        return AssessmentsContext(
+            actor=actor,
+            assessments=assessments,
+            attempts=attempts,
+            courses=courses,
+            relay=relay,
+            loaders=make_loaders(actor, assessments, attempts, courses),
+            clock=clock,
+            grace=grace,
+        )
+
+    async def mongodb() -> None:
+        await client.admin.command("ping")
+
+    app = create_service_app(
+        name="assessments",
+        schema=schema,
+        settings=settings,
+        build_context=build_context,
+        lifespan=lifespan,
+        readiness_checks=[mongodb],
+    )
+    app.state.relay = relay
+    return app

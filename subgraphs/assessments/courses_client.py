@@ -1,0 +1,36 @@
+"""The courses service as the assessment engine needs it: ownership and enrollment, by service token."""
+
+from coursegraph.internal import InternalGraphQLClient
+from subgraphs.assessments.service import CourseAccess
+
+COURSE_ACCESS = """
+query CourseAccess($courseId: ID!, $userId: ID!) {
+  courseAccess(courseId: $courseId, userId: $userId) { courseId instructorId status enrollmentId }
+}"""
+
+
+RECORD_REQUIREMENT = """
+mutation Requirement($courseId: ID!, $assessmentId: ID!, $required: Boolean!) {
+  recordAssessmentRequirement(courseId: $courseId, assessmentId: $assessmentId, required: $required)
+}"""
+
+
+class CoursesClient:
+    def __init__(self, client: InternalGraphQLClient) -> None:
+        self._client = client
+
+    async def access(self, course_id: str, user_id: str) -> CourseAccess | None:
+        data = await self._client.execute(COURSE_ACCESS, {"courseId": course_id, "userId": user_id})
+        found = data["courseAccess"]
+        if found is None:
+            return None
+        return CourseAccess(
+            course_id=str(found["courseId"]),
+            instructor_id=str(found["instructorId"]),
+            status=str(found["status"]),
+            enrolled=found["enrollmentId"] is not None,
+        )
+
+    async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None:
+        variables = {"courseId": course_id, "assessmentId": assessment_id, "required": required}
+        await self._client.execute(RECORD_REQUIREMENT, variables)

@@ -1,0 +1,163 @@
+"""The assessments subgraph's root types: thin resolvers over the engine."""
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+
+from coursegraph.errors import ValidationFailed
+from coursegraph.graphql import UserError, build_schema
+from subgraphs.assessments import service
+from subgraphs.assessments.models import Assessment, Attempt
+from subgraphs.assessments.types import (
+    AnswerInput,
+    AssessmentInput,
+    AssessmentPayload,
+    AssessmentResultType,
+    AssessmentType,
+    AttemptPayload,
+    AttemptType,
+    CourseType,
+    Ctx,
+    UserType,
+)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="An assessment by id (questions without keys for learners).")
+    async def assessment(self, info: Ctx, id: strawberry.ID) -> AssessmentType | None:
+        info.context.actor.require_user()
+        return await AssessmentType.resolve_reference(info, id)
+
+    @strawberry.field(
+        description="The caller's result for an assessment, per its score policy (best or latest)."
+    )
+    async def assessment_result(self, info: Ctx, id: strawberry.ID) -> AssessmentResultType | None:
+        user_id = info.context.actor.require_user()
+        assessment = await info.context.loaders.assessment_by_id.load(service.parse_object_id(id))
+        if assessment is None:
+            return None
+        attempts = await info.context.attempts.of_learner(str(assessment.id), str(user_id))
+        counted = service.result_attempt(assessment, attempts)
+        return None if counted is None else await AssessmentResultType.of(info, counted)
+
+
+async def _assessment_payload(info: Ctx, action: Callable[[], Awaitable[Assessment]]) -> AssessmentPayload:
+    try:
+        row = await action()
+    except ValidationFailed as exc:
+        return AssessmentPayload(assessment=None, errors=[UserError.from_field_error(e) for e in exc.errors])
+    info.context.relay.notify()
+    return AssessmentPayload(assessment=AssessmentType.from_row(row), errors=[])
+
+
+async def _attempt_payload(info: Ctx, action: Callable[[], Awaitable[Attempt]]) -> AttemptPayload:
+    try:
+        row = await action()
+    except ValidationFailed as exc:
+        return AttemptPayload(attempt=None, errors=[UserError.from_field_error(e) for e in exc.errors])
+    info.context.relay.notify()
+    return AttemptPayload(attempt=AttemptType.from_row(row), errors=[])
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="The course's instructor or an admin: a new assessment in a course.")
+    async def create_assessment(
+        self, info: Ctx, course_id: strawberry.ID, input: AssessmentInput
+    ) -> AssessmentPayload:
+        ctx = info.context
+        course = service.parse_object_id(course_id, "courseId")
+        return await _assessment_payload(
+            info,
+            lambda: service.create_assessment(
+                ctx.assessments, ctx.courses, ctx.actor, course, input.to_draft(None), ctx.clock()
+            ),
+        )
+
+    @strawberry.mutation(description="The course's instructor or an admin: change settings or questions.")
+    async def update_assessment(
+        self, info: Ctx, id: strawberry.ID, input: AssessmentInput
+    ) -> AssessmentPayload:
+        ctx = info.context
+        assessment_id = service.parse_object_id(id)
+        existing = await ctx.loaders.assessment_by_id.load(assessment_id)
+        return await _assessment_payload(
+            info,
+            lambda: service.update_assessment(
+                ctx.assessments, ctx.courses, ctx.actor, assessment_id, input.to_draft(existing), ctx.clock()
+            ),
+        )
+
+    @strawberry.mutation(description="Start (or resume) the caller's attempt; enrolled learners only.")
+    async def start_attempt(self, info: Ctx, assessment_id: strawberry.ID) -> AttemptPayload:
+        ctx = info.context
+        parsed = service.parse_object_id(assessment_id, "assessmentId")
+        return await _attempt_payload(
+            info,
+            lambda: service.start_attempt(
+                ctx.assessments,
+                ctx.attempts,
+                ctx.courses,
+                ctx.actor,
+                parsed,
+                now=ctx.clock(),
+                grace=ctx.grace,
+            ),
+        )
+
+    @strawberry.mutation(description="Save answers to an open attempt (validated against each question).")
+    async def save_answers(
+        self, info: Ctx, attempt_id: strawberry.ID, answers: list[AnswerInput]
+    ) -> AttemptPayload:
+        ctx = info.context
+        parsed = service.parse_object_id(attempt_id, "attemptId")
+        raw = [answer.to_raw() for answer in answers]
+        return await _attempt_payload(
+            info,
+            lambda: service.save_answers(
+                ctx.assessments, ctx.attempts, ctx.actor, parsed, raw, now=ctx.clock(), grace=ctx.grace
+            ),
+        )
+
+    @strawberry.mutation(description="Submit an attempt (with last answers); scored once, on the server.")
+    async def submit_assessment(
+        self, info: Ctx, attempt_id: strawberry.ID, answers: list[AnswerInput] | None = None
+    ) -> AttemptPayload:
+        ctx = info.context
+        parsed = service.parse_object_id(attempt_id, "attemptId")
+        raw = [answer.to_raw() for answer in answers or []]
+        return await _attempt_payload(
+            info,
+            lambda: service.submit(
+                ctx.assessments, ctx.attempts, ctx.actor, parsed, raw, now=ctx.clock(), grace=ctx.grace
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Submit answers to an assessment, starting an attempt when none is open."
+    )
+    async def submit_answers(
+        self, info: Ctx, assessment_id: strawberry.ID, answers: list[AnswerInput]
+    ) -> AttemptPayload:
+        ctx = info.context
+        parsed = service.parse_object_id(assessment_id, "assessmentId")
+        raw = [answer.to_raw() for answer in answers]
+        return await _attempt_payload(
+            info,
+            lambda: service.submit_for_assessment(
+                ctx.assessments,
+                ctx.attempts,
+                ctx.courses,
+                ctx.actor,
+                parsed,
+                raw,
+                now=ctx.clock(),
+                grace=ctx.grace,
+            ),
+        )
+
+
+schema = build_schema(
+    query=Query, mutation=Mutation, types=[CourseType, UserType, AssessmentType, AttemptType]
+)

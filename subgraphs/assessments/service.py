@@ -1,0 +1,544 @@
+"""The assessment engine: authoring, attempts with server-side deadlines, scoring, results, reveal policy.
+
+No GraphQL here. Time comes from an injected clock; enrollment and course ownership come from the courses
+service (a port, called with a service token). Writes are single-document operations carrying their events.
+"""
+
+import dataclasses
+import logging
+import math
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from coursegraph.errors import (
+    BadUserInput,
+    Conflict,
+    CourseGraphError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
+from coursegraph.events.document_outbox import push_events
+from coursegraph.security import Actor, Role
+from subgraphs.assessments import scoring
+from subgraphs.assessments.events import AssessmentEventType, assessment_event
+from subgraphs.assessments.models import (
+    Assessment,
+    Attempt,
+    AttemptStatus,
+    Question,
+    QuestionType,
+    RevealPolicy,
+    ScorePolicy,
+)
+from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
+
+logger = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+TITLE_MAX = 200
+INSTRUCTIONS_MAX = 10_000
+QUESTIONS_MAX = 200
+ATTEMPTS_MAX = 100
+TIME_LIMIT_MAX = 7 * 24 * 3600
+UPDATE_ATTEMPTS = 20
+_random = secrets.SystemRandom()
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_object_id(value: str, field: str = "id") -> str:
+    if not ObjectId.is_valid(str(value)):
+        raise BadUserInput(f"{field} is not a valid id.", details={"field": field})
+    return str(ObjectId(str(value)))
+
+
+# --- the courses service, as this one needs it -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseAccess:
+    course_id: str
+    instructor_id: str
+    status: str  # "DRAFT" | "PUBLISHED" | "ARCHIVED"
+    enrolled: bool
+
+
+class CoursesPort(Protocol):
+    async def access(self, course_id: str, user_id: str) -> CourseAccess | None: ...
+
+    async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None: ...
+
+
+async def tell_courses(courses: CoursesPort, assessment: Assessment) -> None:
+    """Tell courses now whether the assessment is required, so completion rules hold at once.
+
+    The ASSESSMENT_CREATED/UPDATED event carries the same fact; if this call fails, the event applies it
+    later (both are idempotent), so the write that already happened stands.
+    """
+    try:
+        await courses.record_requirement(
+            assessment.course_id, str(assessment.id), required=assessment.required_for_completion
+        )
+    except CourseGraphError:
+        logger.warning("courses not told of assessment %s now; the event will tell it", assessment.id)
+
+
+# --- who may do what ----------------------------------------------------------------------------------
+
+
+def can_manage(actor: Actor, assessment: Assessment) -> bool:
+    if actor.is_admin:
+        return True
+    return actor.role is Role.INSTRUCTOR and str(actor.user_id) == assessment.instructor_id
+
+
+def may_reveal(
+    actor: Actor, assessment: Assessment, attempt: Attempt, *, passed_any: bool, now: datetime
+) -> bool:
+    """Whether correct answers and feedback of this submitted attempt may be shown to the caller."""
+    if can_manage(actor, assessment):
+        return True
+    if attempt.status is not AttemptStatus.SUBMITTED:
+        return False
+    match assessment.reveal_policy:
+        case RevealPolicy.AFTER_SUBMISSION:
+            return True
+        case RevealPolicy.AFTER_PASSING:
+            return passed_any
+        case RevealPolicy.AFTER_DUE:
+            # Without a due date, "after due" means once submitted.
+            return assessment.available_until is None or now >= assessment.available_until
+        case RevealPolicy.NEVER:
+            return False
+
+
+def result_attempt(assessment: Assessment, attempts: Sequence[Attempt]) -> Attempt | None:
+    """The attempt that counts: the best score (earliest on ties) or the latest, per the policy."""
+    submitted = [a for a in attempts if a.status is AttemptStatus.SUBMITTED]
+    if not submitted:
+        return None
+    if assessment.score_policy is ScorePolicy.LATEST:
+        return max(submitted, key=lambda a: a.number)
+    return max(submitted, key=lambda a: (a.score or 0.0, -a.number))
+
+
+# --- authoring ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class AssessmentDraft:
+    """Fields of an assessment as a client sets them; None means "leave as it is" on update."""
+
+    title: str | None = None
+    instructions: str | None = None
+    module_id: str | None = None
+    questions: list[Question] | None = None
+    passing_score: float | None = None
+    time_limit_seconds: int | None = None
+    max_attempts: int | None = None
+    score_policy: ScorePolicy | None = None
+    shuffle_questions: bool | None = None
+    shuffle_options: bool | None = None
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    required_for_completion: bool | None = None
+    reveal_policy: RevealPolicy | None = None
+    clear: set[str] = field(default_factory=set)  # optional fields to unset (e.g. "time_limit_seconds")
+
+
+def _validate(values: dict[str, Any]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    title = values.get("title")
+    if title is not None and not 1 <= len(title.strip()) <= TITLE_MAX:
+        errors.append(FieldError("title", "INVALID", f"Title must be 1 to {TITLE_MAX} characters."))
+    if len(values.get("instructions") or "") > INSTRUCTIONS_MAX:
+        errors.append(FieldError("instructions", "TOO_LONG", f"At most {INSTRUCTIONS_MAX} characters."))
+    passing = values.get("passing_score")
+    if passing is not None and not (math.isfinite(passing) and 0 <= passing <= 100):
+        errors.append(FieldError("passingScore", "INVALID", "Passing score is a percentage, 0 to 100."))
+    limit = values.get("time_limit_seconds")
+    if limit is not None and not 1 <= limit <= TIME_LIMIT_MAX:
+        errors.append(FieldError("timeLimitSeconds", "INVALID", "Time limit is 1 second to 7 days."))
+    attempts = values.get("max_attempts")
+    if attempts is not None and not 1 <= attempts <= ATTEMPTS_MAX:
+        errors.append(FieldError("maxAttempts", "INVALID", f"Max attempts is 1 to {ATTEMPTS_MAX}."))
+    start, end = values.get("available_from"), values.get("available_until")
+    if start is not None and end is not None and end <= start:
+        errors.append(FieldError("availableUntil", "INVALID", "The window must end after it starts."))
+    questions: list[Question] = values.get("questions") or []
+    if len(questions) > QUESTIONS_MAX:
+        errors.append(FieldError("questions", "TOO_MANY", f"At most {QUESTIONS_MAX} questions."))
+    seen: set[str] = set()
+    for index, question in enumerate(questions):
+        if question.id in seen:
+            errors.append(FieldError(f"questions.{index}.id", "DUPLICATE", "Question ids must be unique."))
+        seen.add(question.id)
+        errors += scoring.validate_question(question, f"questions.{index}")
+    return errors
+
+
+def _lifecycle_event(event_type: AssessmentEventType, assessment: Assessment, actor: Actor) -> dict[str, Any]:
+    return assessment_event(
+        event_type,
+        key=str(assessment.id),
+        course_id=assessment.course_id,
+        user_id=str(actor.user_id),
+        assessment_id=str(assessment.id),
+        title=assessment.title,
+        required_for_completion=assessment.required_for_completion,
+        passing_score=assessment.passing_score,
+    )
+
+
+async def create_assessment(
+    repo: AssessmentRepository,
+    courses: CoursesPort,
+    actor: Actor,
+    course_id: str,
+    draft: AssessmentDraft,
+    now: datetime,
+) -> Assessment:
+    user_id = actor.require_role(Role.INSTRUCTOR, Role.ADMIN)
+    access = await courses.access(course_id, str(user_id))
+    if access is None:
+        raise NotFound("Course not found.")
+    if not actor.is_admin and access.instructor_id != str(user_id):
+        raise Forbidden("Only the course's instructor or an admin adds assessments to it.")
+    values = {k: v for k, v in vars(draft).items() if v is not None and k != "clear"}
+    values.setdefault("title", "")
+    errors = _validate(values)
+    if errors:
+        raise ValidationFailed(errors)
+    assessment = Assessment(
+        id=ObjectId(),
+        course_id=course_id,
+        instructor_id=access.instructor_id,
+        created_at=now,
+        updated_at=now,
+        **{**values, "title": values["title"].strip()},
+    )
+    assessment.outbox = [_lifecycle_event(AssessmentEventType.ASSESSMENT_CREATED, assessment, actor)]
+    await repo.insert(assessment)
+    await tell_courses(courses, assessment)
+    return assessment
+
+
+async def update_assessment(
+    repo: AssessmentRepository,
+    courses: CoursesPort,
+    actor: Actor,
+    assessment_id: str,
+    draft: AssessmentDraft,
+    now: datetime,
+) -> Assessment:
+    actor.require_user()
+    for _ in range(UPDATE_ATTEMPTS):
+        assessment = (await repo.get_many([assessment_id])).get(assessment_id)
+        if assessment is None:
+            raise NotFound("Assessment not found.")
+        if not can_manage(actor, assessment):
+            raise Forbidden("Only the course's instructor or an admin edits its assessments.")
+        changes = {k: v for k, v in vars(draft).items() if v is not None and k != "clear"}
+        merged = {**assessment.model_dump(include=set(Assessment.model_fields)), **changes}
+        for name in draft.clear:
+            merged[name] = None
+        errors = _validate(merged)
+        if errors:
+            raise ValidationFailed(errors)
+        updated = assessment.model_copy(update={**changes, **dict.fromkeys(draft.clear)})
+        stored = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in changes.items()}
+        if "questions" in changes:
+            stored["questions"] = [q.model_dump() for q in changes["questions"]]
+        update: dict[str, Any] = {
+            "$set": {**stored, **dict.fromkeys(draft.clear), "updated_at": now},
+            **push_events(_lifecycle_event(AssessmentEventType.ASSESSMENT_UPDATED, updated, actor)),
+        }
+        if await repo.update(assessment.id, assessment.version, update):  # type: ignore[arg-type]
+            refreshed = (await repo.get_many([assessment_id]))[assessment_id]
+            if refreshed.required_for_completion != assessment.required_for_completion:
+                await tell_courses(courses, refreshed)
+            return refreshed
+    raise Conflict("The assessment is being changed by someone else; try again.")
+
+
+# --- attempts -----------------------------------------------------------------------------------------
+
+
+def _deadline_passed(attempt: Attempt, now: datetime, grace: timedelta) -> bool:
+    return attempt.deadline is not None and now > attempt.deadline + grace
+
+
+def _presentation_order(assessment: Assessment) -> tuple[list[str], dict[str, list[str]]]:
+    """Question order and, per question, the order its options are shown in, fixed for the attempt.
+
+    Ordering items and matching choices are always shuffled: their stored order is the answer key.
+    """
+    questions = [q.id for q in assessment.questions]
+    if assessment.shuffle_questions:
+        _random.shuffle(questions)
+    options: dict[str, list[str]] = {}
+    for question in assessment.questions:
+        if question.type is QuestionType.MATCHING:
+            ids = [pair.match_id for pair in question.pairs]
+        else:
+            ids = [option.id for option in question.options]
+        if ids and (
+            assessment.shuffle_options or question.type in (QuestionType.ORDERING, QuestionType.MATCHING)
+        ):
+            _shuffle_away_from_key(ids)
+        options[question.id] = ids
+    return questions, options
+
+
+def _shuffle_away_from_key(ids: list[str]) -> None:
+    original = list(ids)
+    for _ in range(10):  # a shuffle that leaves the key in place would give the answer away
+        _random.shuffle(ids)
+        if ids != original or len(ids) < 2:
+            return
+
+
+async def start_attempt(
+    assessments: AssessmentRepository,
+    attempts: AttemptRepository,
+    courses: CoursesPort,
+    actor: Actor,
+    assessment_id: str,
+    *,
+    now: datetime,
+    grace: timedelta,
+) -> Attempt:
+    user_id = str(actor.require_user())
+    assessment = (await assessments.get_many([assessment_id])).get(assessment_id)
+    if assessment is None:
+        raise NotFound("Assessment not found.")
+    access = await courses.access(assessment.course_id, user_id)
+    if access is None or access.status == "DRAFT":
+        raise NotFound("Assessment not found.")
+    if not access.enrolled:
+        raise Forbidden("Enroll in the course before attempting its assessments.")
+    if assessment.available_from is not None and now < assessment.available_from:
+        raise Conflict("This assessment is not open yet.", details={"reason": "NOT_YET_AVAILABLE"})
+    if assessment.available_until is not None and now > assessment.available_until:
+        raise Conflict("This assessment has closed.", details={"reason": "CLOSED"})
+    if not assessment.questions:
+        raise Conflict("This assessment has no questions yet.", details={"reason": "NO_QUESTIONS"})
+
+    for _ in range(UPDATE_ATTEMPTS):
+        existing = await attempts.of_learner(assessment_id, user_id)
+        open_attempt = next((a for a in existing if a.status is AttemptStatus.IN_PROGRESS), None)
+        if open_attempt is not None:
+            if not _deadline_passed(open_attempt, now, grace):
+                return open_attempt  # one open attempt at a time: starting again resumes it
+            await _submit(assessment, attempts, open_attempt, {}, now=now, by_deadline=True)
+            continue
+        if assessment.max_attempts is not None and len(existing) >= assessment.max_attempts:
+            raise Conflict("No attempts left for this assessment.", details={"reason": "ATTEMPTS_EXHAUSTED"})
+        question_order, option_orders = _presentation_order(assessment)
+        limit = assessment.time_limit_seconds
+        attempt = Attempt(
+            id=ObjectId(),
+            assessment_id=assessment_id,
+            course_id=assessment.course_id,
+            user_id=user_id,
+            number=len(existing) + 1,
+            started_at=now,
+            deadline=now + timedelta(seconds=limit) if limit else None,
+            question_order=question_order,
+            option_orders=option_orders,
+        )
+        try:
+            return await attempts.insert(attempt)
+        except DuplicateKeyError:
+            continue  # a concurrent start created this number: resume that one
+    raise Conflict("Could not start the attempt; try again.")
+
+
+async def _own_attempt(
+    assessments: AssessmentRepository, attempts: AttemptRepository, actor: Actor, attempt_id: str
+) -> tuple[Assessment, Attempt]:
+    user_id = str(actor.require_user())
+    attempt = await attempts.get(attempt_id)
+    if attempt is None or attempt.user_id != user_id:
+        raise NotFound("Attempt not found.")
+    assessment = (await assessments.get_many([attempt.assessment_id])).get(attempt.assessment_id)
+    if assessment is None:
+        raise NotFound("Attempt not found.")
+    return assessment, attempt
+
+
+def parse_answers(assessment: Assessment, answers: Sequence[tuple[str, scoring.RawAnswer]]) -> dict[str, Any]:
+    """Validate every answer against its question's type; all or nothing."""
+    questions = {q.id: q for q in assessment.questions}
+    parsed: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for index, (question_id, raw) in enumerate(answers):
+        field = f"answers.{index}"
+        question = questions.get(question_id)
+        if question is None:
+            errors.append(FieldError(f"{field}.questionId", "UNKNOWN_QUESTION", "No such question here."))
+            continue
+        if question_id in parsed:
+            errors.append(FieldError(f"{field}.questionId", "DUPLICATE", "One answer per question."))
+            continue
+        try:
+            parsed[question_id] = scoring.parse_answer(question, _with_pair_ids(question, raw, field), field)
+        except ValidationFailed as exc:
+            errors += exc.errors
+    if errors:
+        raise ValidationFailed(errors)
+    return parsed
+
+
+def _with_pair_ids(question: Question, raw: scoring.RawAnswer, field: str) -> scoring.RawAnswer:
+    """Matching answers name right-hand items by their own ids; scoring pairs left and right by pair id.
+
+    Only right-hand ids are accepted on the right: a pair id there would let a learner pair each prompt
+    with itself and score full marks without knowing anything.
+    """
+    if question.type is not QuestionType.MATCHING or raw.pairs is None:
+        return raw
+    pair_of = {pair.match_id: pair.id for pair in question.pairs}
+    unknown = [right for _, right in raw.pairs if right not in pair_of]
+    if unknown:
+        raise ValidationFailed([FieldError(field, "UNKNOWN_ID", "Not a choice of this question.")])
+    return dataclasses.replace(raw, pairs=[(left, pair_of[right]) for left, right in raw.pairs])
+
+
+async def save_answers(
+    assessments: AssessmentRepository,
+    attempts: AttemptRepository,
+    actor: Actor,
+    attempt_id: str,
+    answers: Sequence[tuple[str, scoring.RawAnswer]],
+    *,
+    now: datetime,
+    grace: timedelta,
+) -> Attempt:
+    assessment, attempt = await _own_attempt(assessments, attempts, actor, attempt_id)
+    parsed = parse_answers(assessment, answers)
+    for _ in range(UPDATE_ATTEMPTS):
+        if attempt.status is AttemptStatus.SUBMITTED:
+            raise Conflict("This attempt has been submitted.", details={"reason": "ALREADY_SUBMITTED"})
+        if _deadline_passed(attempt, now, grace):
+            await _submit(assessment, attempts, attempt, {}, now=now, by_deadline=True)
+            raise Conflict(
+                "Time is up: the attempt was submitted as it stood.", details={"reason": "TIME_UP"}
+            )
+        update = {"$set": {f"answers.{qid}": answer for qid, answer in parsed.items()}} if parsed else None
+        if update is None or await attempts.update_open(attempt, update):
+            return await _reload(attempts, attempt_id)
+        attempt = await _reload(attempts, attempt_id)
+    raise Conflict("The attempt is being changed concurrently; try again.")
+
+
+async def submit(
+    assessments: AssessmentRepository,
+    attempts: AttemptRepository,
+    actor: Actor,
+    attempt_id: str,
+    answers: Sequence[tuple[str, scoring.RawAnswer]],
+    *,
+    now: datetime,
+    grace: timedelta,
+) -> Attempt:
+    assessment, attempt = await _own_attempt(assessments, attempts, actor, attempt_id)
+    parsed = parse_answers(assessment, answers)
+    for _ in range(UPDATE_ATTEMPTS):
+        if attempt.status is AttemptStatus.SUBMITTED:
+            return attempt  # a repeated or concurrent submit: scored once, answered with that score
+        late = _deadline_passed(attempt, now, grace)
+        # Past the deadline (plus grace) the attempt is scored as it stood: late answers are ignored.
+        if await _submit(assessment, attempts, attempt, {} if late else parsed, now=now, by_deadline=late):
+            return await _reload(attempts, attempt_id)
+        attempt = await _reload(attempts, attempt_id)
+    raise Conflict("The attempt is being changed concurrently; try again.")
+
+
+async def _submit(
+    assessment: Assessment,
+    attempts: AttemptRepository,
+    attempt: Attempt,
+    new_answers: dict[str, Any],
+    *,
+    now: datetime,
+    by_deadline: bool,
+) -> bool:
+    answers = {**attempt.answers, **new_answers}
+    results, score, max_score = scoring.score_attempt(assessment.questions, answers)
+    percent = scoring.percent(score, max_score)
+    passed = percent >= assessment.passing_score
+    key, course_id, user_id = str(attempt.id), attempt.course_id, attempt.user_id
+    common = {"assessment_id": str(assessment.id), "attempt_id": key, "attempt_number": attempt.number}
+    events = [
+        assessment_event(
+            AssessmentEventType.ASSESSMENT_SUBMITTED,
+            key=key,
+            course_id=course_id,
+            user_id=user_id,
+            closed_by_deadline=by_deadline,
+            **common,
+        ),
+        assessment_event(
+            AssessmentEventType.ASSESSMENT_COMPLETED,
+            key=key,
+            course_id=course_id,
+            user_id=user_id,
+            score=score,
+            max_score=max_score,
+            percent=percent,
+            passed=passed,
+            **common,
+        ),
+    ]
+    update = {
+        "$set": {
+            "answers": answers,
+            "status": AttemptStatus.SUBMITTED.value,
+            "submitted_at": now,
+            "closed_by_deadline": by_deadline,
+            "score": score,
+            "max_score": max_score,
+            "percent": percent,
+            "passed": passed,
+            "results": [r.model_dump() for r in results],
+        },
+        **push_events(*events),
+    }
+    return await attempts.update_open(attempt, update)
+
+
+async def _reload(attempts: AttemptRepository, attempt_id: str) -> Attempt:
+    attempt = await attempts.get(attempt_id)
+    if attempt is None:
+        raise NotFound("Attempt not found.")
+    return attempt
+
+
+async def submit_for_assessment(
+    assessments: AssessmentRepository,
+    attempts: AttemptRepository,
+    courses: CoursesPort,
+    actor: Actor,
+    assessment_id: str,
+    answers: Sequence[tuple[str, scoring.RawAnswer]],
+    *,
+    now: datetime,
+    grace: timedelta,
+) -> Attempt:
+    """Submit answers to an assessment, starting an attempt when none is open (the REST endpoint's verb)."""
+    assessment = (await assessments.get_many([assessment_id])).get(assessment_id)
+    if assessment is None:
+        raise NotFound("Assessment not found.")
+    parse_answers(assessment, answers)  # refuse bad input before an attempt is started for it
+    attempt = await start_attempt(assessments, attempts, courses, actor, assessment_id, now=now, grace=grace)
+    return await submit(assessments, attempts, actor, str(attempt.id), answers, now=now, grace=grace)

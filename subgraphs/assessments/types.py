@@ -1,0 +1,628 @@
+"""GraphQL types of the assessments subgraph.
+
+Answer keys appear only in `QuestionKey`, reached through `Question.key` (managers) and
+`QuestionResult.correctAnswer` (when the reveal policy allows): every path, including `_entities`,
+goes through those two guarded fields.
+"""
+
+import base64
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self
+
+import strawberry
+from strawberry.types import Info
+
+from coursegraph.errors import BadUserInput, Forbidden
+from coursegraph.graphql import PageInfo, UserError
+from subgraphs.assessments import scoring, service
+from subgraphs.assessments.context import AssessmentsContext
+from subgraphs.assessments.models import (
+    Assessment,
+    Attempt,
+    AttemptStatus,
+    MatchPair,
+    Option,
+    Question,
+    QuestionType,
+    RevealPolicy,
+    ScorePolicy,
+)
+
+Ctx = Info[AssessmentsContext, None]
+
+QuestionTypeEnum = strawberry.enum(QuestionType, name="QuestionType")
+ScorePolicyEnum = strawberry.enum(ScorePolicy, name="ScorePolicy")
+RevealPolicyEnum = strawberry.enum(RevealPolicy, name="RevealPolicy")
+AttemptStatusEnum = strawberry.enum(AttemptStatus, name="AttemptStatus")
+
+
+@strawberry.enum(name="QuestionOutcome")
+class OutcomeEnum(StrEnum):
+    CORRECT = "correct"
+    PARTIAL = "partial"
+    INCORRECT = "incorrect"
+    UNANSWERED = "unanswered"
+
+
+@strawberry.type(description="A choice, an item to order, or one side of a matching question.")
+class Choice:
+    id: strawberry.ID
+    text: str
+
+
+@strawberry.type(description="A matching pair of the key: the left item's id and its right item's id.")
+class MatchKey:
+    left_id: strawberry.ID
+    right_id: strawberry.ID
+
+
+@strawberry.type(description="The answer key of a question: managers, or learners once revealed.")
+class QuestionKey:
+    correct_option_ids: list[strawberry.ID] | None = None
+    correct_bool: bool | None = None
+    accepted_answers: list[str] | None = None
+    case_sensitive: bool | None = None
+    numeric_answer: float | None = None
+    tolerance: float | None = None
+    correct_order: list[strawberry.ID] | None = None
+    pairs: list[MatchKey] | None = None
+    feedback: str | None = None
+    option_feedback: list[Choice] | None = strawberry.field(default=None, description="Per-option feedback.")
+
+    @classmethod
+    def of(cls, q: Question) -> Self:
+        choice = q.type in (QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE)
+        return cls(
+            correct_option_ids=[strawberry.ID(o.id) for o in q.options if o.correct] if choice else None,
+            correct_bool=q.correct_bool,
+            accepted_answers=q.accepted_answers or None,
+            case_sensitive=q.case_sensitive if q.type is QuestionType.SHORT_TEXT else None,
+            numeric_answer=q.numeric_answer,
+            tolerance=q.tolerance if q.type is QuestionType.NUMERIC else None,
+            correct_order=[strawberry.ID(o.id) for o in q.options]
+            if q.type is QuestionType.ORDERING
+            else None,
+            pairs=[MatchKey(left_id=strawberry.ID(p.id), right_id=strawberry.ID(p.match_id)) for p in q.pairs]
+            or None,
+            feedback=q.feedback,
+            option_feedback=[
+                Choice(id=strawberry.ID(o.id), text=o.feedback or "") for o in q.options if o.feedback
+            ]
+            or None,
+        )
+
+
+@strawberry.type(name="Question")
+class QuestionType_:
+    id: strawberry.ID
+    type: QuestionTypeEnum  # type: ignore[valid-type]
+    prompt: str
+    points: float
+    choices: list[Choice] = strawberry.field(
+        description="Options, ordering items, or a matching question's right-hand items, in display order."
+    )
+    match_prompts: list[Choice] = strawberry.field(description="A matching question's left-hand items.")
+    row: strawberry.Private[Question]
+    assessment: strawberry.Private[Assessment]
+
+    @classmethod
+    def present(cls, q: Question, assessment: Assessment, order: list[str] | None) -> Self:
+        """Show a question without its key; `order` is the attempt's order of its choices."""
+        if q.type is QuestionType.MATCHING:
+            by_id = {p.match_id: p for p in q.pairs}
+            ids = order or sorted(by_id)  # outside an attempt: an order that says nothing
+            choices = [Choice(id=strawberry.ID(i), text=by_id[i].match) for i in ids if i in by_id]
+        else:
+            options = {o.id: o for o in q.options}
+            if order is not None:
+                ids = order
+            elif q.type is QuestionType.ORDERING:
+                ids = sorted(options)  # the stored order is the key
+            else:
+                ids = [o.id for o in q.options]
+            choices = [Choice(id=strawberry.ID(i), text=options[i].text) for i in ids if i in options]
+        return cls(
+            id=strawberry.ID(q.id),
+            type=q.type,
+            prompt=q.prompt,
+            points=q.points,
+            choices=choices,
+            match_prompts=[Choice(id=strawberry.ID(p.id), text=p.prompt) for p in q.pairs],
+            row=q,
+            assessment=assessment,
+        )
+
+    @strawberry.field(description="The answer key: the course's instructor and admins only (else null).")
+    def key(self, info: Ctx) -> QuestionKey | None:
+        return QuestionKey.of(self.row) if service.can_manage(info.context.actor, self.assessment) else None
+
+
+@strawberry.federation.type(keys=["id"], name="Course")
+class CourseType:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Self:
+        return cls(id=id)
+
+    @strawberry.field(description="The course's assessments, oldest first.")
+    async def assessments(self, info: Ctx) -> list["AssessmentType"]:
+        rows = await info.context.loaders.assessments_by_course.load(str(self.id))
+        return [AssessmentType.from_row(row) for row in rows]
+
+
+@strawberry.federation.type(keys=["id"], name="User")
+class UserType:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Self:
+        return cls(id=id)
+
+    @strawberry.field(
+        description="Attempts, newest first: the user themself, admins, or instructors (theirs)."
+    )
+    async def assessment_attempts(
+        self, info: Ctx, first: int = 20, after: str | None = None
+    ) -> "AttemptConnection | None":
+        actor = info.context.actor
+        if not 1 <= first <= 100:
+            raise BadUserInput("`first` must be between 1 and 100.", details={"field": "first"})
+        offset = _decode_offset(after)
+        if actor.user_id is None:
+            raise Forbidden("Sign in to see attempts.")
+        rows = await info.context.attempts.of_user(
+            str(self.id), course_ids=None, limit=first + 1, skip=offset
+        )
+        if str(actor.user_id) != str(self.id) and not actor.is_admin:
+            # Instructors see attempts at their own courses' assessments, nothing else.
+            assessments = await info.context.loaders.assessment_by_id.load_many(
+                [r.assessment_id for r in rows]
+            )
+            rows = [r for r, a in zip(rows, assessments, strict=True) if a and service.can_manage(actor, a)]
+            if not rows:
+                raise Forbidden("Only the user themself, admins and their instructors see attempts.")
+        edges = [
+            AttemptEdge(cursor=_encode_offset(offset + i + 1), node=AttemptType.from_row(r))
+            for i, r in enumerate(rows[:first])
+        ]
+        return AttemptConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first,
+                has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"attempts:{offset}".encode()).decode()
+
+
+def _decode_offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        prefix, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if prefix != "attempts" or not number.isdigit():
+            raise ValueError(cursor)
+        return int(number)
+    except ValueError as exc:
+        raise BadUserInput("`after` is not a cursor this API returned.", details={"field": "after"}) from exc
+
+
+@strawberry.federation.type(keys=["id"], name="Assessment", description="A quiz or exam in a course.")
+class AssessmentType:
+    id: strawberry.ID
+    title: str
+    instructions: str
+    module_id: strawberry.ID | None
+    passing_score: float = strawberry.field(description="Percent needed to pass.")
+    time_limit_seconds: int | None
+    max_attempts: int | None
+    score_policy: ScorePolicyEnum  # type: ignore[valid-type]
+    shuffle_questions: bool
+    shuffle_options: bool
+    available_from: datetime | None
+    available_until: datetime | None
+    required_for_completion: bool
+    reveal_policy: RevealPolicyEnum  # type: ignore[valid-type]
+    max_score: float
+    question_count: int
+    row: strawberry.Private[Assessment]
+
+    @classmethod
+    def from_row(cls, row: Assessment) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            title=row.title,
+            instructions=row.instructions,
+            module_id=strawberry.ID(row.module_id) if row.module_id else None,
+            passing_score=row.passing_score,
+            time_limit_seconds=row.time_limit_seconds,
+            max_attempts=row.max_attempts,
+            score_policy=row.score_policy,
+            shuffle_questions=row.shuffle_questions,
+            shuffle_options=row.shuffle_options,
+            available_from=row.available_from,
+            available_until=row.available_until,
+            required_for_completion=row.required_for_completion,
+            reveal_policy=row.reveal_policy,
+            max_score=row.max_score,
+            question_count=len(row.questions),
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Self | None:
+        row = await info.context.loaders.assessment_by_id.load(service.parse_object_id(id))
+        return None if row is None else cls.from_row(row)
+
+    @strawberry.field
+    def course(self) -> CourseType:
+        return CourseType(id=strawberry.ID(self.row.course_id))
+
+    @strawberry.field(description="Questions without keys: enrolled learners, the instructor and admins.")
+    async def questions(self, info: Ctx) -> list[QuestionType_] | None:
+        actor = info.context.actor
+        if not service.can_manage(actor, self.row) and not await info.context.loaders.viewer_enrolled.load(
+            self.row.course_id
+        ):
+            return None
+        return [QuestionType_.present(q, self.row, None) for q in self.row.questions]
+
+    @strawberry.field(description="The caller's attempts at this assessment, oldest first.")
+    async def viewer_attempts(self, info: Ctx) -> list["AttemptType"]:
+        if info.context.actor.user_id is None:
+            return []
+        rows = await info.context.attempts.of_learner(str(self.row.id), str(info.context.actor.user_id))
+        return [AttemptType.from_row(r) for r in rows]
+
+
+@strawberry.type(description="How one question of a submitted attempt was scored.")
+class QuestionResultType:
+    question_id: strawberry.ID
+    points: float
+    max_points: float
+    outcome: OutcomeEnum
+    feedback: str | None = strawberry.field(description="Null until the reveal policy allows.")
+    correct_answer: QuestionKey | None = strawberry.field(description="Null until the reveal policy allows.")
+
+
+@strawberry.type(name="AssessmentResult", description="A submitted attempt's score.")
+class AssessmentResultType:
+    attempt_id: strawberry.ID
+    attempt_number: int
+    score: float
+    max_score: float
+    percent: float
+    passed: bool
+    submitted_at: datetime
+    closed_by_deadline: bool
+    revealed: bool = strawberry.field(description="Whether correct answers and feedback are shown.")
+    questions: list[QuestionResultType]
+
+    @classmethod
+    async def of(cls, info: Ctx, attempt: Attempt) -> "AssessmentResultType | None":
+        if attempt.status is not AttemptStatus.SUBMITTED or attempt.submitted_at is None:
+            return None
+        assessment = await info.context.loaders.assessment_by_id.load(attempt.assessment_id)
+        if assessment is None:
+            return None
+        passed_any = attempt.passed is True or (
+            assessment.reveal_policy is RevealPolicy.AFTER_PASSING
+            and any(
+                a.passed
+                for a in await info.context.attempts.of_learner(attempt.assessment_id, attempt.user_id)
+            )
+        )
+        revealed = service.may_reveal(
+            info.context.actor, assessment, attempt, passed_any=passed_any, now=info.context.clock()
+        )
+        questions = {q.id: q for q in assessment.questions}
+        results = []
+        for result in attempt.results:
+            question = questions.get(result.question_id)
+            results.append(
+                QuestionResultType(
+                    question_id=strawberry.ID(result.question_id),
+                    points=result.points,
+                    max_points=result.max_points,
+                    outcome=OutcomeEnum(result.outcome),
+                    feedback=question.feedback if revealed and question else None,
+                    correct_answer=QuestionKey.of(question) if revealed and question else None,
+                )
+            )
+        return cls(
+            attempt_id=strawberry.ID(str(attempt.id)),
+            attempt_number=attempt.number,
+            score=attempt.score or 0.0,
+            max_score=attempt.max_score or 0.0,
+            percent=attempt.percent or 0.0,
+            passed=bool(attempt.passed),
+            submitted_at=attempt.submitted_at,
+            closed_by_deadline=attempt.closed_by_deadline,
+            revealed=revealed,
+            questions=results,
+        )
+
+
+@strawberry.type(description="A saved answer, as the learner gave it.")
+class SavedAnswer:
+    question_id: strawberry.ID
+    option_ids: list[strawberry.ID] | None = None
+    value: bool | None = None
+    text: str | None = None
+    number: float | None = None
+    ordered_ids: list[strawberry.ID] | None = None
+    pairs: list[MatchKey] | None = None
+
+
+def _saved(question: Question | None, question_id: str, answer: dict[str, Any]) -> SavedAnswer:
+    pairs = answer.get("pairs")
+    match_id: dict[str, str] = {p.id: p.match_id for p in question.pairs} if question else {}
+    return SavedAnswer(
+        question_id=strawberry.ID(question_id),
+        option_ids=answer.get("option_ids"),
+        value=answer.get("value"),
+        text=answer.get("text"),
+        number=answer.get("number"),
+        ordered_ids=answer.get("ordered_ids"),
+        # Stored by pair id; shown with the right-hand ids the learner chose from.
+        pairs=[
+            MatchKey(
+                left_id=strawberry.ID(str(left)), right_id=strawberry.ID(match_id.get(str(right), str(right)))
+            )
+            for left, right in pairs.items()
+        ]
+        if isinstance(pairs, dict)
+        else None,
+    )
+
+
+@strawberry.federation.type(
+    keys=["id"], name="Attempt", description="One learner's attempt at an assessment."
+)
+class AttemptType:
+    id: strawberry.ID
+    number: int
+    status: AttemptStatusEnum  # type: ignore[valid-type]
+    started_at: datetime
+    deadline: datetime | None = strawberry.field(description="Server-side; null when untimed.")
+    submitted_at: datetime | None
+    closed_by_deadline: bool
+    row: strawberry.Private[Attempt]
+
+    @classmethod
+    def from_row(cls, row: Attempt) -> Self:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            number=row.number,
+            status=row.status,
+            started_at=row.started_at,
+            deadline=row.deadline,
+            submitted_at=row.submitted_at,
+            closed_by_deadline=row.closed_by_deadline,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Self | None:
+        row = await info.context.loaders.attempt_by_id.load(service.parse_object_id(id))
+        return None if row is None or not await _may_see_attempt(info, row) else cls.from_row(row)
+
+    @strawberry.field
+    async def assessment(self, info: Ctx) -> AssessmentType | None:
+        row = await info.context.loaders.assessment_by_id.load(self.row.assessment_id)
+        return None if row is None else AssessmentType.from_row(row)
+
+    @strawberry.field
+    def user(self) -> UserType:
+        return UserType(id=strawberry.ID(self.row.user_id))
+
+    @strawberry.field(description="The questions in this attempt's order, choices in its order; no keys.")
+    async def questions(self, info: Ctx) -> list[QuestionType_]:
+        assessment = await info.context.loaders.assessment_by_id.load(self.row.assessment_id)
+        if assessment is None:
+            return []
+        by_id = {q.id: q for q in assessment.questions}
+        return [
+            QuestionType_.present(by_id[qid], assessment, self.row.option_orders.get(qid))
+            for qid in self.row.question_order
+            if qid in by_id
+        ]
+
+    @strawberry.field
+    async def answers(self, info: Ctx) -> list[SavedAnswer]:
+        assessment = await info.context.loaders.assessment_by_id.load(self.row.assessment_id)
+        questions = {q.id: q for q in assessment.questions} if assessment else {}
+        return [_saved(questions.get(qid), qid, answer) for qid, answer in self.row.answers.items()]
+
+    @strawberry.field(description="The score, once submitted.")
+    async def result(self, info: Ctx) -> AssessmentResultType | None:
+        return await AssessmentResultType.of(info, self.row)
+
+
+async def _may_see_attempt(info: Ctx, attempt: Attempt) -> bool:
+    actor = info.context.actor
+    if actor.is_admin or actor.is_service or str(actor.user_id) == attempt.user_id:
+        return True
+    assessment = await info.context.loaders.assessment_by_id.load(attempt.assessment_id)
+    return assessment is not None and service.can_manage(actor, assessment)
+
+
+@strawberry.type
+class AttemptEdge:
+    cursor: str
+    node: AttemptType
+
+
+@strawberry.type
+class AttemptConnection:
+    edges: list[AttemptEdge]
+    page_info: PageInfo
+
+
+# --- inputs -------------------------------------------------------------------------------------------
+
+
+@strawberry.input
+class OptionInput:
+    id: strawberry.ID | None = None
+    text: str
+    correct: bool = False
+    feedback: str | None = None
+
+
+@strawberry.input
+class MatchPairInput:
+    id: strawberry.ID | None = None
+    prompt: str
+    match: str
+
+
+@strawberry.input(description="A question and its key; only the fields of its type may be set.")
+class QuestionInput:
+    id: strawberry.ID | None = strawberry.field(default=None, description="Keep an existing question's id.")
+    type: QuestionTypeEnum  # type: ignore[valid-type]
+    prompt: str
+    points: float = 1.0
+    feedback: str | None = None
+    options: list[OptionInput] = strawberry.field(
+        default_factory=list, description="Choices, or items in order."
+    )
+    correct_bool: bool | None = None
+    accepted_answers: list[str] = strawberry.field(default_factory=list)
+    case_sensitive: bool = False
+    numeric_answer: float | None = None
+    tolerance: float = 0.0
+    pairs: list[MatchPairInput] = strawberry.field(default_factory=list)
+
+    def to_model(self, existing: dict[str, Question]) -> Question:
+        old = existing.get(str(self.id)) if self.id else None
+        old_pairs = {p.id: p.match_id for p in old.pairs} if old else {}
+        return Question(
+            id=str(self.id) if self.id else uuid.uuid4().hex,
+            type=self.type,
+            prompt=self.prompt,
+            points=self.points,
+            feedback=self.feedback,
+            options=[
+                Option(
+                    id=str(o.id) if o.id else uuid.uuid4().hex,
+                    text=o.text,
+                    correct=o.correct,
+                    feedback=o.feedback,
+                )
+                for o in self.options
+            ],
+            correct_bool=self.correct_bool,
+            accepted_answers=self.accepted_answers,
+            case_sensitive=self.case_sensitive,
+            numeric_answer=self.numeric_answer,
+            tolerance=self.tolerance,
+            pairs=[
+                MatchPair(
+                    id=str(p.id) if p.id else uuid.uuid4().hex,
+                    prompt=p.prompt,
+                    match=p.match,
+                    # A kept pair keeps its right-hand id, so saved answers stay meaningful.
+                    match_id=old_pairs.get(str(p.id), uuid.uuid4().hex),
+                )
+                for p in self.pairs
+            ],
+        )
+
+
+@strawberry.input
+class AssessmentInput:
+    title: str | None = None
+    instructions: str | None = None
+    module_id: strawberry.ID | None = None
+    questions: list[QuestionInput] | None = None
+    passing_score: float | None = None
+    time_limit_seconds: int | None = None
+    max_attempts: int | None = None
+    score_policy: ScorePolicyEnum | None = None  # type: ignore[valid-type]
+    shuffle_questions: bool | None = None
+    shuffle_options: bool | None = None
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    required_for_completion: bool | None = None
+    reveal_policy: RevealPolicyEnum | None = None  # type: ignore[valid-type]
+    clear: list[str] = strawberry.field(
+        default_factory=list,
+        description="Settings to unset: timeLimitSeconds, maxAttempts, availableFrom, availableUntil.",
+    )
+
+    def to_draft(self, existing: Assessment | None) -> service.AssessmentDraft:
+        known = {q.id: q for q in existing.questions} if existing else {}
+        clearable = {
+            "timeLimitSeconds": "time_limit_seconds",
+            "maxAttempts": "max_attempts",
+            "availableFrom": "available_from",
+            "availableUntil": "available_until",
+        }
+        unknown = [name for name in self.clear if name not in clearable]
+        if unknown:
+            raise BadUserInput(f"Cannot clear {', '.join(unknown)}.", details={"field": "clear"})
+        return service.AssessmentDraft(
+            title=self.title,
+            instructions=self.instructions,
+            module_id=str(self.module_id) if self.module_id else None,
+            questions=None if self.questions is None else [q.to_model(known) for q in self.questions],
+            passing_score=self.passing_score,
+            time_limit_seconds=self.time_limit_seconds,
+            max_attempts=self.max_attempts,
+            score_policy=self.score_policy,
+            shuffle_questions=self.shuffle_questions,
+            shuffle_options=self.shuffle_options,
+            available_from=self.available_from,
+            available_until=self.available_until,
+            required_for_completion=self.required_for_completion,
+            reveal_policy=self.reveal_policy,
+            clear={clearable[name] for name in self.clear},
+        )
+
+
+@strawberry.input
+class MatchAnswerInput:
+    left_id: strawberry.ID
+    right_id: strawberry.ID
+
+
+@strawberry.input(description="An answer: set exactly the field of the question's type.")
+class AnswerInput:
+    question_id: strawberry.ID
+    option_ids: list[strawberry.ID] | None = None
+    value: bool | None = None
+    text: str | None = None
+    number: float | None = None
+    ordered_ids: list[strawberry.ID] | None = None
+    pairs: list[MatchAnswerInput] | None = None
+
+    def to_raw(self) -> tuple[str, scoring.RawAnswer]:
+        return str(self.question_id), scoring.RawAnswer(
+            option_ids=None if self.option_ids is None else [str(i) for i in self.option_ids],
+            value=self.value,
+            text=self.text,
+            number=self.number,
+            ordered_ids=None if self.ordered_ids is None else [str(i) for i in self.ordered_ids],
+            pairs=None if self.pairs is None else [(str(p.left_id), str(p.right_id)) for p in self.pairs],
+        )
+
+
+@strawberry.type
+class AssessmentPayload:
+    assessment: AssessmentType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class AttemptPayload:
+    attempt: AttemptType | None
+    errors: list[UserError]
