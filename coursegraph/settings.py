@@ -5,7 +5,6 @@ Every value comes from the environment (prefix `COURSEGRAPH_`) or a `.env` file 
 
 from enum import StrEnum
 from pathlib import Path
-
 from typing import Any
 
 from pydantic import Field, SecretStr, model_validator

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,8 @@ import httpx
 from tests.support.servers import free_port, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("auth", "users", "courses", "rest-compat", "router")
-SUBGRAPHS = ("auth", "users", "courses")
+SERVICES = ("auth", "users", "courses", "assessments", "rest-compat", "router")
+SUBGRAPHS = ("auth", "users", "courses", "assessments")
 
 
 @dataclass
@@ -29,6 +29,15 @@ class Stack:
     rest_url: str
     subgraph_urls: dict[str, str]  # name -> .../graphql
     log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def kill(self) -> None:
+        """SIGKILL every process of the stack at once (services and router), as a crash would: no
+        shutdown hooks run, nothing is flushed."""
+        if self.process is None:
+            raise RuntimeError("this stack was not started by run_stack")
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def graphql(
         self,
@@ -73,6 +82,7 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
         "COURSEGRAPH_AUTH_PORT": str(ports["auth"]),
         "COURSEGRAPH_USERS_PORT": str(ports["users"]),
         "COURSEGRAPH_COURSES_PORT": str(ports["courses"]),
+        "COURSEGRAPH_ASSESSMENTS_PORT": str(ports["assessments"]),
         "COURSEGRAPH_DEV_MONGODB_PORT": str(free_port()),
         "COURSEGRAPH_JWKS_URL": f"http://{host}:{ports['auth']}/.well-known/jwks.json",
         "COURSEGRAPH_USERS_SUBGRAPH_URL": f"http://{host}:{ports['users']}/graphql",
@@ -93,6 +103,7 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
         rest_url=f"http://{host}:{ports['rest-compat']}",
         subgraph_urls={name: f"http://{host}:{ports[name]}/graphql" for name in SUBGRAPHS},
         log_path=log_path,
+        process=process,
     )
     try:
         alive = lambda: process.poll() is None  # noqa: E731
