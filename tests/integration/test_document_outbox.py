@@ -1,0 +1,134 @@
+"""The document outbox and the event consumer on the real MongoDB-wire server and Kafka."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo.asynchronous.collection import AsyncCollection
+
+from coursegraph.events import Event, KafkaEventPublisher
+from coursegraph.events.consumer import KafkaEventConsumer
+from coursegraph.events.document_outbox import DocumentOutboxRelay, outbox_entry, push_events
+from coursegraph.mongo import mongo_client
+from tests.support.kafka import collect_events
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def collection(mongodb_url: str) -> AsyncIterator[AsyncCollection[dict[str, Any]]]:
+    client = mongo_client(mongodb_url, service="tests")
+    database = f"outbox_test_{uuid.uuid4().hex[:8]}"
+    yield client[database]["aggregates"]
+    await client.drop_database(database)
+    await client.close()
+
+
+def _event(kind: str, key: str) -> Event:
+    return Event(event_type=kind, user_id=key, source="tests")
+
+
+async def test_events_written_with_the_state_are_relayed_in_order_once(
+    collection: AsyncCollection[dict[str, Any]], kafka_bootstrap: str
+) -> None:
+    topic = f"doc-outbox-{uuid.uuid4().hex[:8]}"
+    first, second, third = (_event(kind, "agg-1") for kind in ("CREATED", "CHANGED", "FINISHED"))
+    inserted = await collection.insert_one({"state": 1, "outbox": [outbox_entry(topic, "agg-1", first)]})
+    # A later change appends its events in the same single-document update as the state change.
+    await collection.update_one(
+        {"_id": inserted.inserted_id},
+        {
+            "$set": {"state": 2},
+            **push_events(outbox_entry(topic, "agg-1", second), outbox_entry(topic, "agg-1", third)),
+        },
+    )
+
+    down = DocumentOutboxRelay([collection], KafkaEventPublisher("127.0.0.1:1", client_id="tests"))
+    with pytest.raises(Exception):  # noqa: B017, PT011 (whatever the client raises when Kafka is unreachable)
+        await down.publish_pending()
+    stored = await collection.find_one({"_id": inserted.inserted_id})
+    assert stored is not None and len(stored["outbox"]) == 3, "nothing is lost while Kafka is away"
+    assert stored["outbox_lease"] is None, "a failed relay releases its lease"
+
+    publisher = KafkaEventPublisher(kafka_bootstrap, client_id="tests")
+    relay = DocumentOutboxRelay([collection], publisher)
+    assert await relay.publish_pending() == 3
+    assert await relay.publish_pending() == 0
+    await publisher.close()
+    stored = await collection.find_one({"_id": inserted.inserted_id})
+    assert stored is not None and stored["outbox"] == [] and stored["state"] == 2
+
+    received = await collect_events(kafka_bootstrap, topic, lambda e: True, expect=3, settle=1.5)
+    assert [e["event_id"] for _, e in received] == [str(e.event_id) for e in (first, second, third)]
+    assert {key for key, _ in received} == {b"agg-1"}
+
+
+async def test_a_leased_document_is_left_to_its_relay(
+    collection: AsyncCollection[dict[str, Any]], kafka_bootstrap: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    topic = f"doc-outbox-{uuid.uuid4().hex[:8]}"
+    leased_until = datetime.now(UTC) + timedelta(minutes=5)
+    await collection.insert_one(
+        {"outbox": [outbox_entry(topic, "k", _event("X", "k"))], "outbox_lease": leased_until}
+    )
+    publisher = KafkaEventPublisher(kafka_bootstrap, client_id="tests")
+    assert await DocumentOutboxRelay([collection], publisher).publish_pending() == 0
+    await publisher.close()
+
+
+async def test_consumer_retries_then_parks_poison_and_failing_events(kafka_bootstrap: str) -> None:
+    topic = f"consumer-test-{uuid.uuid4().hex[:8]}"
+    good, failing = _event("GOOD", "a"), _event("FAILS", "b")
+    handled: list[str] = []
+    calls: dict[str, int] = {}
+
+    async def handler(event: Event) -> None:
+        calls[event.event_type] = calls.get(event.event_type, 0) + 1
+        if event.event_type == "FAILS":
+            raise RuntimeError("this handler always fails")
+        handled.append(str(event.event_id))
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    await producer.send_and_wait(topic, b"not json at all", key=b"x")
+    await producer.send_and_wait(topic, failing.to_bytes(), key=b"b")
+    await producer.send_and_wait(topic, good.to_bytes(), key=b"a")
+    await producer.stop()
+
+    consumer = KafkaEventConsumer(
+        kafka_bootstrap,
+        group_id=f"g-{uuid.uuid4().hex[:6]}",
+        topics=[topic],
+        handler=handler,
+        attempts=3,
+        retry_wait_seconds=0.01,
+    )
+    await consumer.start()
+    try:
+        for _ in range(200):
+            if handled:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+    assert handled == [str(good.event_id)], "a poison message and a failing one do not block the partition"
+    assert calls["FAILS"] == 3, "retried, then given up"
+
+    dlq = AIOKafkaConsumer(f"{topic}.dlq", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+    await dlq.start()
+    parked = []
+    try:
+        batches = await dlq.getmany(timeout_ms=10_000, max_records=10)
+        parked = [record for records in batches.values() for record in records]
+    finally:
+        await dlq.stop()
+    assert [r.value for r in parked] == [b"not json at all", failing.to_bytes()]
+    headers = dict(parked[1].headers)
+    assert headers["source-topic"] == topic.encode() and b"always fails" in headers["error"]
+    assert json.loads(parked[1].value or b"{}")["event_id"] == str(failing.event_id)
