@@ -44,6 +44,14 @@ class CourseGraphError(Exception):
         self.details = details or {}
         super().__init__(self.message)
 
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """graphql-core copies these onto the GraphQLError, so every transport (HTTP, WebSocket) has them."""
+        extensions: dict[str, Any] = {"code": self.code.value}
+        if self.details:
+            extensions["details"] = self.details
+        return extensions
+
 
 class Unauthenticated(CourseGraphError):
     code = ErrorCode.UNAUTHENTICATED

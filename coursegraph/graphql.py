@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.fastapi import BaseContext
 from strawberry.types import ExecutionContext
 
@@ -73,7 +73,7 @@ def _with_code(error: GraphQLError) -> GraphQLError:
         # Parse and validation errors, and variable coercion: the client sent a bad document.
         code = (error.extensions or {}).get("code", ErrorCode.BAD_USER_INPUT.value)
         return _copy(error, error.message, {**(error.extensions or {}), "code": code})
-    logger.error("unexpected error in %s", error.path, exc_info=original)
+    # Not masked by MaskInternalErrors (raised outside the operation); process_errors logged it.
     return _copy(error, "Internal error.", {"code": ErrorCode.INTERNAL.value})
 
 
@@ -89,12 +89,28 @@ def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
     )
 
 
+def _unexpected(error: GraphQLError) -> bool:
+    return error.original_error is not None and not isinstance(error.original_error, CourseGraphError)
+
+
+class MaskInternalErrors(MaskErrors):
+    """Unexpected exceptions reach clients as "Internal error." with code INTERNAL, on every transport."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_unexpected, error_message="Internal error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return _copy(error, self.error_message, {"code": ErrorCode.INTERNAL.value})
+
+
 class FederatedSchema(strawberry.federation.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Expected failures are part of the API, not incidents: log only what with_error_codes masks.
-        return None
+        # Runs before masking. Expected failures are part of the API, not incidents: log the rest.
+        for error in errors:
+            if _unexpected(error):
+                logger.error("unexpected error in %s", error.path, exc_info=error.original_error)
 
 
 def build_schema(
@@ -111,7 +127,11 @@ def build_schema(
         types=list(types),
         federation_version=FEDERATION_VERSION,
         # The caches live at module level (keyed by maxsize): fresh extensions per request share them.
-        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        extensions=[
+            MaskInternalErrors,
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+        ],
     )
 
 

@@ -8,9 +8,11 @@ import strawberry
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from coursegraph.errors import CourseGraphError, ErrorCode
 from coursegraph.graphql import ServiceContext, with_error_codes
@@ -99,6 +101,7 @@ def create_service_app(
 
     graphql_app: GraphQLRouter[Any, None] = CodedGraphQLRouter(
         schema,
+        verifier=verifier,
         context_getter=context_getter,
         graphql_ide="graphiql" if not settings.is_production else None,
     )
@@ -121,12 +124,31 @@ class RequestWorkMiddleware:
 
 
 class CodedGraphQLRouter(GraphQLRouter[Any, None]):
-    """Every error leaves with a code, including parse and validation errors raised before execution."""
+    """Every error leaves with a code, including parse and validation errors raised before execution.
+
+    Over WebSocket (subscriptions) the token arrives in `connection_init`'s payload, not in a header:
+    the router puts the client's `Authorization` there. A bad token refuses the connection.
+    """
+
+    def __init__(self, *args: Any, verifier: TokenVerifier, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._verifier = verifier
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
             result.errors = with_error_codes(result.errors)
         return await super().process_result(request, result)
+
+    async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if authorization:
+            try:
+                context.actor = await self._verifier.actor_from_authorization(str(authorization))
+            except CourseGraphError as exc:
+                raise ConnectionRejectionError({"code": exc.code.value, "message": exc.message}) from exc
+        acknowledged: UnsetType = UNSET
+        return acknowledged
 
 
 def graphql_error_response(code: ErrorCode, message: str) -> JSONResponse:

@@ -46,12 +46,13 @@ class KafkaEventConsumer(EventConsumer):
         self,
         bootstrap_servers: str,
         *,
-        group_id: str,
+        group_id: str | None,
         topics: Sequence[str],
         handler: Handler,
         attempts: int = 5,
         retry_wait_seconds: float = 0.2,
     ) -> None:
+        """`group_id=None` makes a broadcast listener: every instance reads every new event, no commits."""
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._topics = list(topics)
@@ -61,7 +62,7 @@ class KafkaEventConsumer(EventConsumer):
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id}")
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id or 'broadcast'}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -77,7 +78,7 @@ class KafkaEventConsumer(EventConsumer):
                 bootstrap_servers=self._bootstrap,
                 group_id=self._group_id,
                 enable_auto_commit=False,
-                auto_offset_reset="earliest",
+                auto_offset_reset="earliest" if self._group_id else "latest",
             )
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
@@ -88,7 +89,8 @@ class KafkaEventConsumer(EventConsumer):
                 backoff = 1.0
                 async for record in consumer:
                     await self._process(record, producer)
-                    await consumer.commit()
+                    if self._group_id:
+                        await consumer.commit()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Kafka away: reconnect, the uncommitted record comes again
@@ -127,13 +129,13 @@ class KafkaEventConsumer(EventConsumer):
             ("source-topic", record.topic.encode()),
             ("source-partition", str(record.partition).encode()),
             ("source-offset", str(record.offset).encode()),
-            ("consumer-group", self._group_id.encode()),
+            ("consumer-group", (self._group_id or "broadcast").encode()),
         ]
         await producer.send_and_wait(f"{record.topic}.dlq", record.value, key=record.key, headers=headers)
 
 
 def event_consumer(
-    settings: ServiceSettings, *, group_id: str, topics: Sequence[str], handler: Handler
+    settings: ServiceSettings, *, group_id: str | None, topics: Sequence[str], handler: Handler
 ) -> EventConsumer:
     if settings.kafka_bootstrap_servers:
         return KafkaEventConsumer(

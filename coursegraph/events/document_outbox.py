@@ -16,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from coursegraph.events.envelope import Event
 from coursegraph.events.publisher import EventPublisher
 from coursegraph.events.relay import Relay
+from coursegraph.mongo import document_lock
 
 OUTBOX = "outbox"
 LEASE = "outbox_lease"
@@ -55,25 +56,39 @@ class DocumentOutboxRelay(Relay):
             free = {"$or": [{LEASE: None}, {LEASE: {"$lt": now}}]}
             pending = collection.find({f"{OUTBOX}.0": {"$exists": True}, **free}, {"_id": 1})
             for doc in await pending.limit(self._batch_size).to_list():
-                # The lease keeps replicas of a service from publishing the same document at once.
-                # No projection: FerretDB v1's findAndModify does not support one.
-                claimed = await collection.find_one_and_update(
-                    {"_id": doc["_id"], **free},
-                    {"$set": {LEASE: now + self._lease}},
-                    return_document=ReturnDocument.AFTER,
-                )
-                if claimed is None:
-                    continue
-                try:
-                    for entry in claimed.get(OUTBOX, []):
-                        event = Event.model_validate_json(entry["payload"])
-                        await self._publisher.publish(entry["topic"], entry["key"], event)
-                        # Pop only if it is still the first entry: writers only ever append.
-                        await collection.update_one(
-                            {"_id": doc["_id"], f"{OUTBOX}.0.event_id": entry["event_id"]},
-                            {"$pop": {OUTBOX: -1}},
-                        )
-                        published += 1
-                finally:
-                    await collection.update_one({"_id": doc["_id"]}, {"$set": {LEASE: None}})
+                published += await self._publish_document(collection, doc["_id"], free, now)
+        return published
+
+    async def _publish_document(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        document_id: object,
+        free: dict[str, Any],
+        now: datetime,
+    ) -> int:
+        # The lease keeps replicas of a service from publishing the same document at once.
+        async with document_lock(collection, document_id):
+            # No projection: FerretDB v1's findAndModify does not support one.
+            claimed = await collection.find_one_and_update(
+                {"_id": document_id, **free},
+                {"$set": {LEASE: now + self._lease}},
+                return_document=ReturnDocument.AFTER,
+            )
+        if claimed is None:
+            return 0
+        published = 0
+        try:
+            for entry in claimed.get(OUTBOX, []):
+                event = Event.model_validate_json(entry["payload"])
+                await self._publisher.publish(entry["topic"], entry["key"], event)
+                # Pop only if it is still the first entry: writers only ever append.
+                async with document_lock(collection, document_id):
+                    await collection.update_one(
+                        {"_id": document_id, f"{OUTBOX}.0.event_id": entry["event_id"]},
+                        {"$pop": {OUTBOX: -1}},
+                    )
+                published += 1
+        finally:
+            async with document_lock(collection, document_id):
+                await collection.update_one({"_id": document_id}, {"$set": {LEASE: None}})
         return published

@@ -6,6 +6,7 @@ from typing import Any
 from beanie import PydanticObjectId, SortDirection
 from bson import ObjectId
 
+from coursegraph.mongo import document_lock
 from subgraphs.assessments.models import Assessment, Attempt, AttemptStatus
 
 
@@ -31,9 +32,9 @@ class AssessmentRepository:
 
     async def update(self, assessment_id: PydanticObjectId, version: int, update: dict[str, Any]) -> bool:
         update = {**update, "$inc": {"version": 1}}
-        result = await Assessment.get_pymongo_collection().update_one(
-            {"_id": assessment_id, "version": version}, update
-        )
+        collection = Assessment.get_pymongo_collection()
+        async with document_lock(collection, assessment_id):
+            result = await collection.update_one({"_id": assessment_id, "version": version}, update)
         return result.modified_count == 1
 
 
@@ -73,7 +74,10 @@ class AttemptRepository:
     async def update_open(self, attempt: Attempt, update: dict[str, Any]) -> bool:
         """Change an attempt only while it is open and unchanged since read: one submit wins a race."""
         update = {**update, "$inc": {"version": 1}}
-        result = await Attempt.get_pymongo_collection().update_one(
-            {"_id": attempt.id, "version": attempt.version, "status": AttemptStatus.IN_PROGRESS.value}, update
-        )
+        collection = Attempt.get_pymongo_collection()
+        async with document_lock(collection, attempt.id):
+            result = await collection.update_one(
+                {"_id": attempt.id, "version": attempt.version, "status": AttemptStatus.IN_PROGRESS.value},
+                update,
+            )
         return result.modified_count == 1

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, WebSocket
 
+from coursegraph.events import Topic
 from coursegraph.events.consumer import event_consumer
 from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.events.publisher import EventPublisher
@@ -16,6 +17,7 @@ from coursegraph.settings import ServiceSettings
 from subgraphs.courses.consumers import ASSESSMENT_TOPIC, AssessmentEventHandler
 from subgraphs.courses.context import CoursesContext, make_loaders
 from subgraphs.courses.models import Course, Enrollment
+from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
 from subgraphs.courses.schema import schema
 
@@ -39,15 +41,19 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         topics=[ASSESSMENT_TOPIC],
         handler=AssessmentEventHandler(courses, enrollments, database["processed_events"]),
     )
+    progress = ProgressFeed()
+    progress_listener = event_consumer(settings, group_id=None, topics=[Topic.COURSE], handler=progress)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await init_models(client, settings.courses_database, [Course, Enrollment])
         relay.start()
         await consumer.start()
+        await progress_listener.start()
         try:
             yield
         finally:
+            await progress_listener.stop()
             await consumer.stop()
             await relay.stop()
             await publisher.close()
@@ -60,6 +66,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             enrollments=enrollments,
             relay=relay,
             loaders=make_loaders(actor, courses, enrollments),
+            progress=progress,
         )
 
     async def mongodb() -> None:

@@ -9,6 +9,7 @@ from coursegraph.graphql import ServiceContext
 from coursegraph.metrics import ENTITY_BATCHES
 from coursegraph.security import Actor
 from subgraphs.courses.models import Course, Enrollment
+from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
 
 
@@ -56,3 +57,4 @@ class CoursesContext(ServiceContext):
     enrollments: EnrollmentRepository = field(kw_only=True)
     relay: Relay = field(kw_only=True)
     loaders: Loaders = field(kw_only=True)
+    progress: ProgressFeed = field(kw_only=True)

@@ -12,6 +12,7 @@ from beanie import PydanticObjectId, SortDirection
 from bson import ObjectId
 
 from coursegraph.errors import BadUserInput
+from coursegraph.mongo import document_lock
 from subgraphs.courses.models import Course, CourseStatus, Enrollment
 
 T = TypeVar("T")
@@ -90,9 +91,9 @@ class CourseRepository:
     async def update(self, course_id: PydanticObjectId, version: int, update: dict[str, Any]) -> bool:
         """Apply `update` only if nobody changed the course since it was read (its version)."""
         update = {**update, "$inc": {"version": 1}}
-        result = await Course.get_pymongo_collection().update_one(
-            {"_id": course_id, "version": version}, update
-        )
+        collection = Course.get_pymongo_collection()
+        async with document_lock(collection, course_id):
+            result = await collection.update_one({"_id": course_id, "version": version}, update)
         return result.modified_count == 1
 
 
@@ -142,7 +143,7 @@ class EnrollmentRepository:
 
     async def update(self, enrollment_id: PydanticObjectId, version: int, update: dict[str, Any]) -> bool:
         update = {**update, "$inc": {"version": 1}}
-        result = await Enrollment.get_pymongo_collection().update_one(
-            {"_id": enrollment_id, "version": version}, update
-        )
+        collection = Enrollment.get_pymongo_collection()
+        async with document_lock(collection, enrollment_id):
+            result = await collection.update_one({"_id": enrollment_id, "version": version}, update)
         return result.modified_count == 1

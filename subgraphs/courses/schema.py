@@ -1,13 +1,13 @@
 """The courses subgraph's root types: thin resolvers over the service."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import strawberry
 
-from coursegraph.errors import BadUserInput, FieldError, ValidationFailed
+from coursegraph.errors import BadUserInput, FieldError, Forbidden, ValidationFailed
 from coursegraph.graphql import UserError, build_schema
 from subgraphs.courses import service
-from subgraphs.courses.models import Course, Enrollment
+from subgraphs.courses.models import Course, Enrollment, EnrollmentStatus
 from subgraphs.courses.types import (
     CertificateType,
     CourseAccess,
@@ -180,4 +180,31 @@ class Mutation:
         )
 
 
-schema = build_schema(query=Query, mutation=Mutation, types=[UserType, CourseType, EnrollmentType])
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="The caller's enrollment in a course: now, then each time their progress changes, "
+        "until the course is completed."
+    )
+    async def enrollment_progress(
+        self, info: Ctx, course_id: strawberry.ID
+    ) -> AsyncGenerator[EnrollmentType, None]:
+        user_id = str(info.context.actor.require_user())
+        parsed = service.parse_object_id(course_id, "courseId")
+        async with info.context.progress.watch(user_id, parsed) as changes:
+            enrollment = await info.context.enrollments.get(user_id, parsed)
+            if enrollment is None:
+                raise Forbidden("Enroll in the course to follow your progress.")
+            yield EnrollmentType.from_row(enrollment)
+            while enrollment.status is not EnrollmentStatus.COMPLETED:
+                await changes.get()
+                latest = await info.context.enrollments.get(user_id, parsed)
+                # One write announces several events; send each new state once.
+                if latest is not None and latest.version != enrollment.version:
+                    enrollment = latest
+                    yield EnrollmentType.from_row(enrollment)
+
+
+schema = build_schema(
+    query=Query, mutation=Mutation, subscription=Subscription, types=[UserType, CourseType, EnrollmentType]
+)
