@@ -108,7 +108,8 @@ async def test_fail_then_pass_issues_exactly_one_certificate(stack: E2EStack, ka
         within=30,
         settle=3,
     )
-    assert len(issued) == 1, issued
+    # Delivery is at-least-once (consumers drop duplicates by event_id): one certificate is one event id.
+    assert len({event["event_id"] for _, event in issued}) == 1, issued
     code = issued[0][1]["metadata"]["code"]
     mine = stack.graphql(MY_ENROLLMENT, {"c": course["id"]}, token=token).json()["data"]["course"]
     assert mine["viewerEnrollment"] == {"status": "COMPLETED", "certificate": {"code": code}}
