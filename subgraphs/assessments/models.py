@@ -34,7 +34,8 @@ class ScorePolicy(StrEnum):
 class RevealPolicy(StrEnum):
     """When a learner may see correct answers and per-option feedback (scores are always shown)."""
 
-    AFTER_SUBMISSION = "after_submission"
+    AFTER_SUBMISSION = "after_submission"  # as soon as the attempt is submitted
+    AFTER_LAST_ATTEMPT = "after_last_attempt"  # once the learner has no attempts left
     AFTER_PASSING = "after_passing"
     AFTER_DUE = "after_due"  # once the availability window has closed
     NEVER = "never"

@@ -26,6 +26,12 @@ class AssessmentRepository:
             grouped.setdefault(assessment.course_id, []).append(assessment)
         return grouped
 
+    async def course_ids_of_instructor(self, instructor_id: str) -> list[str]:
+        rows = await Assessment.get_pymongo_collection().aggregate(
+            [{"$match": {"instructor_id": instructor_id}}, {"$group": {"_id": "$course_id"}}]
+        )
+        return [row["_id"] async for row in rows]
+
     async def insert(self, assessment: Assessment) -> Assessment:
         await assessment.insert()
         return assessment

@@ -102,7 +102,13 @@ def can_manage(actor: Actor, assessment: Assessment) -> bool:
 
 
 def may_reveal(
-    actor: Actor, assessment: Assessment, attempt: Attempt, *, passed_any: bool, now: datetime
+    actor: Actor,
+    assessment: Assessment,
+    attempt: Attempt,
+    *,
+    passed_any: bool,
+    now: datetime,
+    attempts_used: int = 1,
 ) -> bool:
     """Whether correct answers and feedback of this submitted attempt may be shown to the caller."""
     if can_manage(actor, assessment):
@@ -114,6 +120,9 @@ def may_reveal(
             return True
         case RevealPolicy.AFTER_PASSING:
             return passed_any
+        case RevealPolicy.AFTER_LAST_ATTEMPT:
+            # Not while another attempt could use the answers; with unlimited attempts, never.
+            return assessment.max_attempts is not None and attempts_used >= assessment.max_attempts
         case RevealPolicy.AFTER_DUE:
             # Without a due date, "after due" means once submitted.
             return assessment.available_until is None or now >= assessment.available_until
@@ -248,7 +257,8 @@ async def update_assessment(
         if not can_manage(actor, assessment):
             raise Forbidden("Only the course's instructor or an admin edits its assessments.")
         changes = {k: v for k, v in vars(draft).items() if v is not None and k != "clear"}
-        merged = {**assessment.model_dump(include=set(Assessment.model_fields)), **changes}
+        # The model's own values (questions stay Question objects), then the changes.
+        merged = {**{name: getattr(assessment, name) for name in Assessment.model_fields}, **changes}
         for name in draft.clear:
             merged[name] = None
         errors = _validate(merged)

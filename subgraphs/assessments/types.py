@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from coursegraph.errors import BadUserInput, Forbidden
 from coursegraph.graphql import PageInfo, UserError
+from coursegraph.security import Role
 from subgraphs.assessments import scoring, service
 from subgraphs.assessments.context import AssessmentsContext
 from subgraphs.assessments.models import (
@@ -173,17 +174,15 @@ class UserType:
         offset = _decode_offset(after)
         if actor.user_id is None:
             raise Forbidden("Sign in to see attempts.")
-        rows = await info.context.attempts.of_user(
-            str(self.id), course_ids=None, limit=first + 1, skip=offset
-        )
+        courses: list[str] | None = None
         if str(actor.user_id) != str(self.id) and not actor.is_admin:
-            # Instructors see attempts at their own courses' assessments, nothing else.
-            assessments = await info.context.loaders.assessment_by_id.load_many(
-                [r.assessment_id for r in rows]
-            )
-            rows = [r for r, a in zip(rows, assessments, strict=True) if a and service.can_manage(actor, a)]
-            if not rows:
+            # Instructors see attempts at their own courses' assessments, and nothing else.
+            courses = await info.context.assessments.course_ids_of_instructor(str(actor.user_id))
+            if not courses or actor.role is not Role.INSTRUCTOR:
                 raise Forbidden("Only the user themself, admins and their instructors see attempts.")
+        rows = await info.context.attempts.of_user(
+            str(self.id), course_ids=courses, limit=first + 1, skip=offset
+        )
         edges = [
             AttemptEdge(cursor=_encode_offset(offset + i + 1), node=AttemptType.from_row(r))
             for i, r in enumerate(rows[:first])
@@ -313,15 +312,14 @@ class AssessmentResultType:
         assessment = await info.context.loaders.assessment_by_id.load(attempt.assessment_id)
         if assessment is None:
             return None
-        passed_any = attempt.passed is True or (
-            assessment.reveal_policy is RevealPolicy.AFTER_PASSING
-            and any(
-                a.passed
-                for a in await info.context.attempts.of_learner(attempt.assessment_id, attempt.user_id)
-            )
-        )
+        learner_attempts = await info.context.attempts.of_learner(attempt.assessment_id, attempt.user_id)
         revealed = service.may_reveal(
-            info.context.actor, assessment, attempt, passed_any=passed_any, now=info.context.clock()
+            info.context.actor,
+            assessment,
+            attempt,
+            passed_any=any(a.passed for a in learner_attempts),
+            now=info.context.clock(),
+            attempts_used=len(learner_attempts),
         )
         questions = {q.id: q for q in assessment.questions}
         results = []

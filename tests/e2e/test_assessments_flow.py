@@ -12,7 +12,9 @@ pytestmark = pytest.mark.e2e
 CREATE = """
 mutation($course: ID!, $input: AssessmentInput!) {
   createAssessment(courseId: $course, input: $input) {
-    assessment { id questionCount maxScore questions { id type choices { id text } matchPrompts { id text } } }
+    assessment {
+      id questionCount maxScore questions { id type choices { id text } matchPrompts { id text } }
+    }
     errors { code field message }
   }
 }"""
