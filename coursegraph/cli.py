@@ -10,10 +10,13 @@ import uvloop
 from coursegraph.infra.cli import app as infra_app
 from coursegraph.launcher import ALL_SERVICES, SUBGRAPHS, LaunchError, run_services
 from coursegraph.observability import configure_logging
+from coursegraph.seed import HELP as SEED_HELP
+from coursegraph.seed import command as seed_command
 from coursegraph.settings import ServiceSettings
 
 app = typer.Typer(help="CourseGraph: a GraphQL federation learning-management backend.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
+app.command("seed", help=SEED_HELP)(seed_command)  # the demo catalog (coursegraph/seed.py)
 
 BANNER = """
 CourseGraph is running ({profile} profile)

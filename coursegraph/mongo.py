@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from beanie import Document, init_beanie
@@ -79,6 +80,12 @@ async def init_models(
         collection = client[database][model.get_collection_name()]
         for index in getattr(model.Settings, "indexes", []):
             await collection.create_indexes([index])
+
+
+def utc_now() -> datetime:
+    """Now, to the millisecond: what BSON dates keep, so a timestamp reads back as it was written."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class _DocumentLocks:

@@ -4,7 +4,7 @@ It never touches a database or imports a subgraph: the router is its only backen
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from uuid import UUID
@@ -12,13 +12,15 @@ from uuid import UUID
 import httpx
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from rest_compat import operations as ops
+from rest_compat.assessments import assessments_router
+from rest_compat.courses import courses_router
 from rest_compat.graph import FORWARDED_HEADERS, GraphClient, GraphError, RouterUnavailable
 from rest_compat.schemas import (
     DevSignInRequest,
@@ -66,6 +68,18 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
         responses=ERROR_RESPONSES,
     )
     app.add_middleware(RequestIdMiddleware, **request_id_middleware_options())
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # Field limits bound what the graph accepts; this bounds what we read at all.
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > settings.max_body_bytes:
+            return envelope_error(
+                ErrorCode.BAD_USER_INPUT,
+                f"The request body is larger than {settings.max_body_bytes} bytes.",
+                status=413,
+            )
+        return await call_next(request)
 
     async def run(request: Request, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
@@ -183,5 +197,10 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
         return Envelope.ok(
             Roles(user_id=data["user"]["id"], role=roles["role"].lower(), permissions=roles["permissions"])
         )
+
+    # --- courses and assessments ---------------------------------------------------------------------
+
+    app.include_router(courses_router(run))
+    app.include_router(assessments_router(run))
 
     return app

@@ -39,3 +39,39 @@ mutation UpdateUser($id: ID!, $input: UpdateUserInput!) {{
 
 USER_ROLES = """
 query UserRoles($id: ID!) { user(id: $id) { id roles { role permissions } } }"""
+
+# --- courses ------------------------------------------------------------------------------------------
+
+COURSE_FIELDS = """
+  id title description status lessonCount enrollmentCount createdAt updatedAt publishedAt
+  instructor { id name }
+  modules { id title order lessons { id title order content mediaUrl } }"""
+ENROLLMENT_FIELDS = "id enrolledAt progress completedLessonIds status completedAt user { id } course { id }"
+
+COURSES = f"""
+query Courses($first: Int!, $after: String, $filter: CourseFilter) {{
+  courses(first: $first, after: $after, filter: $filter) {{
+    edges {{ node {{ {COURSE_FIELDS} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+    totalCount
+  }}
+}}"""
+
+COURSE = f"""
+query Course($id: ID!) {{ course(id: $id) {{ {COURSE_FIELDS} }} }}"""
+
+CREATE_COURSE = f"""
+mutation CreateCourse($input: CreateCourseInput!) {{
+  createCourse(input: $input) {{
+    course {{ {COURSE_FIELDS} }}
+    errors {{ code field message }}
+  }}
+}}"""
+
+ENROLL = f"""
+mutation Enroll($courseId: ID!) {{
+  enroll(courseId: $courseId) {{
+    enrollment {{ {ENROLLMENT_FIELDS} }}
+    errors {{ code field message }}
+  }}
+}}"""

@@ -5,3 +5,4 @@ from coursegraph.settings import ServiceSettings
 
 class RestCompatSettings(ServiceSettings):
     router_timeout_seconds: float = 15.0
+    max_body_bytes: int = 8 * 1024 * 1024

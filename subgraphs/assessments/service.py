@@ -10,7 +10,7 @@ import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bson import ObjectId
@@ -26,6 +26,7 @@ from coursegraph.errors import (
     ValidationFailed,
 )
 from coursegraph.events.document_outbox import push_events
+from coursegraph.mongo import utc_now
 from coursegraph.security import Actor, Role
 from subgraphs.assessments import scoring
 from subgraphs.assessments.events import AssessmentEventType, assessment_event
@@ -52,7 +53,7 @@ _random = secrets.SystemRandom()
 
 
 def system_clock() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def parse_object_id(value: str, field: str = "id") -> str:

@@ -10,7 +10,7 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from coursegraph.errors import BadUserInput, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from coursegraph.events.document_outbox import push_events
+from coursegraph.mongo import utc_now
 from coursegraph.security import Actor, Role
 from subgraphs.courses.events import CourseEventType, certificate_event, course_event
 from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus, Lesson, Module
@@ -35,7 +36,7 @@ UPDATE_ATTEMPTS = 20
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def parse_object_id(value: str, field: str = "id") -> str:

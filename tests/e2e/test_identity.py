@@ -417,3 +417,9 @@ def test_openapi_and_docs_are_served(stack: E2EStack) -> None:
     ):
         assert path in spec["paths"]
     assert stack.rest("GET", "/docs").status_code == 200
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(stack: E2EStack) -> None:
+    huge = b'{"name": "' + b"x" * (9 * 1024 * 1024) + b'"}'
+    response = stack.rest("POST", "/auth/dev", content=huge, headers={"content-type": "application/json"})
+    assert envelope_error(response) == (413, "BAD_USER_INPUT")
