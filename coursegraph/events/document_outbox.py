@@ -20,6 +20,8 @@ from coursegraph.mongo import document_lock
 
 OUTBOX = "outbox"
 LEASE = "outbox_lease"
+# Indexed flag: the relay finds documents with pending events without scanning every document.
+PENDING = "outbox_pending"
 
 
 def outbox_entry(topic: str, key: str, event: Event) -> dict[str, Any]:
@@ -27,9 +29,15 @@ def outbox_entry(topic: str, key: str, event: Event) -> dict[str, Any]:
     return {"event_id": str(event.event_id), "topic": topic, "key": key, "payload": event.model_dump_json()}
 
 
-def push_events(*entries: dict[str, Any]) -> dict[str, Any]:
-    """The update operator that records events with a state change: merge it into the update."""
-    return {"$push": {OUTBOX: {"$each": list(entries)}}}
+def with_events(update: dict[str, Any], *entries: dict[str, Any]) -> dict[str, Any]:
+    """`update` (a state change) that also records these events, in the same single-document write."""
+    if not entries:
+        return update
+    return {
+        **update,
+        "$set": {**update.get("$set", {}), PENDING: True},
+        "$push": {**update.get("$push", {}), OUTBOX: {"$each": list(entries)}},
+    }
 
 
 class DocumentOutboxRelay(Relay):
@@ -54,7 +62,7 @@ class DocumentOutboxRelay(Relay):
         for collection in self._collections:
             now = datetime.now(UTC)
             free = {"$or": [{LEASE: None}, {LEASE: {"$lt": now}}]}
-            pending = collection.find({f"{OUTBOX}.0": {"$exists": True}, **free}, {"_id": 1})
+            pending = collection.find({PENDING: True, **free}, {"_id": 1})
             for doc in await pending.limit(self._batch_size).to_list():
                 published += await self._publish_document(collection, doc["_id"], free, now)
         return published
@@ -88,7 +96,19 @@ class DocumentOutboxRelay(Relay):
                         {"$pop": {OUTBOX: -1}},
                     )
                 published += 1
+            async with document_lock(collection, document_id):
+                # Only if no writer appended meanwhile: then the flag stays and the next pass sees it.
+                await collection.update_one(
+                    {"_id": document_id, OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}}
+                )
         finally:
             async with document_lock(collection, document_id):
                 await collection.update_one({"_id": document_id}, {"$set": {LEASE: None}})
         return published
+
+    async def prepare(self) -> None:
+        """Flag documents whose events were written before the flag existed (a one-time scan)."""
+        for collection in self._collections:
+            await collection.update_many(
+                {f"{OUTBOX}.0": {"$exists": True}, PENDING: {"$ne": True}}, {"$set": {PENDING: True}}
+            )

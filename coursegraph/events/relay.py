@@ -33,8 +33,15 @@ class Relay(ABC):
                 await self._task
             self._task = None
 
+    async def prepare(self) -> None:  # noqa: B027 (a hook: most relays need nothing first)
+        """Called once before the first pass."""
+
     async def _run(self) -> None:
         backoff = self._poll_seconds
+        try:
+            await self.prepare()
+        except Exception as exc:
+            logger.warning("outbox relay: preparation failed: %r", exc)
         while True:
             try:
                 published = await self.publish_pending()

@@ -99,11 +99,15 @@ class Assessment(Document):
     created_at: datetime
     updated_at: datetime
     outbox: list[dict[str, Any]] = Field(default_factory=list)
+    outbox_pending: bool = False
     outbox_lease: datetime | None = None
 
     class Settings:
         name = "assessments"
-        indexes = [IndexModel([("course_id", pymongo.ASCENDING), ("created_at", pymongo.ASCENDING)])]
+        indexes = [
+            IndexModel([("course_id", pymongo.ASCENDING), ("created_at", pymongo.ASCENDING)]),
+            IndexModel([("outbox_pending", pymongo.ASCENDING)]),
+        ]
 
     @property
     def max_score(self) -> float:
@@ -142,11 +146,13 @@ class Attempt(Document):
     results: list[QuestionResult] = Field(default_factory=list)
     version: int = 0
     outbox: list[dict[str, Any]] = Field(default_factory=list)
+    outbox_pending: bool = False
     outbox_lease: datetime | None = None
 
     class Settings:
         name = "attempts"
         indexes = [
+            IndexModel([("outbox_pending", pymongo.ASCENDING)]),
             # One attempt number per learner and assessment: concurrent starts cannot both create #n.
             IndexModel(
                 [

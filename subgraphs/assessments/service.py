@@ -25,7 +25,7 @@ from coursegraph.errors import (
     NotFound,
     ValidationFailed,
 )
-from coursegraph.events.document_outbox import push_events
+from coursegraph.events.document_outbox import with_events
 from coursegraph.mongo import utc_now
 from coursegraph.security import Actor, Role
 from subgraphs.assessments import scoring
@@ -236,6 +236,7 @@ async def create_assessment(
         updated_at=now,
         **{**values, "title": values["title"].strip()},
     )
+    assessment.outbox_pending = True
     assessment.outbox = [_lifecycle_event(AssessmentEventType.ASSESSMENT_CREATED, assessment, actor)]
     await repo.insert(assessment)
     await tell_courses(courses, assessment)
@@ -269,10 +270,10 @@ async def update_assessment(
         stored = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in changes.items()}
         if "questions" in changes:
             stored["questions"] = [q.model_dump() for q in changes["questions"]]
-        update: dict[str, Any] = {
-            "$set": {**stored, **dict.fromkeys(draft.clear), "updated_at": now},
-            **push_events(_lifecycle_event(AssessmentEventType.ASSESSMENT_UPDATED, updated, actor)),
-        }
+        update = with_events(
+            {"$set": {**stored, **dict.fromkeys(draft.clear), "updated_at": now}},
+            _lifecycle_event(AssessmentEventType.ASSESSMENT_UPDATED, updated, actor),
+        )
         if await repo.update(assessment.id, assessment.version, update):  # type: ignore[arg-type]
             refreshed = (await repo.get_many([assessment_id]))[assessment_id]
             if refreshed.required_for_completion != assessment.required_for_completion:
@@ -523,8 +524,8 @@ async def _submit(
             "passed": passed,
             "results": [r.model_dump() for r in results],
         },
-        **push_events(*events),
     }
+    update = with_events(update, *events)
     return await attempts.update_open(attempt, update)
 
 

@@ -58,11 +58,13 @@ class Course(Document):
     published_at: datetime | None = None
     archived_at: datetime | None = None
     outbox: list[dict[str, Any]] = Field(default_factory=list)
+    outbox_pending: bool = False
     outbox_lease: datetime | None = None
 
     class Settings:
         name = "courses"
         indexes = [
+            IndexModel([("outbox_pending", pymongo.ASCENDING)]),
             IndexModel([("instructor_id", pymongo.ASCENDING), ("status", pymongo.ASCENDING)]),
             IndexModel([("status", pymongo.ASCENDING), ("created_at", pymongo.DESCENDING)]),
             IndexModel([("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]),
@@ -86,11 +88,13 @@ class Enrollment(Document):
     certificate_issued_at: datetime | None = None
     version: int = 0
     outbox: list[dict[str, Any]] = Field(default_factory=list)
+    outbox_pending: bool = False
     outbox_lease: datetime | None = None
 
     class Settings:
         name = "enrollments"
         indexes = [
+            IndexModel([("outbox_pending", pymongo.ASCENDING)]),
             IndexModel([("user_id", pymongo.ASCENDING), ("course_id", pymongo.ASCENDING)], unique=True),
             IndexModel([("course_id", pymongo.ASCENDING)]),
             IndexModel([("user_id", pymongo.ASCENDING), ("enrolled_at", pymongo.DESCENDING)]),

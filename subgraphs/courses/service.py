@@ -17,7 +17,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from coursegraph.errors import BadUserInput, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from coursegraph.events.document_outbox import push_events
+from coursegraph.events.document_outbox import with_events
 from coursegraph.mongo import utc_now
 from coursegraph.security import Actor, Role
 from subgraphs.courses.events import CourseEventType, certificate_event, course_event
@@ -199,6 +199,7 @@ async def create_course(
         created_at=now,
         updated_at=now,
     )
+    course.outbox_pending = True
     course.outbox = [
         course_event(
             CourseEventType.COURSE_CREATED,
@@ -293,10 +294,9 @@ async def publish_course(repo: CourseRepository, actor: Actor, course_id: str) -
             user_id=course.instructor_id,
             title=course.title,
         )
-        return {
-            "$set": {"status": CourseStatus.PUBLISHED.value, "published_at": now, "updated_at": now},
-            **push_events(event),
-        }
+        return with_events(
+            {"$set": {"status": CourseStatus.PUBLISHED.value, "published_at": now, "updated_at": now}}, event
+        )
 
     return await _update_course(repo, actor, course_id, change)
 
@@ -312,10 +312,9 @@ async def archive_course(repo: CourseRepository, actor: Actor, course_id: str) -
             course_id=str(course.id),
             user_id=str(actor.user_id),
         )
-        return {
-            "$set": {"status": CourseStatus.ARCHIVED.value, "archived_at": now, "updated_at": now},
-            **push_events(event),
-        }
+        return with_events(
+            {"$set": {"status": CourseStatus.ARCHIVED.value, "archived_at": now, "updated_at": now}}, event
+        )
 
     return await _update_course(repo, actor, course_id, change)
 
@@ -335,6 +334,7 @@ async def enroll(
     if is_owner(actor, course):
         raise Conflict("Instructors cannot enroll in their own course.", details={"reason": "OWN_COURSE"})
     enrollment = Enrollment(id=ObjectId(), user_id=user_id, course_id=course_id, enrolled_at=_now())
+    enrollment.outbox_pending = True
     enrollment.outbox = [
         course_event(
             CourseEventType.COURSE_ENROLLED,
@@ -414,7 +414,7 @@ def _completion_update(course: Course, enrollment: Enrollment, lesson_id: str) -
     completion_fields, completion_events = _completion(
         course, enrollment, progress, enrollment.passed_assessments
     )
-    return {"$set": {**fields, **completion_fields}, **push_events(*events, *completion_events)}
+    return with_events({"$set": {**fields, **completion_fields}}, *events, *completion_events)
 
 
 def _completion(
@@ -492,9 +492,7 @@ async def record_assessment_pass(
             return  # a redelivered event: already recorded
         passed = [*enrollment.passed_assessments, assessment_id]
         fields, events = _completion(course, enrollment, enrollment.progress, passed)
-        update: dict[str, Any] = {"$set": {"passed_assessments": passed, **fields}}
-        if events:
-            update.update(push_events(*events))
+        update = with_events({"$set": {"passed_assessments": passed, **fields}}, *events)
         if await enrollments.update(enrollment.id, enrollment.version, update):  # type: ignore[arg-type]
             return
     raise Conflict("Could not record the assessment result; will retry.")

@@ -12,7 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from coursegraph.events import Event, KafkaEventPublisher
 from coursegraph.events.consumer import KafkaEventConsumer
-from coursegraph.events.document_outbox import DocumentOutboxRelay, outbox_entry, push_events
+from coursegraph.events.document_outbox import DocumentOutboxRelay, outbox_entry, with_events
 from coursegraph.mongo import mongo_client
 from tests.support.kafka import collect_events
 
@@ -37,14 +37,15 @@ async def test_events_written_with_the_state_are_relayed_in_order_once(
 ) -> None:
     topic = f"doc-outbox-{uuid.uuid4().hex[:8]}"
     first, second, third = (_event(kind, "agg-1") for kind in ("CREATED", "CHANGED", "FINISHED"))
-    inserted = await collection.insert_one({"state": 1, "outbox": [outbox_entry(topic, "agg-1", first)]})
+    inserted = await collection.insert_one(
+        {"state": 1, "outbox": [outbox_entry(topic, "agg-1", first)], "outbox_pending": True}
+    )
     # A later change appends its events in the same single-document update as the state change.
     await collection.update_one(
         {"_id": inserted.inserted_id},
-        {
-            "$set": {"state": 2},
-            **push_events(outbox_entry(topic, "agg-1", second), outbox_entry(topic, "agg-1", third)),
-        },
+        with_events(
+            {"$set": {"state": 2}}, outbox_entry(topic, "agg-1", second), outbox_entry(topic, "agg-1", third)
+        ),
     )
 
     down = DocumentOutboxRelay([collection], KafkaEventPublisher("127.0.0.1:1", client_id="tests"))
@@ -61,6 +62,7 @@ async def test_events_written_with_the_state_are_relayed_in_order_once(
     await publisher.close()
     stored = await collection.find_one({"_id": inserted.inserted_id})
     assert stored is not None and stored["outbox"] == [] and stored["state"] == 2
+    assert stored["outbox_pending"] is False, "nothing pending: the relay's poll no longer finds it"
 
     received = await collect_events(kafka_bootstrap, topic, lambda e: True, expect=3, settle=1.5)
     assert [e["event_id"] for _, e in received] == [str(e.event_id) for e in (first, second, third)]
@@ -75,10 +77,27 @@ async def test_a_leased_document_is_left_to_its_relay(
     topic = f"doc-outbox-{uuid.uuid4().hex[:8]}"
     leased_until = datetime.now(UTC) + timedelta(minutes=5)
     await collection.insert_one(
-        {"outbox": [outbox_entry(topic, "k", _event("X", "k"))], "outbox_lease": leased_until}
+        {
+            "outbox": [outbox_entry(topic, "k", _event("X", "k"))],
+            "outbox_lease": leased_until,
+            "outbox_pending": True,
+        }
     )
     publisher = KafkaEventPublisher(kafka_bootstrap, client_id="tests")
     assert await DocumentOutboxRelay([collection], publisher).publish_pending() == 0
+    await publisher.close()
+
+
+async def test_events_written_before_the_flag_existed_are_found(
+    collection: AsyncCollection[dict[str, Any]], kafka_bootstrap: str
+) -> None:
+    topic = f"doc-outbox-{uuid.uuid4().hex[:8]}"
+    await collection.insert_one({"outbox": [outbox_entry(topic, "old", _event("OLD", "old"))]})
+    publisher = KafkaEventPublisher(kafka_bootstrap, client_id="tests")
+    relay = DocumentOutboxRelay([collection], publisher)
+    assert await relay.publish_pending() == 0, "unflagged: the indexed poll does not see it"
+    await relay.prepare()
+    assert await relay.publish_pending() == 1
     await publisher.close()
 
 
