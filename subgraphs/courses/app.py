@@ -32,7 +32,10 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
     database = client[settings.courses_database]
     publisher = publisher or publisher_from_settings(settings, client_id="courses")
     relay = DocumentOutboxRelay(
-        [database[Course.Settings.name], database[Enrollment.Settings.name]], publisher
+        [database[Course.Settings.name], database[Enrollment.Settings.name]],
+        publisher,
+        poll_seconds=settings.outbox_poll_seconds,
+        max_backoff_seconds=settings.outbox_max_backoff_seconds,
     )
     courses, enrollments = CourseRepository(), EnrollmentRepository()
     consumer = event_consumer(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pymongo
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -142,11 +143,17 @@ def stack(
 ) -> Iterator[E2EStack]:
     data_dir = tmp_path_factory.mktemp("stack-data")
     admin_email = unique_email("admin")
+    # Databases of its own: no other stack (another test session, a benchmark) writes these documents,
+    # which FerretDB could not keep consistent across processes (ADR 0010).
+    run = uuid.uuid4().hex[:8]
+    courses_database, assessments_database = f"coursegraph_courses_{run}", f"coursegraph_assessments_{run}"
     env = {
         "COURSEGRAPH_PROFILE": "test",
         "COURSEGRAPH_DATA_DIR": str(data_dir),
         "COURSEGRAPH_DATABASE_URL": database_url,
         "COURSEGRAPH_MONGODB_URL": mongodb_url,
+        "COURSEGRAPH_COURSES_DATABASE": courses_database,
+        "COURSEGRAPH_ASSESSMENTS_DATABASE": assessments_database,
         "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "COURSEGRAPH_ADMIN_EMAILS": admin_email,
         # The suite is one client making many requests: the router's per-client limit is tested on its own.
@@ -156,7 +163,11 @@ def stack(
         **oauth_provider.environment(),
     }
     with run_stack(env, data_dir / "stack.log") as running:
-        yield E2EStack(running, oauth_provider, admin_email, data_dir)
+        yield E2EStack(running, oauth_provider, admin_email, data_dir, courses_database, assessments_database)
+    client: pymongo.MongoClient[dict[str, Any]]
+    with pymongo.MongoClient(mongodb_url) as client:
+        client.drop_database(courses_database)
+        client.drop_database(assessments_database)
 
 
 @pytest.fixture(scope="session")
