@@ -287,6 +287,7 @@ class World:
         if found is not None:
             found.pop("outbox", None)
             found.pop("outbox_lease", None)
+            found.pop("outbox_pending", None)
         return found
 
 

@@ -79,6 +79,7 @@ def course_snapshot(db: Database[Document], course_id: str) -> Document | None:
     if document is not None:
         document.pop("outbox", None)
         document.pop("outbox_lease", None)
+        document.pop("outbox_pending", None)
     return document
 
 
@@ -87,6 +88,7 @@ def enrollment_snapshots(db: Database[Document], course_id: str) -> list[Documen
     for document in documents:
         document.pop("outbox", None)
         document.pop("outbox_lease", None)
+        document.pop("outbox_pending", None)
     return documents
 
 
