@@ -7,11 +7,9 @@ from datetime import timedelta
 from fastapi import FastAPI, Request, WebSocket
 from pydantic import Field
 
-from coursegraph.events.document_outbox import DocumentOutboxRelay
+from coursegraph.document_store import DocumentStore
 from coursegraph.events.publisher import EventPublisher
-from coursegraph.events.wiring import publisher_from_settings
 from coursegraph.internal import InternalGraphQLClient
-from coursegraph.mongo import init_models, mongo_client
 from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
@@ -35,14 +33,12 @@ def create_app(
     clock: Clock = system_clock,
 ) -> FastAPI:
     settings = settings or AssessmentsSettings()
-    client = mongo_client(settings.document_store_url, service="assessments")
-    database = client[settings.assessments_database]
-    publisher = publisher or publisher_from_settings(settings, client_id="assessments")
-    relay = DocumentOutboxRelay(
-        [database[Assessment.Settings.name], database[Attempt.Settings.name]],
-        publisher,
-        poll_seconds=settings.outbox_poll_seconds,
-        max_backoff_seconds=settings.outbox_max_backoff_seconds,
+    store = DocumentStore.open(
+        settings,
+        service="assessments",
+        database=settings.assessments_database,
+        models=[Assessment, Attempt],
+        publisher=publisher,
     )
     internal = InternalGraphQLClient(settings, service="assessments", url=settings.courses_subgraph_url)
     courses = CoursesClient(internal)
@@ -51,15 +47,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await init_models(client, settings.assessments_database, [Assessment, Attempt])
-        relay.start()
+        await store.start()
         try:
             yield
         finally:
-            await relay.stop()
-            await publisher.close()
             await internal.close()
-            await client.close()
+            await store.stop()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> AssessmentsContext:
         return AssessmentsContext(
@@ -67,14 +60,11 @@ def create_app(
             assessments=assessments,
             attempts=attempts,
             courses=courses,
-            relay=relay,
+            relay=store.relay,
             loaders=make_loaders(actor, assessments, attempts, courses),
             clock=clock,
             grace=grace,
         )
-
-    async def mongodb() -> None:
-        await client.admin.command("ping")
 
     app = create_service_app(
         name="assessments",
@@ -82,7 +72,7 @@ def create_app(
         settings=settings,
         build_context=build_context,
         lifespan=lifespan,
-        readiness_checks=[mongodb],
+        readiness_checks=[store.mongodb],
     )
-    app.state.relay = relay
+    app.state.relay = store.relay
     return app

@@ -5,12 +5,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, WebSocket
 
+from coursegraph.document_store import DocumentStore
 from coursegraph.events import Topic
 from coursegraph.events.consumer import event_consumer
-from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.events.publisher import EventPublisher
-from coursegraph.events.wiring import publisher_from_settings
-from coursegraph.mongo import init_models, mongo_client
 from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
@@ -28,29 +26,26 @@ class CoursesSettings(ServiceSettings):
 
 def create_app(settings: CoursesSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
     settings = settings or CoursesSettings()
-    client = mongo_client(settings.document_store_url, service="courses")
-    database = client[settings.courses_database]
-    publisher = publisher or publisher_from_settings(settings, client_id="courses")
-    relay = DocumentOutboxRelay(
-        [database[Course.Settings.name], database[Enrollment.Settings.name]],
-        publisher,
-        poll_seconds=settings.outbox_poll_seconds,
-        max_backoff_seconds=settings.outbox_max_backoff_seconds,
+    store = DocumentStore.open(
+        settings,
+        service="courses",
+        database=settings.courses_database,
+        models=[Course, Enrollment],
+        publisher=publisher,
     )
     courses, enrollments = CourseRepository(), EnrollmentRepository()
     consumer = event_consumer(
         settings,
         group_id="courses",
         topics=[ASSESSMENT_TOPIC],
-        handler=AssessmentEventHandler(courses, enrollments, database["processed_events"]),
+        handler=AssessmentEventHandler(courses, enrollments, store.database["processed_events"]),
     )
     progress = ProgressFeed()
     progress_listener = event_consumer(settings, group_id=None, topics=[Topic.COURSE], handler=progress)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await init_models(client, settings.courses_database, [Course, Enrollment])
-        relay.start()
+        await store.start()
         await consumer.start()
         await progress_listener.start()
         try:
@@ -58,22 +53,17 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         finally:
             await progress_listener.stop()
             await consumer.stop()
-            await relay.stop()
-            await publisher.close()
-            await client.close()
+            await store.stop()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> CoursesContext:
         return CoursesContext(
             actor=actor,
             courses=courses,
             enrollments=enrollments,
-            relay=relay,
+            relay=store.relay,
             loaders=make_loaders(actor, courses, enrollments),
             progress=progress,
         )
-
-    async def mongodb() -> None:
-        await client.admin.command("ping")
 
     app = create_service_app(
         name="courses",
@@ -81,7 +71,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings=settings,
         build_context=build_context,
         lifespan=lifespan,
-        readiness_checks=[mongodb],
+        readiness_checks=[store.mongodb],
     )
-    app.state.relay = relay
+    app.state.relay = store.relay
     return app
