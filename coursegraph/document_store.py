@@ -45,7 +45,7 @@ class DocumentStore:
         relay = DocumentOutboxRelay(
             [db[collection_name(model)] for model in models],
             publisher,
-            poll_seconds=settings.outbox_poll_seconds,
+            poll_seconds=settings.document_outbox_poll_seconds,
             max_backoff_seconds=settings.outbox_max_backoff_seconds,
         )
         return cls(client=client, database=db, models=models, publisher=publisher, relay=relay)

@@ -47,8 +47,12 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     mongodb_url: str | None = None
     kafka_bootstrap_servers: str | None = None
-    # Outbox relays: how often they look for unpublished events, and their longest retry wait.
+    # Outbox relays: how often they look for unpublished events, and their longest retry wait. Writes
+    # wake their relay at once; the poll is the safety net (another replica's writes, a restart).
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # FerretDB cannot index the document relays' query, so each poll scans the collections (60% of a
+    # core idle with the demo catalog at 1 s, docs/performance.md): poll them less often.
+    document_outbox_poll_seconds: float = Field(default=10.0, gt=0, le=300)
     outbox_max_backoff_seconds: float = Field(default=30.0, gt=0, le=600)
     # Dev only: with no mongodb_url, `coursegraph dev` runs FerretDB on SQLite here.
     dev_mongodb_port: int = 27117

@@ -38,7 +38,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings,
         group_id="courses",
         topics=[ASSESSMENT_TOPIC],
-        handler=AssessmentEventHandler(courses, enrollments, store.database["processed_events"]),
+        handler=AssessmentEventHandler(courses, enrollments, store.database["processed_events"], store.relay),
     )
     progress = ProgressFeed()
     progress_listener = event_consumer(settings, group_id=None, topics=[Topic.COURSE], handler=progress)

@@ -8,6 +8,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from coursegraph.events import Event
+from coursegraph.events.relay import Relay
 from subgraphs.courses import service
 from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
 
@@ -20,10 +21,12 @@ class AssessmentEventHandler:
         courses: CourseRepository,
         enrollments: EnrollmentRepository,
         processed: AsyncCollection[dict[str, Any]],
+        relay: Relay,
     ) -> None:
         self._courses = courses
         self._enrollments = enrollments
         self._processed = processed
+        self._relay = relay
 
     async def __call__(self, event: Event) -> None:
         # Every step below is idempotent; the processed mark only saves work on redelivery.
@@ -45,5 +48,7 @@ class AssessmentEventHandler:
                 course_id=event.course_id,
                 assessment_id=str(metadata["assessment_id"]),
             )
+        # A completion just recorded its events: publish them now, not at the next poll.
+        self._relay.notify()
         with contextlib.suppress(DuplicateKeyError):  # a concurrent redelivery marked it first
             await self._processed.insert_one({"_id": str(event.event_id), "processed_at": datetime.now(UTC)})
