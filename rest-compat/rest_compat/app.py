@@ -21,7 +21,7 @@ from coursegraph.observability import RequestIdMiddleware, request_id_middleware
 from rest_compat import operations as ops
 from rest_compat.assessments import assessments_router
 from rest_compat.courses import courses_router
-from rest_compat.graph import FORWARDED_HEADERS, GraphClient, GraphError, RouterUnavailable
+from rest_compat.graph import FORWARDED_HEADERS, GraphClient, GraphError, RouterUnavailable, user_errors
 from rest_compat.schemas import (
     DevSignInRequest,
     OAuthSignInRequest,
@@ -184,8 +184,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
         data = await run(request, ops.UPDATE_USER, {"id": str(user_id), "input": changes})
         payload = data["updateUser"]
         if payload["errors"]:
-            fields = {error["field"] or "input": error["message"] for error in payload["errors"]}
-            raise GraphError(ErrorCode.BAD_USER_INPUT, payload["errors"][0]["message"], {"fields": fields})
+            raise user_errors(payload["errors"], default_field="input")
         return Envelope.ok(User.from_graph(payload["user"]))
 
     @app.get("/users/{user_id}/roles", tags=["users"], summary="A user's role and its permissions")

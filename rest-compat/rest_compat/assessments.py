@@ -6,8 +6,6 @@ caller gets them from `GET /assessments/{id}`; a result carries `correct_answer`
 the graph reveals them.
 """
 
-import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -16,10 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
-from rest_compat.graph import GraphError
+from rest_compat.graph import GraphError, Runner, user_errors
 
 # Runs one GraphQL operation for a REST request (forwarding its credentials); answers `data`.
-Runner = Callable[[Request, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 AssessmentId = Annotated[
     str,
@@ -322,24 +319,6 @@ class Attempt(BaseModel):
 
 # --- errors ---------------------------------------------------------------------------------------------
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])([A-Z])")
-
-
-def snake_case(field: str) -> str:
-    """`answers.2.questionId` -> `answers.2.question_id` (the REST bodies' spelling)."""
-    return _CAMEL_BOUNDARY.sub(r"_\1", field).lower()
-
-
-def user_errors(errors: list[dict[str, Any]]) -> GraphError:
-    """A mutation payload's typed errors as one 400 envelope with `details.fields`."""
-    fields: dict[str, str] = {}
-    for error in errors:
-        graph_field = error["field"] or "answers"
-        field = snake_case(graph_field)
-        fields[field] = str(error["message"]).replace(graph_field, field)
-    first = next(iter(fields.values()))
-    return GraphError(ErrorCode.BAD_USER_INPUT, first, {"fields": fields})
-
 
 # --- the endpoints --------------------------------------------------------------------------------------
 
@@ -373,7 +352,7 @@ def assessments_router(run: Runner) -> APIRouter:
         data = await run(request, SUBMIT_ANSWERS, variables)
         payload = data["submitAnswers"]
         if payload["errors"]:
-            raise user_errors(payload["errors"])
+            raise user_errors(payload["errors"], default_field="answers")
         return Envelope.ok(Attempt.from_graph(payload["attempt"], assessment_id.lower()))
 
     @router.get(

@@ -3,8 +3,6 @@
 Each endpoint runs exactly one GraphQL operation through the router; the graph decides who may do what.
 """
 
-import re
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -12,34 +10,15 @@ from fastapi import APIRouter, Path, Query, Request
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
 from rest_compat import operations as ops
-from rest_compat.graph import GraphError
+from rest_compat.graph import GraphError, Runner, user_errors
 from rest_compat.schemas import Course, CourseListParams, CoursePage, CreateCourseRequest, Enrollment
 
 # Runs one GraphQL operation for a REST request (forwarding its credentials); answers `data`.
-Runner = Callable[[Request, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 CourseId = Annotated[
     str,
     Path(description="The course's id (24 hexadecimal characters).", pattern=r"^[0-9a-fA-F]{24}$"),
 ]
-
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])([A-Z])")
-
-
-def snake_case(field: str) -> str:
-    """`modules.0.lessons.1.mediaUrl` -> `modules.0.lessons.1.media_url` (the REST bodies' spelling)."""
-    return _CAMEL_BOUNDARY.sub(r"_\1", field).lower()
-
-
-def user_errors(errors: list[dict[str, Any]]) -> GraphError:
-    """A mutation payload's typed errors as one 400 envelope with `details.fields`."""
-    fields: dict[str, str] = {}
-    for error in errors:
-        graph_field = error["field"] or "input"
-        field = snake_case(graph_field)
-        fields[field] = str(error["message"]).replace(graph_field, field)
-    first = next(iter(fields.values()))
-    return GraphError(ErrorCode.BAD_USER_INPUT, first, {"fields": fields})
 
 
 def courses_router(run: Runner) -> APIRouter:
@@ -70,7 +49,7 @@ def courses_router(run: Runner) -> APIRouter:
         data = await run(request, ops.CREATE_COURSE, {"input": body.to_graph()})
         payload = data["createCourse"]
         if payload["errors"]:
-            raise user_errors(payload["errors"])
+            raise user_errors(payload["errors"], default_field="input")
         return Envelope.ok(Course.from_graph(payload["course"]))
 
     @router.get("/courses/{course_id}", summary="A course; lesson content only for its learners and managers")
@@ -89,7 +68,7 @@ def courses_router(run: Runner) -> APIRouter:
         data = await run(request, ops.ENROLL, {"courseId": course_id})
         payload = data["enroll"]
         if payload["errors"]:
-            raise user_errors(payload["errors"])
+            raise user_errors(payload["errors"], default_field="input")
         return Envelope.ok(Enrollment.from_graph(payload["enrollment"], course_id.lower()))
 
     return router

@@ -1,5 +1,7 @@
 """The one way rest-compat reaches data: a GraphQL operation sent to the router."""
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -22,6 +24,28 @@ class GraphError(Exception):
 
 class RouterUnavailable(Exception):
     pass
+
+
+# How an endpoint runs its one GraphQL operation (the app's `run`: forwards the caller's headers).
+Runner = Callable[[Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake_case(field: str) -> str:
+    """`modules.0.lessons.1.mediaUrl` -> `modules.0.lessons.1.media_url` (the REST bodies' spelling)."""
+    return _CAMEL_BOUNDARY.sub(r"_\1", field).lower()
+
+
+def user_errors(errors: list[dict[str, Any]], *, default_field: str) -> GraphError:
+    """A mutation payload's typed errors as one 400 envelope with `details.fields`."""
+    fields: dict[str, str] = {}
+    for error in errors:
+        graph_field = error["field"] or default_field
+        field = snake_case(graph_field)
+        fields[field] = str(error["message"]).replace(graph_field, field)
+    first = next(iter(fields.values()))
+    return GraphError(ErrorCode.BAD_USER_INPUT, first, {"fields": fields})
 
 
 class GraphClient:
