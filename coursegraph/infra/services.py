@@ -387,8 +387,10 @@ class Kafka(Service):
         )
         if not (data / "meta.properties").is_file():
             # A KRaft log dir must be formatted once with a cluster id (base64url of a UUID).
+            # Passed as `--cluster-id=…`: one id in 64 starts with "-", which argparse would
+            # otherwise read as an option (CI failed that way once).
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            run(self.java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+            run(self.java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                           "-c", str(self.config), "--ignore-formatted"))  # fmt: skip
         spawn(
             self.java("kafka.Kafka", str(self.config)),
