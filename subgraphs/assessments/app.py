@@ -19,12 +19,15 @@ from subgraphs.assessments.models import Assessment, Attempt
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.schema import schema
 from subgraphs.assessments.service import Clock, system_clock
+from subgraphs.assessments.sweeper import ExpiredAttemptSweeper
 
 
 class AssessmentsSettings(ServiceSettings):
     assessments_database: str = "coursegraph_assessments"
     # Submissions this long after the deadline still count (network and clock skew); later ones don't.
     assessment_grace_seconds: int = Field(default=30, ge=0, le=600)
+    # How often open attempts past deadline + grace are closed and scored without waiting for the learner.
+    assessment_sweep_seconds: float = Field(default=15, gt=0, le=3600)
 
 
 def create_app(
@@ -44,13 +47,23 @@ def create_app(
     courses = CoursesClient(internal)
     assessments, attempts = AssessmentRepository(), AttemptRepository()
     grace = timedelta(seconds=settings.assessment_grace_seconds)
+    sweeper = ExpiredAttemptSweeper(
+        assessments,
+        attempts,
+        store.relay,
+        clock=clock,
+        grace=grace,
+        interval_seconds=settings.assessment_sweep_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.start()
+        sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await internal.close()
             await store.stop()
 

@@ -164,4 +164,6 @@ class Attempt(Document):
             ),
             IndexModel([("user_id", pymongo.ASCENDING), ("started_at", pymongo.DESCENDING)]),
             IndexModel([("course_id", pymongo.ASCENDING)]),
+            # The sweeper's query: open attempts by deadline.
+            IndexModel([("status", pymongo.ASCENDING), ("deadline", pymongo.ASCENDING)]),
         ]

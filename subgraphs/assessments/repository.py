@@ -1,6 +1,7 @@
 """Every assessments-store query, built only from typed values."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId, SortDirection
@@ -69,6 +70,17 @@ class AttemptRepository:
             await Attempt.find(query)
             .sort([("started_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
             .skip(skip)
+            .limit(limit)
+            .to_list()
+        )
+
+    async def expired(self, deadline_before: datetime, *, limit: int) -> list[Attempt]:
+        """Open attempts whose deadline is before the cutoff, oldest deadline first."""
+        return (
+            await Attempt.find(
+                {"status": AttemptStatus.IN_PROGRESS.value, "deadline": {"$lt": deadline_before}}
+            )
+            .sort([("deadline", SortDirection.ASCENDING)])
             .limit(limit)
             .to_list()
         )

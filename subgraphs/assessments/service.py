@@ -49,6 +49,7 @@ QUESTIONS_MAX = 200
 ATTEMPTS_MAX = 100
 TIME_LIMIT_MAX = 7 * 24 * 3600
 UPDATE_ATTEMPTS = 20
+SWEEP_BATCH = 100
 _random = secrets.SystemRandom()
 
 
@@ -474,6 +475,34 @@ async def submit(
             return await _reload(attempts, attempt_id)
         attempt = await _reload(attempts, attempt_id)
     raise Conflict("The attempt is being changed concurrently; try again.")
+
+
+async def close_expired_attempts(
+    assessments: AssessmentRepository,
+    attempts: AttemptRepository,
+    *,
+    now: datetime,
+    grace: timedelta,
+    limit: int = SWEEP_BATCH,
+) -> int:
+    """Close and score, as they stood, open attempts past their deadline plus grace; return how many.
+
+    Without this an abandoned timed attempt stays open (no score, no event, no certificate) until its
+    learner comes back. Each close is the same guarded write as a submit, so a racing submit or another
+    replica's sweep either wins or finds the attempt closed: it is scored once.
+    """
+    expired = await attempts.expired(now - grace, limit=limit)
+    if not expired:
+        return 0
+    found = await assessments.get_many([attempt.assessment_id for attempt in expired])
+    closed = 0
+    for attempt in expired:
+        assessment = found.get(attempt.assessment_id)
+        if assessment is not None and await _submit(
+            assessment, attempts, attempt, {}, now=now, by_deadline=True
+        ):
+            closed += 1
+    return closed
 
 
 async def _submit(

@@ -158,6 +158,9 @@ def stack(
         "COURSEGRAPH_ADMIN_EMAILS": admin_email,
         # The suite is one client making many requests: the router's per-client limit is tested on its own.
         "COURSEGRAPH_ROUTER_RATE_LIMIT": "0",
+        # Abandoned timed attempts close within seconds, so a test can wait for it.
+        "COURSEGRAPH_ASSESSMENT_GRACE_SECONDS": "1",
+        "COURSEGRAPH_ASSESSMENT_SWEEP_SECONDS": "1",
         # Recover quickly once Kafka is back (the nothing-lost tests stop it).
         "COURSEGRAPH_OUTBOX_MAX_BACKOFF_SECONDS": "2",
         **oauth_provider.environment(),

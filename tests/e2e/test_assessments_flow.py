@@ -55,26 +55,33 @@ def _answers(questions: list[dict[str, Any]], *, right: bool) -> list[dict[str, 
     ]
 
 
-async def test_fail_then_pass_issues_exactly_one_certificate(stack: E2EStack, kafka_bootstrap: str) -> None:
-    instructor = stack.sign_in_as("instructor", name="Quiz Master")
-    course = stack.create_course(instructor["access_token"], lessons=2, title="Certified Course")
+def _create_final_exam(stack: E2EStack, token: str, course_id: str, **settings: Any) -> dict[str, Any]:
+    """A required assessment that only full marks pass."""
     created = stack.graphql(
         CREATE,
         {
-            "course": course["id"],
+            "course": course_id,
             "input": {
                 "title": "Final exam",
                 "passingScore": 100,
                 "requiredForCompletion": True,
                 "questions": QUESTIONS,
+                **settings,
             },
         },
-        token=instructor["access_token"],
+        token=token,
     ).json()
     assert created.get("errors") is None, created
     payload = created["data"]["createAssessment"]
     assert payload["errors"] == [], payload
-    assessment = payload["assessment"]
+    assessment: dict[str, Any] = payload["assessment"]
+    return assessment
+
+
+async def test_fail_then_pass_issues_exactly_one_certificate(stack: E2EStack, kafka_bootstrap: str) -> None:
+    instructor = stack.sign_in_as("instructor", name="Quiz Master")
+    course = stack.create_course(instructor["access_token"], lessons=2, title="Certified Course")
+    assessment = _create_final_exam(stack, instructor["access_token"], course["id"])
 
     learner = stack.sign_in(name="Cert Learner")
     token = learner["access_token"]
@@ -119,3 +126,48 @@ async def test_fail_then_pass_issues_exactly_one_certificate(stack: E2EStack, ka
     verified = stack.graphql(VERIFY, {"code": code}).json()["data"]["verifyCertificate"]
     assert verified["holder"]["name"] == "Cert Learner" and verified["course"]["title"] == "Certified Course"
     assert stack.graphql(VERIFY, {"code": "CG-NOPE"}).json()["data"]["verifyCertificate"] is None
+
+
+START = "mutation($a: ID!) { startAttempt(assessmentId: $a) { attempt { id deadline } errors { code } } }"
+SAVE = """mutation($t: ID!, $answers: [AnswerInput!]!) {
+  saveAnswers(attemptId: $t, answers: $answers) { attempt { id } errors { code field } }
+}"""
+RESULT = "query($a: ID!) { assessmentResult(id: $a) { attemptId closedByDeadline score passed } }"
+
+
+async def test_an_abandoned_timed_attempt_is_closed_by_the_server_and_counts(
+    stack: E2EStack, kafka_bootstrap: str
+) -> None:
+    """The learner saves passing answers and never submits: once the time limit and grace pass (1 s
+    each here), the server closes the attempt as it stood, scores it and issues the certificate."""
+    instructor = stack.sign_in_as("instructor")
+    course = stack.create_course(instructor["access_token"], lessons=1)
+    assessment = _create_final_exam(stack, instructor["access_token"], course["id"], timeLimitSeconds=1)
+    learner = stack.sign_in()
+    token = learner["access_token"]
+    stack.graphql(ENROLL, {"c": course["id"]}, token=token)
+    lesson = course["modules"][0]["lessons"][0]["id"]
+    stack.graphql(COMPLETE, {"c": course["id"], "l": lesson}, token=token)
+
+    started = stack.graphql(START, {"a": assessment["id"]}, token=token).json()["data"]["startAttempt"]
+    attempt_id = started["attempt"]["id"]
+    answers = _answers(assessment["questions"], right=True)
+    saved = stack.graphql(SAVE, {"t": attempt_id, "answers": answers}, token=token).json()
+    assert saved["data"]["saveAnswers"]["errors"] == [], saved
+
+    closed = await collect_events(
+        kafka_bootstrap,
+        "assessment.events",
+        lambda e: e["event_type"] == "ASSESSMENT_SUBMITTED" and e["metadata"]["attempt_id"] == attempt_id,
+        within=30,
+    )
+    assert closed[0][1]["metadata"]["closed_by_deadline"] is True
+    issued = await collect_events(
+        kafka_bootstrap,
+        "certification.events",
+        lambda e: e["user_id"] == learner["user"]["id"] and e["course_id"] == course["id"],
+        within=30,
+    )
+    assert issued[0][1]["event_type"] == "CERTIFICATE_ISSUED"
+    result = stack.graphql(RESULT, {"a": assessment["id"]}, token=token).json()["data"]["assessmentResult"]
+    assert result == {"attemptId": attempt_id, "closedByDeadline": True, "score": 2, "passed": True}

@@ -243,9 +243,7 @@ async def database(mongodb_url: str) -> AsyncIterator[tuple[AsyncMongoClient[Doc
     await client.close()
 
 
-@pytest.fixture
-async def engine(database: tuple[AsyncMongoClient[Document], str]) -> Engine:
-    client, name = database
+async def new_engine(client: AsyncMongoClient[Document], name: str) -> Engine:
     # Bound on every test: Beanie's binding is global, and other tests may bind the models elsewhere.
     await init_models(client, name, [Assessment, Attempt])
     instructor = Actor(user_id=uuid.uuid4(), role=Role.INSTRUCTOR)
@@ -254,6 +252,20 @@ async def engine(database: tuple[AsyncMongoClient[Document], str]) -> Engine:
         course_id=str(ObjectId()), instructor_id=str(instructor.user_id), enrolled={str(learner.user_id)}
     )
     return Engine(db=client[name], courses=courses, instructor=instructor, learner=learner)
+
+
+@pytest.fixture
+async def engine(database: tuple[AsyncMongoClient[Document], str]) -> Engine:
+    return await new_engine(*database)
+
+
+@pytest.fixture
+async def lone_engine(database: tuple[AsyncMongoClient[Document], str]) -> AsyncIterator[Engine]:
+    """An engine on a database of its own: a sweep sees every attempt in its database."""
+    client, name = database
+    own = f"{name}_{uuid.uuid4().hex[:6]}"
+    yield await new_engine(client, own)
+    await client.drop_database(own)
 
 
 # --- the time limit ---------------------------------------------------------------------------------
@@ -384,6 +396,74 @@ async def test_an_expired_last_attempt_is_closed_and_no_new_one_starts(engine: E
     assert closed["status"] == AttemptStatus.SUBMITTED.value and closed["closed_by_deadline"] is True
     assert closed["score"] == 0.0 and closed["answers"] == {}
     assert await engine.attempt_count(assessment) == 1
+
+
+# --- the sweeper: abandoned attempts are closed without the learner ---------------------------------
+
+
+async def sweep(engine: Engine, now: datetime, limit: int = service.SWEEP_BATCH) -> int:
+    return await service.close_expired_attempts(
+        engine.assessments, engine.attempts, now=now, grace=GRACE, limit=limit
+    )
+
+
+async def test_the_sweeper_closes_only_attempts_past_deadline_and_grace(lone_engine: Engine) -> None:
+    engine = lone_engine
+    timed = await engine.create(time_limit_seconds=LIMIT)
+    abandoned = await engine.start(timed, at(0))
+    await engine.save(abandoned, [SINGLE_RIGHT], at(10))
+    later = await engine.start(timed, at(30), actor=engine.new_learner())  # deadline at(30 + LIMIT)
+    untimed = await engine.start(await engine.create(), at(0))
+
+    assert await sweep(engine, at(LIMIT) + GRACE) == 0, "the grace period's last instant still counts"
+    assert await sweep(engine, at(LIMIT + 1) + GRACE) == 1
+
+    closed = await engine.raw_attempt(abandoned.id)
+    assert closed["status"] == AttemptStatus.SUBMITTED.value and closed["closed_by_deadline"] is True
+    assert closed["submitted_at"] == at(LIMIT + 1) + GRACE
+    assert closed["answers"] == {SINGLE.id: {"option_ids": ["four"]}}, "scored as it stood"
+    assert (closed["score"], closed["max_score"], closed["passed"]) == (1.0, 2.0, False)
+    assert event_types(closed) == ["ASSESSMENT_SUBMITTED", "ASSESSMENT_COMPLETED"]
+    assert event_metadata(closed, "ASSESSMENT_SUBMITTED")["closed_by_deadline"] is True
+    for still_open in (later, untimed):
+        stored = await engine.raw_attempt(still_open.id)
+        assert stored["status"] == AttemptStatus.IN_PROGRESS.value and event_types(stored) == []
+
+    assert await sweep(engine, at(LIMIT + 2) + GRACE) == 0
+    assert event_types(await engine.raw_attempt(abandoned.id)) == event_types(closed), "closed once"
+    # A year on, the untimed attempt is still open; the later timed one has expired too.
+    assert await sweep(engine, at(365 * 24 * 3600)) == 1
+    assert (await engine.raw_attempt(untimed.id))["status"] == AttemptStatus.IN_PROGRESS.value
+
+
+async def test_the_sweeper_works_through_a_backlog_in_batches(lone_engine: Engine) -> None:
+    engine = lone_engine
+    timed = await engine.create(time_limit_seconds=LIMIT)
+    started = [await engine.start(timed, at(i), actor=engine.new_learner()) for i in range(5)]
+    late = at(1000)
+
+    assert [await sweep(engine, late, limit=2) for _ in range(4)] == [2, 2, 1, 0]
+    for attempt in started:
+        stored = await engine.raw_attempt(attempt.id)
+        assert stored["status"] == AttemptStatus.SUBMITTED.value
+        assert event_types(stored) == ["ASSESSMENT_SUBMITTED", "ASSESSMENT_COMPLETED"]
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_a_sweep_racing_a_late_submit_scores_the_attempt_once(lone_engine: Engine, round_: int) -> None:
+    engine = lone_engine
+    timed = await engine.create(time_limit_seconds=LIMIT)
+    attempt = await engine.start(timed, at(0))
+    await engine.save(attempt, [SINGLE_RIGHT], at(5))
+    late = at(LIMIT + 100)
+
+    swept, submitted = await asyncio.gather(sweep(engine, late), engine.submit(attempt, [TF_RIGHT], late))
+
+    stored = await engine.raw_attempt(attempt.id)
+    assert event_types(stored) == ["ASSESSMENT_SUBMITTED", "ASSESSMENT_COMPLETED"], "scored once"
+    assert swept in (0, 1) and submitted.status is AttemptStatus.SUBMITTED
+    assert stored["answers"] == {SINGLE.id: {"option_ids": ["four"]}}, "the late answer is not recorded"
+    assert (stored["score"], stored["closed_by_deadline"]) == (1.0, True)
 
 
 # --- the attempts limit -----------------------------------------------------------------------------

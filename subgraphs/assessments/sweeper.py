@@ -1,0 +1,65 @@
+"""Closes abandoned timed attempts in the background, so their scores and events do not wait for the learner.
+
+Every replica may run one: closing is a guarded write (see `service.close_expired_attempts`), so replicas
+racing over the same attempt score it once.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from coursegraph.events.relay import Relay
+from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
+from subgraphs.assessments.service import SWEEP_BATCH, Clock, close_expired_attempts
+
+logger = logging.getLogger(__name__)
+
+
+class ExpiredAttemptSweeper:
+    def __init__(
+        self,
+        assessments: AssessmentRepository,
+        attempts: AttemptRepository,
+        relay: Relay,
+        *,
+        clock: Clock,
+        grace: timedelta,
+        interval_seconds: float,
+    ) -> None:
+        self._assessments = assessments
+        self._attempts = attempts
+        self._relay = relay
+        self._clock = clock
+        self._grace = grace
+        self._interval = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep(self) -> int:
+        """One pass; returns how many attempts it closed."""
+        closed = await close_expired_attempts(
+            self._assessments, self._attempts, now=self._clock(), grace=self._grace
+        )
+        if closed:
+            logger.info("closed %d expired attempts", closed)
+            self._relay.notify()  # their SUBMITTED/COMPLETED events go out now, not at the next poll
+        return closed
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=type(self).__name__)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                while await self.sweep() == SWEEP_BATCH:
+                    pass  # a full batch: more may be waiting
+            except Exception:
+                logger.exception("expired-attempt sweep failed; retrying in %.0fs", self._interval)
