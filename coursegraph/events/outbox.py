@@ -5,6 +5,7 @@ order and marks them published. A crash between publish and mark means the row i
 delivery is at-least-once and consumers drop duplicates by `event_id`.
 """
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -82,14 +83,14 @@ class OutboxRelay(Relay):
         """Publish one batch in order; stop at the first failure so per-key order holds."""
         table = self._table
         async with self._sessionmaker() as session, session.begin():
+            if not await self._lead(session):
+                return 0  # another replica's relay is publishing; this one tries again at its next poll
             rows = (
                 await session.execute(
                     sa.select(table.c.id, table.c.topic, table.c.key, table.c.payload)
                     .where(table.c.published_at.is_(None))
                     .order_by(table.c.seq)
                     .limit(self._batch_size)
-                    # Several relay instances (replicas) share the table without double work.
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
             published = 0
@@ -113,3 +114,22 @@ class OutboxRelay(Relay):
         if failure is not None and published == 0:
             raise failure
         return published
+
+    async def _lead(self, session: AsyncSession) -> bool:
+        """Whether this relay may publish now: one relay per table at a time, across replicas.
+
+        Replicas splitting the rows between them (`SKIP LOCKED`) would publish a key's later event while
+        another replica still held its earlier one; one publisher at a time keeps every key in order. The
+        lock is a transaction-scoped advisory lock, released when the batch commits or the process dies.
+        SQLite (the single-process dev profile) has no replicas and no such lock.
+        """
+        if session.get_bind().dialect.name != "postgresql":
+            return True
+        acquired = await session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key)))
+        return bool(acquired.scalar_one())
+
+    @property
+    def _lock_key(self) -> int:
+        # A stable 64-bit key per outbox table (Python's hash() differs between processes).
+        digest = hashlib.sha256(f"coursegraph.outbox:{self._table.fullname}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
