@@ -138,11 +138,11 @@ RESULT = "query($a: ID!) { assessmentResult(id: $a) { attemptId closedByDeadline
 async def test_an_abandoned_timed_attempt_is_closed_by_the_server_and_counts(
     stack: E2EStack, kafka_bootstrap: str
 ) -> None:
-    """The learner saves passing answers and never submits: once the time limit and grace pass (1 s
-    each here), the server closes the attempt as it stood, scores it and issues the certificate."""
+    """The learner saves passing answers and never submits: once the time limit (3 s) and grace (1 s)
+    pass, the server closes the attempt as it stood, scores it and issues the certificate."""
     instructor = stack.sign_in_as("instructor")
     course = stack.create_course(instructor["access_token"], lessons=1)
-    assessment = _create_final_exam(stack, instructor["access_token"], course["id"], timeLimitSeconds=1)
+    assessment = _create_final_exam(stack, instructor["access_token"], course["id"], timeLimitSeconds=3)
     learner = stack.sign_in()
     token = learner["access_token"]
     stack.graphql(ENROLL, {"c": course["id"]}, token=token)
