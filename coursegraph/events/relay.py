@@ -3,17 +3,18 @@
 import asyncio
 import contextlib
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
+
+from coursegraph.tasks import BackgroundTask
 
 logger = logging.getLogger(__name__)
 
 
-class Relay(ABC):
+class Relay(BackgroundTask):
     def __init__(self, *, poll_seconds: float = 1.0, max_backoff_seconds: float = 30.0) -> None:
         self._poll_seconds = poll_seconds
         self._max_backoff = max_backoff_seconds
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @abstractmethod
     async def publish_pending(self) -> int:
@@ -23,17 +24,7 @@ class Relay(ABC):
         """A write just committed events: publish now rather than at the next poll."""
         self._wakeup.set()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=type(self).__name__)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def prepare(self) -> None:  # noqa: B027 (a hook: most relays need nothing first)
+    async def prepare(self) -> None:
         """Called once before the first pass."""
 
     async def _run(self) -> None:

@@ -5,18 +5,18 @@ racing over the same attempt score it once.
 """
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from coursegraph.events.relay import Relay
+from coursegraph.tasks import BackgroundTask
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.service import SWEEP_BATCH, Clock, close_expired_attempts
 
 logger = logging.getLogger(__name__)
 
 
-class ExpiredAttemptSweeper:
+class ExpiredAttemptSweeper(BackgroundTask):
     def __init__(
         self,
         assessments: AssessmentRepository,
@@ -33,7 +33,6 @@ class ExpiredAttemptSweeper:
         self._clock = clock
         self._grace = grace
         self._interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
 
     async def sweep(self) -> int:
         """One pass; returns how many attempts it closed."""
@@ -44,16 +43,6 @@ class ExpiredAttemptSweeper:
             logger.info("closed %d expired attempts", closed)
             self._relay.notify()  # their SUBMITTED/COMPLETED events go out now, not at the next poll
         return closed
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=type(self).__name__)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:
