@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from coursegraph.metrics import count_store_call
+from coursegraph.tracing import instrument_engine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,6 +45,7 @@ def create_engine(url: str, *, service: str, pool_size: int = 10) -> AsyncEngine
     def _count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         count_store_call(service, store, statement.lstrip().split(" ", 1)[0].upper())
 
+    instrument_engine(engine, service)
     return engine
 
 

@@ -12,6 +12,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from coursegraph.errors import ErrorCode, Internal, error_from_graphql
 from coursegraph.settings import ServiceSettings
+from coursegraph.tracing import instrument_http_client
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class InternalGraphQLClient:
             leeway=20,
             timeout=timeout,
         )
+        instrument_http_client(self._oauth, service)
 
     async def close(self) -> None:
         await self._oauth.aclose()

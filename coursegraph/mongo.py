@@ -23,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from coursegraph.metrics import count_store_call
+from coursegraph.tracing import mongo_listeners
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def mongo_client(url: str, *, service: str) -> AsyncMongoClient[dict[str, Any]]:
         tz_aware=True,
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=10_000,
-        event_listeners=[_CountCommands(service)],
+        event_listeners=[_CountCommands(service), *mongo_listeners(service)],
     )
 
 

@@ -20,6 +20,7 @@ from coursegraph.metrics import in_request, render
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from coursegraph.security import Actor, TokenVerifier
 from coursegraph.settings import ServiceSettings
+from coursegraph.tracing import instrument_app, instrument_graphql, shutdown_tracing, untraced
 
 ContextT = TypeVar("ContextT", bound=ServiceContext)
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -63,11 +64,17 @@ def create_service_app(
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if lifespan is None:
-            yield
-        else:
-            async with lifespan(app):
-                yield
+        try:
+            # What starts here (relays, consumers, sweepers) runs outside requests and makes no spans
+            # unless it continues a trace itself (consumers do, from the event's traceparent).
+            with untraced():
+                if lifespan is None:
+                    yield
+                else:
+                    async with lifespan(app):
+                        yield
+        finally:
+            await shutdown_tracing(name)
 
     app = FastAPI(title=f"CourseGraph {name} subgraph", lifespan=app_lifespan, docs_url=None)
     app.add_middleware(RequestIdMiddleware, **request_id_middleware_options())
@@ -92,7 +99,8 @@ def create_service_app(
         failures: dict[str, str] = {}
         for check in readiness_checks:
             try:
-                await check()
+                with untraced():
+                    await check()
             except Exception as exc:  # any failure means not ready; report which
                 failures[getattr(check, "__name__", "check")] = type(exc).__name__
         if failures:
@@ -106,6 +114,8 @@ def create_service_app(
         graphql_ide="graphiql" if not settings.is_production else None,
     )
     app.include_router(graphql_app, prefix="/graphql")
+    instrument_app(app, name)
+    instrument_graphql(schema, name)
     return app
 
 

@@ -23,6 +23,10 @@ import {
   Logger,
   type GatewayPlugin,
 } from '@graphql-hive/gateway';
+import { openTelemetrySetup } from '@graphql-hive/gateway/opentelemetry/setup';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { AlwaysOnSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { GraphQLError, type ValidationContext } from 'graphql';
 
 const ROUTER_DIR = dirname(fileURLToPath(import.meta.url));
@@ -126,6 +130,29 @@ const log = new Logger({
     censor: '[redacted]',
   },
 });
+
+// ---------------------------------------------------------------------------------------------
+// Tracing (OpenTelemetry): on when an OTLP endpoint is set, with the standard variables the Python
+// services read too (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; the exporter
+// reads them and OTEL_EXPORTER_OTLP_HEADERS itself). Spans go out over OTLP/HTTP, protobuf like the
+// Python services', as service "router"; the caller's traceparent is the parent of the router's spans,
+// and each subgraph request carries the router's own.
+// ---------------------------------------------------------------------------------------------
+
+const tracing =
+  Boolean(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) &&
+  env.OTEL_SDK_DISABLED?.trim().toLowerCase() !== 'true';
+if (tracing) {
+  openTelemetrySetup({
+    log,
+    contextManager: new AsyncLocalStorageContextManager(),
+    resource: { serviceName: 'router' },
+    // The caller's sampling decision holds (as in the Python services' default sampler).
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    traces: { exporter: new OTLPTraceExporter() },
+  });
+}
+const UNTRACED_PATHS = new Set(['/healthcheck', '/readiness']);
 
 // ---------------------------------------------------------------------------------------------
 // Subgraph URLs: COURSEGRAPH_SUBGRAPH_URL_<NAME> overrides the routing_url composed into the
@@ -465,6 +492,7 @@ log.info(
       rateLimitBy: settings.rateLimitBy,
     },
     corsOrigins: settings.corsOrigins,
+    tracing,
   },
   'CourseGraph router configuration',
 );
@@ -519,11 +547,25 @@ export const gatewayConfig = defineConfig({
       const headers = (context?.headers ?? {}) as Record<string, string | undefined>;
       return {
         authorization: headers.authorization ?? request.headers.get('authorization'),
-        traceparent: request.headers.get('traceparent'),
-        tracestate: request.headers.get('tracestate'),
+        // Traced, the router sends its own span's context; untraced, it passes the caller's through.
+        ...(tracing
+          ? {}
+          : { traceparent: request.headers.get('traceparent'), tracestate: request.headers.get('tracestate') }),
       };
     },
   },
+  ...(tracing
+    ? {
+        openTelemetry: {
+          traces: {
+            spans: {
+              http: ({ request }: { request: Request }) =>
+                !UNTRACED_PATHS.has(new URL(request.url, 'http://router').pathname),
+            },
+          },
+        },
+      }
+    : {}),
   // x-request-id: taken from the client or generated, logged with every line of the request,
   // sent to every subgraph and returned in the response.
   requestId: {

@@ -4,24 +4,47 @@ Offsets are committed only after the handler succeeded, so a crash re-delivers; 
 (and may skip an `event_id` they have already processed). A message that still fails after the retries,
 or that is not an event at all, is parked on `<topic>.dlq` with the error in its headers, and the
 partition moves on: one poison message never blocks the rest.
+
+With tracing on, handling an event is a consumer span whose parent is the event's `traceparent`, so the
+work an event causes joins the trace of the request that caused the event.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from coursegraph.events.envelope import Event
 from coursegraph.events.wiring import dev_event_bus
 from coursegraph.settings import Profile, ServiceSettings
+from coursegraph.tracing import span_continuing, tracer_for
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Event], Awaitable[None]]
+
+
+def consuming(
+    tracer: Tracer | None, topic: str, event: Event, group_id: str | None
+) -> AbstractContextManager[None]:
+    """The span of handling one event (OpenTelemetry's messaging conventions), or nothing if untraced."""
+    attributes = {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": topic,
+        "messaging.message.id": str(event.event_id),
+        "messaging.consumer.group.name": group_id or "broadcast",
+        "coursegraph.event_type": event.event_type,
+    }
+    return span_continuing(
+        tracer, f"process {topic}", event.traceparent, kind=SpanKind.CONSUMER, attributes=attributes
+    )
 
 
 class EventConsumer:
@@ -33,12 +56,22 @@ class EventConsumer:
 class InProcessSubscription(EventConsumer):
     """The dev profile: the handler is called by the in-process bus as events are published."""
 
-    def __init__(self, topics: Sequence[str], handler: Handler) -> None:
+    def __init__(
+        self, topics: Sequence[str], handler: Handler, *, tracer: Tracer | None, group_id: str | None
+    ) -> None:
         self._topics, self._handler = topics, handler
+        self._tracer, self._group_id = tracer, group_id
 
     async def start(self) -> None:
         for topic in self._topics:
-            dev_event_bus().subscribe(topic, self._handler)
+            dev_event_bus().subscribe(topic, self._traced(topic))
+
+    def _traced(self, topic: str) -> Handler:
+        async def handle(event: Event) -> None:
+            with consuming(self._tracer, topic, event, self._group_id):
+                await self._handler(event)
+
+        return handle
 
 
 class KafkaEventConsumer(EventConsumer):
@@ -49,10 +82,12 @@ class KafkaEventConsumer(EventConsumer):
         group_id: str | None,
         topics: Sequence[str],
         handler: Handler,
+        tracer: Tracer | None = None,
         attempts: int = 5,
         retry_wait_seconds: float = 0.2,
     ) -> None:
         """`group_id=None` makes a broadcast listener: every instance reads every new event, no commits."""
+        self._tracer = tracer
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._topics = list(topics)
@@ -108,13 +143,14 @@ class KafkaEventConsumer(EventConsumer):
             await self._dead_letter(record, producer, f"not an event: {exc.errors()[0]['msg']}")
             return
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self._attempts),
-                wait=wait_exponential(multiplier=self._retry_wait, max=10),
-                reraise=True,
-            ):
-                with attempt:
-                    await self._handler(event)
+            with consuming(self._tracer, record.topic, event, self._group_id):
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self._attempts),
+                    wait=wait_exponential(multiplier=self._retry_wait, max=10),
+                    reraise=True,
+                ):
+                    with attempt:
+                        await self._handler(event)
         except Exception as exc:
             logger.exception(
                 "consumer %s: %s %s failed; parked", self._group_id, event.event_type, event.event_id
@@ -135,12 +171,19 @@ class KafkaEventConsumer(EventConsumer):
 
 
 def event_consumer(
-    settings: ServiceSettings, *, group_id: str | None, topics: Sequence[str], handler: Handler
+    settings: ServiceSettings,
+    *,
+    service: str,
+    group_id: str | None,
+    topics: Sequence[str],
+    handler: Handler,
 ) -> EventConsumer:
+    """`service` names the consuming service in traces."""
+    tracer = tracer_for(service, __name__)
     if settings.kafka_bootstrap_servers:
         return KafkaEventConsumer(
-            settings.kafka_bootstrap_servers, group_id=group_id, topics=topics, handler=handler
+            settings.kafka_bootstrap_servers, group_id=group_id, topics=topics, handler=handler, tracer=tracer
         )
     if settings.profile is Profile.DEV:
-        return InProcessSubscription(topics, handler)
+        return InProcessSubscription(topics, handler, tracer=tracer, group_id=group_id)
     raise RuntimeError(f"COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS is required in the {settings.profile} profile")

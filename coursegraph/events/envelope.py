@@ -1,7 +1,8 @@
 """The event envelope: the requirements' fields plus what at-least-once delivery needs.
 
 `event_id` lets consumers drop duplicates; `source` and `version` say who wrote it and in which shape;
-`traceparent` carries the W3C trace context across Kafka.
+`traceparent` carries the W3C trace context across Kafka. It is taken when the event is made, inside the
+request or consumed event that causes it: the outbox relay publishes later, outside any trace.
 """
 
 import uuid
@@ -10,6 +11,8 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from coursegraph.tracing import current_traceparent
 
 
 class Topic(StrEnum):
@@ -38,7 +41,7 @@ class Event(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     source: str
     version: int = 1
-    traceparent: str | None = None
+    traceparent: str | None = Field(default_factory=current_traceparent)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

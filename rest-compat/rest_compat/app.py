@@ -18,10 +18,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
+from coursegraph.tracing import instrument_app, shutdown_tracing
 from rest_compat import operations as ops
 from rest_compat.assessments import assessments_router
 from rest_compat.courses import courses_router
-from rest_compat.graph import FORWARDED_HEADERS, GraphClient, GraphError, RouterUnavailable, user_errors
+from rest_compat.graph import (
+    FORWARDED_HEADERS,
+    SERVICE,
+    GraphClient,
+    GraphError,
+    RouterUnavailable,
+    user_errors,
+)
 from rest_compat.schemas import (
     DevSignInRequest,
     OAuthSignInRequest,
@@ -59,6 +67,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await graph.close()
+        await shutdown_tracing(SERVICE)
 
     app = FastAPI(
         title="CourseGraph REST compatibility API",
@@ -119,7 +128,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["health"], include_in_schema=False)
     async def health() -> dict[str, str]:
-        return {"status": "ok", "service": "rest-compat"}
+        return {"status": "ok", "service": SERVICE}
 
     @app.get("/ready", tags=["health"], include_in_schema=False)
     async def ready() -> JSONResponse:
@@ -202,4 +211,5 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(courses_router(run))
     app.include_router(assessments_router(run))
 
+    instrument_app(app, SERVICE)
     return app

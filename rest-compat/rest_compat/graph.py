@@ -7,8 +7,12 @@ from typing import Any
 import httpx
 
 from coursegraph.errors import ErrorCode
+from coursegraph.tracing import instrument_http_client
+
+SERVICE = "rest-compat"
 
 # Headers passed from the REST request to the router, so the graph sees the same caller and request id.
+# With tracing on, the client span's own traceparent replaces the caller's (it is the router's parent).
 FORWARDED_HEADERS = ("authorization", "x-request-id", "traceparent", "tracestate")
 
 
@@ -52,6 +56,7 @@ class GraphClient:
     def __init__(self, router_url: str, *, timeout: float) -> None:
         self._url = router_url
         self._client = httpx.AsyncClient(timeout=timeout)
+        instrument_http_client(self._client, SERVICE)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -17,6 +17,7 @@ import jwt
 from authlib.deprecate import AuthlibDeprecationWarning
 
 from coursegraph.errors import CourseGraphError, Forbidden, Unauthenticated
+from coursegraph.tracing import instrument_http_client
 from subgraphs.auth.settings import AuthSettings
 from subgraphs.auth.users_client import OAuthIdentity
 
@@ -84,6 +85,7 @@ class _OAuthProvider:
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
             timeout=self._timeout,
         ) as client:
+            instrument_http_client(client, "auth")
             try:
                 token = await client.fetch_token(
                     self._token_url,

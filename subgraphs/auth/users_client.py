@@ -18,6 +18,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from coursegraph.errors import CourseGraphError, ErrorCode, error_from_graphql
 from coursegraph.observability import REQUEST_ID_HEADER
 from coursegraph.security import Role
+from coursegraph.tracing import instrument_http_client
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class UsersClient:
         self._url = url
         self._service_token = service_token
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        instrument_http_client(self._http, "auth")
 
     async def aclose(self) -> None:
         await self._http.aclose()

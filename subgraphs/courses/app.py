@@ -36,12 +36,15 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
     courses, enrollments = CourseRepository(), EnrollmentRepository()
     consumer = event_consumer(
         settings,
+        service="courses",
         group_id="courses",
         topics=[ASSESSMENT_TOPIC],
         handler=AssessmentEventHandler(courses, enrollments, store.database["processed_events"], store.relay),
     )
     progress = ProgressFeed()
-    progress_listener = event_consumer(settings, group_id=None, topics=[Topic.COURSE], handler=progress)
+    progress_listener = event_consumer(
+        settings, service="courses", group_id=None, topics=[Topic.COURSE], handler=progress
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

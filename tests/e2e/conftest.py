@@ -1,19 +1,20 @@
 """End-to-end fixtures: the stack as clients see it (router + rest-compat) on real PostgreSQL and Kafka."""
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pymongo
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.fakes.oauth_provider import FakeOAuthProvider, pkce_pair, run_fake_oauth_provider
-from tests.support.stack import Stack, run_stack
+from tests.support.stack import Stack, run_test_stack
 
 REDIRECT_URI = "http://localhost:3000/callback"
 
@@ -133,29 +134,41 @@ def unique_email(tag: str = "learner") -> str:
     return f"{tag}-{uuid.uuid4().hex[:12]}@example.org"
 
 
+StartStack = Callable[[str, dict[str, str]], AbstractContextManager[E2EStack]]
+
+
 @pytest.fixture(scope="session")
-def stack(
+def start_stack(
     tmp_path_factory: pytest.TempPathFactory,
     database_url: str,
     mongodb_url: str,
     kafka_bootstrap: str,
     oauth_provider: FakeOAuthProvider,
-) -> Iterator[E2EStack]:
-    data_dir = tmp_path_factory.mktemp("stack-data")
-    admin_email = unique_email("admin")
-    # Databases of its own: no other stack (another test session, a benchmark) writes these documents,
-    # which FerretDB could not keep consistent across processes (ADR 0010).
-    run = uuid.uuid4().hex[:8]
-    courses_database, assessments_database = f"coursegraph_courses_{run}", f"coursegraph_assessments_{run}"
+) -> StartStack:
+    """Starts a test-profile stack of its own (named `name`, with `env` on top) on the real services."""
+
+    @contextlib.contextmanager
+    def start(name: str, env: dict[str, str]) -> Iterator[E2EStack]:
+        data_dir = tmp_path_factory.mktemp(name)
+        admin_email = unique_email("admin")
+        with run_test_stack(
+            data_dir,
+            database_url=database_url,
+            mongodb_url=mongodb_url,
+            kafka_bootstrap=kafka_bootstrap,
+            admin_email=admin_email,
+            env={**oauth_provider.environment(), **env},
+        ) as (running, courses_database, assessments_database):
+            yield E2EStack(
+                running, oauth_provider, admin_email, data_dir, courses_database, assessments_database
+            )
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def stack(start_stack: StartStack) -> Iterator[E2EStack]:
     env = {
-        "COURSEGRAPH_PROFILE": "test",
-        "COURSEGRAPH_DATA_DIR": str(data_dir),
-        "COURSEGRAPH_DATABASE_URL": database_url,
-        "COURSEGRAPH_MONGODB_URL": mongodb_url,
-        "COURSEGRAPH_COURSES_DATABASE": courses_database,
-        "COURSEGRAPH_ASSESSMENTS_DATABASE": assessments_database,
-        "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "COURSEGRAPH_ADMIN_EMAILS": admin_email,
         # The suite is one client making many requests: the router's per-client limit is tested on its own.
         "COURSEGRAPH_ROUTER_RATE_LIMIT": "0",
         # Abandoned timed attempts close within seconds, so a test can wait for it.
@@ -163,14 +176,9 @@ def stack(
         "COURSEGRAPH_ASSESSMENT_SWEEP_SECONDS": "1",
         # Recover quickly once Kafka is back (the nothing-lost tests stop it).
         "COURSEGRAPH_OUTBOX_MAX_BACKOFF_SECONDS": "2",
-        **oauth_provider.environment(),
     }
-    with run_stack(env, data_dir / "stack.log") as running:
-        yield E2EStack(running, oauth_provider, admin_email, data_dir, courses_database, assessments_database)
-    client: pymongo.MongoClient[dict[str, Any]]
-    with pymongo.MongoClient(mongodb_url) as client:
-        client.drop_database(courses_database)
-        client.drop_database(assessments_database)
+    with start_stack("stack-data", env) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pymongo
 
 from tests.support.servers import free_port, wait_until_ready
 
@@ -124,3 +126,39 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def run_test_stack(
+    data_dir: Path,
+    *,
+    database_url: str,
+    mongodb_url: str,
+    kafka_bootstrap: str,
+    admin_email: str,
+    env: dict[str, str],
+) -> Iterator[tuple[Stack, str, str]]:
+    """The test profile on the real backing services; yields the stack and its courses and assessments
+    databases. They are its own (dropped afterwards): no other stack writes these documents, which
+    FerretDB could not keep consistent across processes (ADR 0010)."""
+    run = uuid.uuid4().hex[:8]
+    courses_database, assessments_database = f"coursegraph_courses_{run}", f"coursegraph_assessments_{run}"
+    full_env = {
+        "COURSEGRAPH_PROFILE": "test",
+        "COURSEGRAPH_DATA_DIR": str(data_dir),
+        "COURSEGRAPH_DATABASE_URL": database_url,
+        "COURSEGRAPH_MONGODB_URL": mongodb_url,
+        "COURSEGRAPH_COURSES_DATABASE": courses_database,
+        "COURSEGRAPH_ASSESSMENTS_DATABASE": assessments_database,
+        "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "COURSEGRAPH_ADMIN_EMAILS": admin_email,
+        **env,
+    }
+    try:
+        with run_stack(full_env, data_dir / "stack.log") as running:
+            yield running, courses_database, assessments_database
+    finally:
+        client: pymongo.MongoClient[dict[str, Any]]
+        with pymongo.MongoClient(mongodb_url) as client:
+            client.drop_database(courses_database)
+            client.drop_database(assessments_database)
