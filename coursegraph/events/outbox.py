@@ -60,6 +60,32 @@ async def add_to_outbox(session: AsyncSession, table: sa.Table, topic: str, key:
     )
 
 
+async def prune_published(
+    sessionmaker: async_sessionmaker[AsyncSession], table: sa.Table, *, before: datetime, batch: int = 1000
+) -> int:
+    """Delete rows published before `before`, in batches (short transactions); return how many.
+
+    Published rows are an audit trail for a while, then only weight: the table would grow forever.
+    Unpublished rows are never touched, however old.
+    """
+    deleted = 0
+    while True:
+        # Oldest first by seq (the primary key): old published rows sit at the low end of the index.
+        oldest = (
+            sa.select(table.c.seq)
+            .where(table.c.published_at.is_not(None), table.c.published_at < before)
+            .order_by(table.c.seq)
+            .limit(batch)
+            .correlate(None)  # its own FROM, not the DELETE's table
+        )
+        async with sessionmaker() as session, session.begin():
+            result = await session.execute(table.delete().where(table.c.seq.in_(oldest)))
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        deleted += count
+        if count < batch:
+            return deleted
+
+
 class OutboxRelay(Relay):
     """Publishes unpublished outbox rows in order; woken after each commit, else polls."""
 

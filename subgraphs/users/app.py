@@ -2,10 +2,12 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, WebSocket
+from pydantic import Field
 
 from coursegraph.db import create_engine, session_factory, sqlite_url
 from coursegraph.events.outbox import OutboxRelay
@@ -16,6 +18,7 @@ from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from subgraphs.users.context import UsersContext, make_loaders
+from subgraphs.users.housekeeping import Housekeeping
 from subgraphs.users.models import outbox
 from subgraphs.users.schema import schema
 
@@ -25,6 +28,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class UsersSettings(ServiceSettings):
     migrate_on_start: bool = True
     database_pool_size: int = 10
+    # Published events and sessions whose refresh tokens all expired are kept this long, then deleted.
+    users_retention_hours: float = Field(default=7 * 24, gt=0)
+    users_housekeeping_seconds: float = Field(default=3600, gt=0)
 
     @property
     def users_database_url(self) -> str:
@@ -46,14 +52,24 @@ def create_app(settings: UsersSettings | None = None, publisher: EventPublisher 
         max_backoff_seconds=settings.outbox_max_backoff_seconds,
     )
 
+    housekeeping = Housekeeping(
+        sessions,
+        outbox,
+        retention=timedelta(hours=settings.users_retention_hours),
+        interval_seconds=settings.users_housekeeping_seconds,
+        clock=lambda: datetime.now(UTC),
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await upgrade_to_head(engine, MIGRATIONS)
         relay.start()
+        housekeeping.start()
         try:
             yield
         finally:
+            await housekeeping.stop()
             await relay.stop()
             await publisher.close()
             await engine.dispose()

@@ -70,3 +70,20 @@ class RefreshTokenRepository:
 
     def add(self, *objects: object) -> None:
         self.session.add_all(objects)
+
+    async def delete_dead_families(self, *, before: datetime, limit: int) -> int:
+        """Delete up to `limit` sessions whose every refresh token expired before `before` (their tokens
+        go with them, by cascade); return how many. Nothing in them can be used any more."""
+        live = sa.select(RefreshToken.id).where(
+            RefreshToken.family_id == RefreshTokenFamily.id, RefreshToken.expires_at >= before
+        )
+        dead = (
+            sa.select(RefreshTokenFamily.id)
+            .where(RefreshTokenFamily.created_at < before, ~live.exists())
+            .limit(limit)
+            .correlate(None)  # its own FROM, not the DELETE's table
+        )
+        result = await self.session.execute(
+            sa.delete(RefreshTokenFamily).where(RefreshTokenFamily.id.in_(dead))
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
