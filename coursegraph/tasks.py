@@ -2,7 +2,11 @@
 
 import asyncio
 import contextlib
+import logging
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
 
 
 class BackgroundTask(ABC):
@@ -21,3 +25,30 @@ class BackgroundTask(ABC):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+class Periodic(BackgroundTask):
+    """Runs `action` every `interval_seconds` (the first time after `first_delay_seconds`); a failure is
+    logged and the next run comes as planned: housekeeping must never take a service down."""
+
+    def __init__(
+        self,
+        name: str,
+        action: Callable[[], Awaitable[object]],
+        *,
+        interval_seconds: float,
+        first_delay_seconds: float = 0.0,
+    ) -> None:
+        self._name = name
+        self._action = action
+        self._interval = interval_seconds
+        self._first_delay = first_delay_seconds
+
+    async def _run(self) -> None:
+        await asyncio.sleep(self._first_delay)
+        while True:
+            try:
+                await self._action()
+            except Exception:
+                logger.exception("%s failed; next run in %.0fs", self._name, self._interval)
+            await asyncio.sleep(self._interval)

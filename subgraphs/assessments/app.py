@@ -13,6 +13,7 @@ from coursegraph.internal import InternalGraphQLClient
 from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
+from coursegraph.tasks import Periodic
 from subgraphs.assessments.context import AssessmentsContext, make_loaders
 from subgraphs.assessments.courses_client import CoursesClient
 from subgraphs.assessments.models import Assessment, Attempt
@@ -47,23 +48,22 @@ def create_app(
     courses = CoursesClient(internal)
     assessments, attempts = AssessmentRepository(), AttemptRepository()
     grace = timedelta(seconds=settings.assessment_grace_seconds)
-    sweeper = ExpiredAttemptSweeper(
-        assessments,
-        attempts,
-        store.relay,
-        clock=clock,
-        grace=grace,
+    sweeper = ExpiredAttemptSweeper(assessments, attempts, store.relay, clock=clock, grace=grace)
+    sweeping = Periodic(
+        "expired-attempt sweep",
+        sweeper.sweep_all,
         interval_seconds=settings.assessment_sweep_seconds,
+        first_delay_seconds=settings.assessment_sweep_seconds,
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.start()
-        sweeper.start()
+        sweeping.start()
         try:
             yield
         finally:
-            await sweeper.stop()
+            await sweeping.stop()
             await internal.close()
             await store.stop()
 

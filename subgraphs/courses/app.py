@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, WebSocket
 
@@ -12,7 +13,8 @@ from coursegraph.events.publisher import EventPublisher
 from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
-from subgraphs.courses.consumers import ASSESSMENT_TOPIC, AssessmentEventHandler
+from coursegraph.tasks import Periodic
+from subgraphs.courses.consumers import ASSESSMENT_TOPIC, PROCESSED_MARKS_KEPT, AssessmentEventHandler
 from subgraphs.courses.context import CoursesContext, make_loaders
 from subgraphs.courses.models import Course, Enrollment
 from subgraphs.courses.progress import ProgressFeed
@@ -34,12 +36,14 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         publisher=publisher,
     )
     courses, enrollments = CourseRepository(), EnrollmentRepository()
+    handler = AssessmentEventHandler(courses, enrollments, store.database["processed_events"], store.relay)
     consumer = event_consumer(
-        settings,
-        service="courses",
-        group_id="courses",
-        topics=[ASSESSMENT_TOPIC],
-        handler=AssessmentEventHandler(courses, enrollments, store.database["processed_events"], store.relay),
+        settings, service="courses", group_id="courses", topics=[ASSESSMENT_TOPIC], handler=handler
+    )
+    forgetting = Periodic(
+        "processed-event marks cleanup",
+        lambda: handler.forget_processed(datetime.now(UTC) - PROCESSED_MARKS_KEPT),
+        interval_seconds=24 * 3600,
     )
     progress = ProgressFeed()
     progress_listener = event_consumer(
@@ -51,9 +55,11 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         await store.start()
         await consumer.start()
         await progress_listener.start()
+        forgetting.start()
         try:
             yield
         finally:
+            await forgetting.stop()
             await progress_listener.stop()
             await consumer.stop()
             await store.stop()

@@ -1,7 +1,7 @@
 """What the courses service does with assessment.events: requirements and passes, towards certificates."""
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -13,6 +13,9 @@ from subgraphs.courses import service
 from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
 
 ASSESSMENT_TOPIC = "assessment.events"
+# Redeliveries come within Kafka's retention (days) and every step is idempotent anyway: older marks only
+# take space.
+PROCESSED_MARKS_KEPT = timedelta(days=30)
 
 
 class AssessmentEventHandler:
@@ -52,3 +55,8 @@ class AssessmentEventHandler:
         self._relay.notify()
         with contextlib.suppress(DuplicateKeyError):  # a concurrent redelivery marked it first
             await self._processed.insert_one({"_id": str(event.event_id), "processed_at": datetime.now(UTC)})
+
+    async def forget_processed(self, before: datetime) -> int:
+        """Delete the processed marks made before `before`; return how many."""
+        result = await self._processed.delete_many({"processed_at": {"$lt": before}})
+        return result.deleted_count

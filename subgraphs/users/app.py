@@ -17,6 +17,7 @@ from coursegraph.migrations import upgrade_to_head
 from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
+from coursegraph.tasks import Periodic
 from subgraphs.users.context import UsersContext, make_loaders
 from subgraphs.users.housekeeping import Housekeeping
 from subgraphs.users.models import outbox
@@ -56,8 +57,10 @@ def create_app(settings: UsersSettings | None = None, publisher: EventPublisher 
         sessions,
         outbox,
         retention=timedelta(hours=settings.users_retention_hours),
-        interval_seconds=settings.users_housekeeping_seconds,
         clock=lambda: datetime.now(UTC),
+    )
+    housekeeping_task = Periodic(
+        "users housekeeping", housekeeping.run_once, interval_seconds=settings.users_housekeeping_seconds
     )
 
     @asynccontextmanager
@@ -65,11 +68,11 @@ def create_app(settings: UsersSettings | None = None, publisher: EventPublisher 
         if settings.migrate_on_start:
             await upgrade_to_head(engine, MIGRATIONS)
         relay.start()
-        housekeeping.start()
+        housekeeping_task.start()
         try:
             yield
         finally:
-            await housekeeping.stop()
+            await housekeeping_task.stop()
             await relay.stop()
             await publisher.close()
             await engine.dispose()

@@ -4,7 +4,6 @@ Runs in every users instance; each pass is a few bounded deletes that replicas m
 deleted once; the other replica's delete finds nothing).
 """
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coursegraph.events.outbox import prune_published
-from coursegraph.tasks import BackgroundTask
 from subgraphs.users.repository import RefreshTokenRepository
 
 logger = logging.getLogger(__name__)
@@ -27,20 +25,18 @@ class Pruned:
     sessions: int
 
 
-class Housekeeping(BackgroundTask):
+class Housekeeping:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         outbox: sa.Table,
         *,
         retention: timedelta,
-        interval_seconds: float,
         clock: Callable[[], datetime],
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._retention = retention
-        self._interval = interval_seconds
         self._clock = clock
 
     async def run_once(self) -> Pruned:
@@ -58,11 +54,3 @@ class Housekeeping(BackgroundTask):
         if events or sessions:
             logger.info("housekeeping: deleted %d published events and %d expired sessions", events, sessions)
         return Pruned(events=events, sessions=sessions)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                logger.exception("housekeeping failed; retrying in %.0fs", self._interval)
-            await asyncio.sleep(self._interval)

@@ -55,8 +55,17 @@ def caller(spans: list[ReceivedSpan], span: ReceivedSpan) -> ReceivedSpan | None
     return next((other for other in spans if other.span_id == span.parent_span_id), None)
 
 
-def entered(*services: str) -> Any:
-    return lambda spans: all(any(s.kind == SERVER for s in entry_spans(spans, name)) for name in services)
+def entered(*services: str, client_span_id: str) -> Any:
+    """Every service has been entered, and every span's parent has arrived too (the services export in
+    their own batches, so a child can arrive before its parent): the trace is whole."""
+
+    def done(spans: list[ReceivedSpan]) -> bool:
+        ids = {span.span_id for span in spans} | {client_span_id}
+        return all(any(s.kind == SERVER for s in entry_spans(spans, name)) for name in services) and all(
+            span.parent_span_id in ids for span in spans
+        )
+
+    return done
 
 
 def is_database_span(span: ReceivedSpan) -> bool:
@@ -92,7 +101,7 @@ def test_a_rest_request_is_one_trace_through_router_and_subgraphs(
     assert response.json()["data"]["instructor"]["name"] == "Traced Instructor"  # from the users subgraph
 
     services = ("rest-compat", "router", "courses", "users")
-    spans = otlp.wait_for(trace_id, entered(*services))
+    spans = otlp.wait_for(trace_id, entered(*services, client_span_id=client_span_id))
     assert {span.service for span in spans} >= set(services), sorted({(s.service, s.name) for s in spans})
 
     # Each service is entered once by a server span, and that span's parent is its caller's span.
@@ -128,7 +137,7 @@ def test_a_rest_request_is_one_trace_through_router_and_subgraphs(
 
 
 def test_the_trace_reaches_the_oauth_provider_and_the_auth_logs(traced: E2EStack, otlp: OtlpReceiver) -> None:
-    trace_id, _, headers = new_trace()
+    trace_id, client_span_id, headers = new_trace()
     body = {"code": "not-a-code", "code_verifier": "v" * 43, "redirect_uri": "http://localhost:3000/callback"}
 
     response = traced.rest("POST", "/auth/google", json=body, headers=headers)
@@ -136,7 +145,10 @@ def test_the_trace_reaches_the_oauth_provider_and_the_auth_logs(traced: E2EStack
 
     spans = otlp.wait_for(
         trace_id,
-        lambda spans: entered("auth")(spans) and any(s.service == "auth" and s.kind == CLIENT for s in spans),
+        lambda spans: (
+            entered("auth", client_span_id=client_span_id)(spans)
+            and any(s.service == "auth" and s.kind == CLIENT for s in spans)
+        ),
     )
     (auth_entry,) = entry_spans(spans, "auth")
     parent = caller(spans, auth_entry)

@@ -130,9 +130,7 @@ async def test_old_published_events_and_dead_sessions_go_and_nothing_in_use(engi
     old_published = await add_event(sessions, created=days(-10), published=days(-10))
     recent_published = await add_event(sessions, created=days(-1), published=days(-1))
     old_unpublished = await add_event(sessions, created=days(-30), published=None)
-    housekeeping = Housekeeping(
-        sessions, outbox, retention=RETENTION, interval_seconds=3600, clock=lambda: NOW
-    )
+    housekeeping = Housekeeping(sessions, outbox, retention=RETENTION, clock=lambda: NOW)
 
     assert await housekeeping.run_once() == Pruned(events=1, sessions=2)
 
