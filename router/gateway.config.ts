@@ -84,6 +84,8 @@ const settings = {
   maxAliases: int('COURSEGRAPH_ROUTER_MAX_ALIASES', 30, 0),
   maxCost: int('COURSEGRAPH_ROUTER_MAX_COST', 5000, 0), // 0 disables demand control
   costListSize: int('COURSEGRAPH_ROUTER_COST_LIST_SIZE', 10, 0),
+  // Like rest-compat's cap: the parsed body (and its variables) must fit comfortably in memory.
+  maxBodyBytes: int('COURSEGRAPH_ROUTER_MAX_BODY_BYTES', 8 * 1024 * 1024, 1),
   rateLimit: int('COURSEGRAPH_ROUTER_RATE_LIMIT', 600, 0), // requests per window; 0 disables
   rateLimitWindowSeconds: int('COURSEGRAPH_ROUTER_RATE_LIMIT_WINDOW_SECONDS', 60, 1),
   rateLimitBy: str('COURSEGRAPH_ROUTER_RATE_LIMIT_BY', 'ip'),
@@ -442,6 +444,34 @@ function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
 }
 
 /**
+ * Request body cap: a body over COURSEGRAPH_ROUTER_MAX_BODY_BYTES is refused with 413 before it is read
+ * (Content-Length), and a body of unknown length (chunked) with 411, since only a declared length can be
+ * checked before buffering. Browsers and HTTP clients declare it for every GraphQL POST.
+ */
+function useRequestBodyLimit(): GatewayPlugin {
+  function refusal(status: number, message: string, fetchAPI: { Response: typeof Response }): Response {
+    const body = { errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] };
+    return new fetchAPI.Response(JSON.stringify(body), {
+      status,
+      // Not `Connection: close`: a client still sending would see a reset instead of this answer. Node
+      // reads and discards the rest of an unread body, without buffering it.
+      headers: { 'Content-Type': 'application/json; charset=utf-8' },
+    });
+  }
+  return {
+    onRequest({ request, fetchAPI, endResponse }) {
+      if (request.method !== 'POST') return;
+      const declared = request.headers.get('content-length');
+      if (declared === null) {
+        endResponse(refusal(411, 'A request body needs a Content-Length header.', fetchAPI));
+      } else if (!/^\d+$/.test(declared) || Number(declared) > settings.maxBodyBytes) {
+        endResponse(refusal(413, `The request body exceeds ${settings.maxBodyBytes} bytes.`, fetchAPI));
+      }
+    },
+  };
+}
+
+/**
  * WebSocket clients send Authorization in connectionParams; expose it as the `authorization`
  * header of the context so that header propagation and the subgraph WebSocket connectionParams
  * forward it like an HTTP client's header.
@@ -483,6 +513,7 @@ log.info(
     subgraphUrlOverrides: Object.fromEntries(Object.entries(subgraphUrlOverrides).map(([k, v]) => [k, v.location])),
     jwksUrl: settings.jwksUrl,
     limits: {
+      maxBodyBytes: settings.maxBodyBytes,
       maxDepth: settings.maxDepth,
       maxTokens: settings.maxTokens,
       maxAliases: settings.maxAliases,
@@ -598,6 +629,7 @@ export const gatewayConfig = defineConfig({
     : {}),
 
   plugins: () => [
+    useRequestBodyLimit(),
     useTokenLimit(),
     useOperationLimits(),
     ...(settings.rateLimit > 0 ? [useRequestRateLimit(GRAPHQL_ENDPOINT)] : []),

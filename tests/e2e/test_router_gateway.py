@@ -49,6 +49,7 @@ ISSUER = "coursegraph-test-issuer"
 AUDIENCE = "coursegraph-test-api"
 MAX_DEPTH = 12
 PRODUCTION_RATE_LIMIT = 5
+DEV_MAX_BODY_BYTES = 64 * 1024  # small, so the test sends little
 ALLOWED_ORIGIN = "http://app.coursegraph.test"
 STARTUP_TIMEOUT = 60.0
 
@@ -315,7 +316,12 @@ def router_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterSta
             _wait_until_ready(service, "/readiness")
             return service
 
-        dev = gateway("gateway-dev", COURSEGRAPH_PROFILE="dev", COURSEGRAPH_ROUTER_RATE_LIMIT="10000")
+        dev = gateway(
+            "gateway-dev",
+            COURSEGRAPH_PROFILE="dev",
+            COURSEGRAPH_ROUTER_RATE_LIMIT="10000",
+            COURSEGRAPH_ROUTER_MAX_BODY_BYTES=str(DEV_MAX_BODY_BYTES),
+        )
         production = gateway(
             "gateway-production",
             COURSEGRAPH_PROFILE="production",
@@ -655,6 +661,30 @@ async def test_too_many_tokens_are_refused(router_stack: RouterStack) -> None:
     assert "data" not in body
     assert _error_codes(body) == ["BAD_USER_INPUT"]
     assert "Token limit of 2000 exceeded" in body["errors"][0]["message"]
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(router_stack: RouterStack) -> None:
+    def body_of(size: int) -> bytes:
+        # A valid request padded by an unused variable to exactly `size` bytes.
+        empty = json.dumps({"query": "{ whoami { requestId } }", "variables": {"pad": ""}}).encode()
+        return empty.replace(b'"pad": ""', b'"pad": "' + b"x" * (size - len(empty)) + b'"')
+
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=router_stack.dev.base_url, timeout=15) as client:
+        fits = await client.post("/graphql", content=body_of(DEV_MAX_BODY_BYTES), headers=headers)
+        too_big = await client.post("/graphql", content=body_of(DEV_MAX_BODY_BYTES + 1), headers=headers)
+        far_too_big = await client.post("/graphql", content=body_of(16 * DEV_MAX_BODY_BYTES), headers=headers)
+
+        async def chunks() -> Any:  # no Content-Length: sent chunked
+            yield body_of(1000)
+
+        unknown_length = await client.post("/graphql", content=chunks(), headers=headers)
+
+    assert fits.status_code == 200 and fits.json()["data"]["whoami"]["requestId"], fits.text
+    assert too_big.status_code == 413 and _error_codes(too_big.json()) == ["BAD_USER_INPUT"], too_big.text
+    assert f"exceeds {DEV_MAX_BODY_BYTES} bytes" in too_big.json()["errors"][0]["message"]
+    assert far_too_big.status_code == 413, far_too_big.text
+    assert unknown_length.status_code == 411 and _error_codes(unknown_length.json()) == ["BAD_USER_INPUT"]
 
 
 async def test_invalid_queries_carry_bad_user_input(router_stack: RouterStack) -> None:
