@@ -54,6 +54,10 @@ class LaunchError(RuntimeError):
     """Something the user must fix before the stack can start; printed without a traceback."""
 
 
+KEEP_ALIVE_SECONDS = 75
+KEEP_ALIVE_HINT_SECONDS = 60
+
+
 class _EmbeddedServer(uvicorn.Server):
     """Several servers share one loop, so signals are handled once by the launcher, not by each."""
 
@@ -74,6 +78,12 @@ def _uvicorn_server(service: PythonService, settings: ServiceSettings) -> _Embed
         access_log=False,
         ws="websockets-sansio",
         proxy_headers=False,
+        # Callers (the router, service clients) reuse idle connections. A server that closes one as a
+        # request arrives on it makes that request fail ("socket hang up"): keep idle connections well
+        # past the clients' own idle limits (httpx 5 s), and tell Node clients, which honour the hint,
+        # to drop theirs first.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        headers=[("Keep-Alive", f"timeout={KEEP_ALIVE_HINT_SECONDS}")],
     )
     return _EmbeddedServer(config)
 

@@ -55,7 +55,9 @@ def user_errors(errors: list[dict[str, Any]], *, default_field: str) -> GraphErr
 class GraphClient:
     def __init__(self, router_url: str, *, timeout: float) -> None:
         self._url = router_url
-        self._client = httpx.AsyncClient(timeout=timeout)
+        # Idle connections are dropped before the router's own 5 s keep-alive would close them under a
+        # request ("socket hang up").
+        self._client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(keepalive_expiry=2.0))
         instrument_http_client(self._client, SERVICE)
 
     async def close(self) -> None:
