@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from coursegraph.infra.paths import env_file, read_env_file
 from coursegraph.infra.services import FerretDB, Postgres
+from tests.support.otlp import run_otlp_receiver
 from tests.support.servers import free_port
 from tests.support.stack import REPO, Stack, run_stack
 
@@ -245,7 +246,7 @@ def seed_catalog(env: dict[str, str], args: argparse.Namespace) -> float:
 
 @contextmanager
 def stack_for(env: dict[str, str], log_dir: Path) -> Iterator[Stack]:
-    stack_env = {key: value for key, value in env.items() if key.startswith("COURSEGRAPH_")}
+    stack_env = {key: value for key, value in env.items() if key.startswith(("COURSEGRAPH_", "OTEL_"))}
     with run_stack(stack_env, log_dir / "stack.log") as stack:
         yield stack
 
@@ -540,6 +541,11 @@ def main() -> None:
         "--mongodb-url",
         help="the document store to use (e.g. a real MongoDB); default: a FerretDB started for this run",
     )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="turn OpenTelemetry tracing on, exporting to an OTLP receiver in this process (its cost)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     args = parser.parse_args()
     if args.duration <= 0 or args.concurrency < 1 or not 1 <= args.page_size <= 100:
@@ -577,6 +583,11 @@ def main() -> None:
         }
         say(f"seeding {args.courses} courses, {args.learners} learners into {database}")
         seed_seconds = seed_catalog(env, args)
+        # After seeding: only the stack is traced.
+        receiver = cleanup.enter_context(run_otlp_receiver()) if args.tracing else None
+        if receiver is not None:
+            # The receiver decodes what it gets in this process: its CPU counts as the load client's.
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.url
         say("starting the stack (router, rest-compat, subgraphs)")
         with stack_for(env, Path(scratch)) as stack:
             assert stack.process is not None
@@ -591,6 +602,7 @@ def main() -> None:
             say(f"measuring idle CPU ({args.idle:g}s)")
             idle = idle_cpu(groups, args.idle) if args.idle > 0 else {}
             results = measure(all_targets, groups, args, say)
+        spans_received = None if receiver is None else len(receiver.spans)
 
     report = {
         "scenario": "catalog",
@@ -607,6 +619,8 @@ def main() -> None:
             "enrollments_per_learner": args.enrollments_per_learner,
             "seed": args.seed,
             "document_store": document_store,
+            "tracing": args.tracing,
+            "spans_received": spans_received,
         },
         "seed_seconds": round(seed_seconds, 2),
         "idle_cores": idle,

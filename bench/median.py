@@ -21,7 +21,11 @@ def main() -> None:
     reports: list[dict[str, Any]] = [
         json.loads(Path(path).read_text().replace(": null", ": NaN")) for path in sys.argv[1:]
     ]
-    configs = {json.dumps(report["config"], sort_keys=True) for report in reports}
+    # What a run measured about itself (spans received) is not configuration.
+    configs = {
+        json.dumps({k: v for k, v in report["config"].items() if k != "spans_received"}, sort_keys=True)
+        for report in reports
+    }
     if len(configs) != 1:
         raise SystemExit("the reports are of different configurations")
     print(f"{len(reports)} runs: `{reports[0]['command']}`\n")
