@@ -272,24 +272,7 @@ class CourseSeeder:
         enrollments = await self.database[Enrollment.Settings.name].count_documents({SEED_MARKER: True})
         return courses + enrollments
 
-    def plan(
-        self,
-        *,
-        seed: int,
-        instructors: Sequence[Person],
-        learners: Sequence[Person],
-        courses: int,
-        enrollments_per_learner: int,
-        now: datetime,
-    ) -> Catalog:
-        return plan_catalog(
-            seed=seed,
-            instructors=instructors,
-            learners=learners,
-            courses=courses,
-            enrollments_per_learner=enrollments_per_learner,
-            now=now,
-        )
+    plan = staticmethod(plan_catalog)
 
     async def insert(self, plan: Catalog, advance: Advance) -> None:
         for step, items, batch, collection in (

@@ -94,8 +94,7 @@ class UserSeeder:
             rows = await connection.execute(sa.select(User.id).where(_seeded()))
             return [str(user_id) for user_id in rows.scalars()]
 
-    def plan(self, *, seed: int, instructors: int, learners: int, now: datetime) -> People:
-        return plan_people(seed=seed, instructors=instructors, learners=learners, now=now)
+    plan = staticmethod(plan_people)
 
     async def insert(self, plan: People, advance: Advance) -> None:
         for start in range(0, len(plan.rows), BATCH):
