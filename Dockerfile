@@ -6,6 +6,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY coursegraph ./coursegraph
+COPY coursegraph_cli ./coursegraph_cli
 COPY subgraphs ./subgraphs
 COPY rest-compat ./rest-compat
 RUN uv sync --frozen --no-dev

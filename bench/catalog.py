@@ -47,8 +47,8 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from coursegraph.infra.paths import env_file, read_env_file
-from coursegraph.infra.services import FerretDB, Postgres
+from coursegraph_cli.infra.paths import env_file, read_env_file
+from coursegraph_cli.infra.services import FerretDB, Postgres
 from tests.support.otlp import run_otlp_receiver
 from tests.support.servers import free_port
 from tests.support.stack import REPO, Stack, run_stack
@@ -231,7 +231,7 @@ async def drop_stores(database_url: str, mongodb_url: str, name: str) -> None:
 
 def seed_catalog(env: dict[str, str], args: argparse.Namespace) -> float:
     command = [
-        sys.executable, "-m", "coursegraph.cli", "seed",
+        sys.executable, "-m", "coursegraph_cli", "seed",
         f"--instructors={args.instructors}", f"--courses={args.courses}", f"--learners={args.learners}",
         f"--enrollments-per-learner={args.enrollments_per_learner}", f"--seed={args.seed}",
     ]  # fmt: skip

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from coursegraph.infra.paths import read_env_file
+from coursegraph_cli.infra.paths import read_env_file
 
 # ---------------------------------------------------------------------------------------------
 # Backing services (provisioned by `uv run coursegraph infra up`, which `make test` runs).

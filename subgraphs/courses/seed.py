@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from coursegraph.mongo import init_models, mongo_client
-from coursegraph.seed import SEED_MARKER, Advance, Person, StoreUnavailable, redact
+from coursegraph.seeding import SEED_MARKER, Advance, Person, StoreUnavailable, redact
 from coursegraph.settings import Profile
 from subgraphs.courses.app import CoursesSettings
 from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus, Lesson, Module

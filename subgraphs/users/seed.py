@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coursegraph.db import create_engine
 from coursegraph.migrations import upgrade_to_head
-from coursegraph.seed import SEED_EMAIL_DOMAIN, Advance, Person, StoreUnavailable
+from coursegraph.seeding import SEED_EMAIL_DOMAIN, Advance, Person, StoreUnavailable
 from subgraphs.users.app import MIGRATIONS, UsersSettings
 from subgraphs.users.models import User
 

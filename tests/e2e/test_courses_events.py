@@ -167,7 +167,7 @@ def infra(action: str, service: str, *, attempts: int = 3) -> None:
     outputs = []
     for _ in range(attempts):
         done = subprocess.run(
-            [sys.executable, "-m", "coursegraph.cli", "infra", action, service],
+            [sys.executable, "-m", "coursegraph_cli", "infra", action, service],
             cwd=REPO,
             capture_output=True,
             text=True,

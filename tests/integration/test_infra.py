@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo.errors import DuplicateKeyError
 from typer.testing import CliRunner
 
-from coursegraph.infra.cli import app
-from coursegraph.infra.paths import ENV_KEYS
+from coursegraph_cli.infra.cli import app
+from coursegraph_cli.infra.paths import ENV_KEYS
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from coursegraph.seed import SEED_EMAIL_DOMAIN, SEED_MARKER
+from coursegraph.seeding import SEED_EMAIL_DOMAIN, SEED_MARKER
 from tests.support.stack import REPO, Stack, run_stack
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ async def seed(stores: Stores, *args: str) -> Run:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "coursegraph.cli",
+        "coursegraph_cli",
         "seed",
         *args,
         cwd=REPO,
@@ -285,7 +285,7 @@ def test_an_unreachable_document_store_is_named_and_nothing_changes(tmp_path: Pa
     env = {key: value for key, value in os.environ.items() if not key.startswith("COURSEGRAPH_")}
     env |= {"COURSEGRAPH_DATA_DIR": str(tmp_path / "dev"), "COURSEGRAPH_DEV_MONGODB_PORT": "1"}
     run = subprocess.run(
-        [sys.executable, "-m", "coursegraph.cli", "seed", "--courses=1", "--learners=1", "--instructors=1"],
+        [sys.executable, "-m", "coursegraph_cli", "seed", "--courses=1", "--learners=1", "--instructors=1"],
         cwd=REPO,
         env=env,
         capture_output=True,

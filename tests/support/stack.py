@@ -93,7 +93,7 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
     }
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "coursegraph.cli", command],
+        [sys.executable, "-m", "coursegraph_cli", command],
         cwd=REPO,
         env=full_env,
         stdout=log,

@@ -7,16 +7,16 @@ from typing import Annotated
 import typer
 import uvloop
 
-from coursegraph.infra.cli import app as infra_app
-from coursegraph.launcher import ALL_SERVICES, SUBGRAPHS, LaunchError, run_services
 from coursegraph.observability import configure_logging
-from coursegraph.seed import HELP as SEED_HELP
-from coursegraph.seed import command as seed_command
 from coursegraph.settings import ServiceSettings
+from coursegraph_cli.infra.cli import app as infra_app
+from coursegraph_cli.launcher import ALL_SERVICES, SUBGRAPHS, LaunchError, run_services
+from coursegraph_cli.seed import HELP as SEED_HELP
+from coursegraph_cli.seed import command as seed_command
 
 app = typer.Typer(help="CourseGraph: a GraphQL federation learning-management backend.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
-app.command("seed", help=SEED_HELP)(seed_command)  # the demo catalog (coursegraph/seed.py)
+app.command("seed", help=SEED_HELP)(seed_command)  # the demo catalog (coursegraph_cli/seed.py)
 
 BANNER = """
 CourseGraph is running ({profile} profile)
@@ -76,7 +76,7 @@ def export_schemas(
     check: Annotated[bool, typer.Option(help="Fail if a checked-in schema.graphql is stale.")] = False,
 ) -> None:
     """Write each subgraph's SDL to subgraphs/<name>/schema.graphql (what the router composes)."""
-    from coursegraph.schemas import export_all  # imports the subgraphs' schema modules
+    from coursegraph_cli.schemas import export_all  # imports every subgraph's schema: only when needed
 
     stale = export_all(Path.cwd(), check=check)
     for path in stale:

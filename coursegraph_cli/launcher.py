@@ -4,6 +4,8 @@ One process is what the dev profile's in-process event bus needs; in production 
 own (`coursegraph serve users`, one per container). The router is Node (Hive Gateway), a child process.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import logging
@@ -11,14 +13,17 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from coursegraph.settings import Profile, ServiceSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +31,42 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ROUTER_DIR = REPO_ROOT / "router"
 
 
+# Each service's app factory, imported when the service starts: a command that runs no service (or only
+# some) does not pay for importing the others.
+def _auth_app() -> FastAPI:
+    from subgraphs.auth.app import create_app
+
+    return create_app()
+
+
+def _users_app() -> FastAPI:
+    from subgraphs.users.app import create_app
+
+    return create_app()
+
+
+def _courses_app() -> FastAPI:
+    from subgraphs.courses.app import create_app
+
+    return create_app()
+
+
+def _assessments_app() -> FastAPI:
+    from subgraphs.assessments.app import create_app
+
+    return create_app()
+
+
+def _rest_compat_app() -> FastAPI:
+    from rest_compat.app import create_app
+
+    return create_app()
+
+
 @dataclass(frozen=True)
 class PythonService:
     name: str
-    factory: str  # import path of an app factory, so the launcher imports no service package itself
+    factory: Callable[[], FastAPI]  # called by uvicorn when the server starts (factory=True)
 
     def port(self, settings: ServiceSettings) -> int:
         return int(getattr(settings, f"{self.name.replace('-', '_')}_port"))
@@ -39,11 +76,11 @@ class PythonService:
 PYTHON_SERVICES = {
     service.name: service
     for service in (
-        PythonService("auth", "subgraphs.auth.app:create_app"),
-        PythonService("users", "subgraphs.users.app:create_app"),
-        PythonService("courses", "subgraphs.courses.app:create_app"),
-        PythonService("assessments", "subgraphs.assessments.app:create_app"),
-        PythonService("rest-compat", "rest_compat.app:create_app"),
+        PythonService("auth", _auth_app),
+        PythonService("users", _users_app),
+        PythonService("courses", _courses_app),
+        PythonService("assessments", _assessments_app),
+        PythonService("rest-compat", _rest_compat_app),
     )
 }
 SUBGRAPHS = [name for name in PYTHON_SERVICES if name != "rest-compat"]
@@ -135,7 +172,7 @@ def dev_mongodb_command(settings: ServiceSettings) -> list[str] | None:
     """In dev without a configured MongoDB, FerretDB on SQLite in the data dir (built on first use)."""
     if settings.mongodb_url or settings.profile is not Profile.DEV:
         return None
-    from coursegraph.infra.services import FerretDB
+    from coursegraph_cli.infra.services import FerretDB
 
     ferretdb = FerretDB()
     try:
@@ -155,14 +192,14 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
         raise LaunchError(
             f"unknown services: {', '.join(sorted(unknown))} (known: {', '.join(ALL_SERVICES)})"
         )
-    servers = [_uvicorn_server(PYTHON_SERVICES[name], settings) for name in names if name != "router"]
+    servers = {name: _uvicorn_server(PYTHON_SERVICES[name], settings) for name in names if name != "router"}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
     tasks: list[asyncio.Task[Any]] = [
-        asyncio.create_task(server.serve(), name=str(server.config.app)) for server in servers
+        asyncio.create_task(server.serve(), name=name) for name, server in servers.items()
     ]
     router: asyncio.subprocess.Process | None = None
     if "router" in names:
@@ -187,7 +224,7 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
         error = None if failed.cancelled() else failed.exception()
         logger.error("%s stopped unexpectedly; shutting down", failed.get_name(), exc_info=error)
         exit_code = 1
-    for server in servers:
+    for server in servers.values():
         server.should_exit = True
     for child in (router, mongodb):
         if child is not None and child.returncode is None:

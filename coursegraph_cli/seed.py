@@ -1,22 +1,20 @@
 """`coursegraph seed`: load a realistic demo catalog into the configured stores.
 
 Each service writes its own store through its own seed module (`subgraphs.users.seed`,
-`subgraphs.courses.seed`), found here by import path so that the kernel imports no subgraph. This module
-only orchestrates: it checks that every store answers before anything changes, removes earlier seeded
-data when asked, asks each service for its part of the plan, and shows the progress.
+`subgraphs.courses.seed`). This module only orchestrates: it checks that every store answers before
+anything changes, removes earlier seeded data when asked, asks each service for its part of the plan, and
+shows the progress.
 
 Seeded data is marked, so that `--reset` removes it and nothing else: users by their email domain
 (`@seed.example.org`), course and enrollment documents by a `seeded: true` field. Seeding writes state
 directly in bulk and announces nothing: no outbox entries, so no events reach Kafka or the notifications.
 """
 
-import importlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol, cast
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 import uvloop
@@ -31,36 +29,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from coursegraph.seeding import SEED_EMAIL_DOMAIN, SEED_MARKER, SeedError
 from coursegraph.settings import Profile, ServiceSettings
 
-SEED_EMAIL_DOMAIN = "seed.example.org"
-SEED_MARKER = "seeded"  # field set to true on every seeded document
-
-USERS_SEEDER = "subgraphs.users.seed"
-COURSES_SEEDER = "subgraphs.courses.seed"
-
-# Called by a seeder after each batch it wrote: (step, number of items).
-Advance = Callable[[str, int], None]
-
-
-class SeedError(RuntimeError):
-    """Seeding cannot go on; the message says why and what to do."""
-
-
-class StoreUnavailable(SeedError):
-    """A store does not answer (nothing has been changed)."""
+if TYPE_CHECKING:
+    from subgraphs.courses.seed import CourseSeeder
+    from subgraphs.users.seed import UserSeeder
 
 
 class AlreadySeeded(SeedError):
     """Seeded data is already there and `--reset` was not given."""
-
-
-@dataclass(frozen=True)
-class Person:
-    """A seeded user as the other services need it: the id and when the account was created."""
-
-    id: str
-    joined_at: datetime
 
 
 class Plan(Protocol):
@@ -71,51 +49,6 @@ class Plan(Protocol):
     def summary(self) -> dict[str, int]:
         """What the plan holds, for the report, e.g. {"published courses": 410}."""
         ...
-
-
-class PeoplePlan(Plan, Protocol):
-    @property
-    def instructors(self) -> Sequence[Person]: ...
-
-    @property
-    def learners(self) -> Sequence[Person]: ...
-
-
-class UsersSeeder(Protocol):
-    where: str
-
-    async def seeded_user_ids(self) -> list[str]: ...
-
-    def plan(self, *, seed: int, instructors: int, learners: int, now: datetime) -> PeoplePlan: ...
-
-    async def insert(self, plan: PeoplePlan, advance: Advance) -> None: ...
-
-    async def remove(self) -> int: ...
-
-    async def close(self) -> None: ...
-
-
-class CoursesSeeder(Protocol):
-    where: str
-
-    async def seeded_documents(self) -> int: ...
-
-    def plan(
-        self,
-        *,
-        seed: int,
-        instructors: Sequence[Person],
-        learners: Sequence[Person],
-        courses: int,
-        enrollments_per_learner: int,
-        now: datetime,
-    ) -> Plan: ...
-
-    async def insert(self, plan: Plan, advance: Advance) -> None: ...
-
-    async def remove(self, user_ids: Sequence[str]) -> dict[str, int]: ...
-
-    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -144,18 +77,18 @@ class SeedReport:
     dev_sign_in: bool = False
 
 
-def redact(url: str) -> str:
-    """A store URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+# Each service's seeder, imported when seeding starts: the other `coursegraph` commands do not load the
+# services' models.
+async def _connect_users(overrides: Mapping[str, Any]) -> "UserSeeder":
+    from subgraphs.users.seed import connect
+
+    return await connect(overrides)
 
 
-async def _connect(path: str, overrides: Mapping[str, Any]) -> Any:
-    module = importlib.import_module(path)
-    return await module.connect(overrides)
+async def _connect_courses(overrides: Mapping[str, Any]) -> "CourseSeeder":
+    from subgraphs.courses.seed import connect
+
+    return await connect(overrides)
 
 
 async def seed_catalog(
@@ -173,9 +106,9 @@ async def seed_catalog(
 
     # Every store must answer before anything changes (the document store first: in dev it is the one
     # most likely down, and the users store's migrations create its SQLite file).
-    courses = cast(CoursesSeeder, await _connect(COURSES_SEEDER, overrides))
+    courses = await _connect_courses(overrides)
     try:
-        users = cast(UsersSeeder, await _connect(USERS_SEEDER, overrides))
+        users = await _connect_users(overrides)
     except BaseException:
         await courses.close()
         raise
@@ -223,9 +156,10 @@ async def seed_catalog(
             TimeElapsedColumn(),
             console=console,
         ) as progress:
+            plans: tuple[Plan, ...] = (people, catalog)
             tasks = {
                 step: progress.add_task(step, total=total)
-                for plan in (people, catalog)
+                for plan in plans
                 for step, total in plan.totals().items()
             }
 

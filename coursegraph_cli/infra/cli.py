@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from coursegraph.infra.paths import env_file, state_dir
-from coursegraph.infra.process import InfraError, file_lock, tail
-from coursegraph.infra.services import ALIASES, SERVICES, Service, port_open
+from coursegraph_cli.infra.paths import env_file, state_dir
+from coursegraph_cli.infra.process import InfraError, file_lock, tail
+from coursegraph_cli.infra.services import ALIASES, SERVICES, Service, port_open
 
 app = typer.Typer(help="Provision and start the backing services used by the tests.", no_args_is_help=True)
 

@@ -18,8 +18,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import ClassVar
 
-from coursegraph.infra.paths import cache_dir, state_dir
-from coursegraph.infra.process import (
+from coursegraph_cli.infra.paths import cache_dir, state_dir
+from coursegraph_cli.infra.process import (
     InfraError,
     file_lock,
     read_pid,

@@ -1,3 +1,0 @@
-from coursegraph.cli import app
-
-app()

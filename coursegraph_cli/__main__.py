@@ -1,0 +1,3 @@
+from coursegraph_cli.cli import app
+
+app()
