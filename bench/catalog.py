@@ -41,7 +41,7 @@ import sqlalchemy as sa
 import uvloop
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
-from rest_compat import operations as rest_operations
+from rest_compat import courses as rest_operations
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url

@@ -10,31 +10,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasPath, Field, StringConstraints, ValidationInfo, model_validator
 
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
-from rest_compat.graph import GraphError, Runner, user_errors
-
-# Runs one GraphQL operation for a REST request (forwarding its credentials); answers `data`.
-
-AssessmentId = Annotated[
-    str,
-    Path(description="The assessment's id (24 hexadecimal characters).", pattern=r"^[0-9a-fA-F]{24}$"),
-]
-
-# Bounds mirror the assessments service's limits, so an oversized request never reaches the graph.
-ANSWERS_MAX = 200  # questions per assessment
-ITEMS_MAX = 20  # options, ordering items, matching pairs per question
-ANSWER_TEXT_MAX = 1_000
-# Question, option and pair ids: what the service mints or accepts (letters, digits, '-', '_').
-ItemId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-
-QuestionType = Literal[
-    "single_choice", "multiple_choice", "true_false", "short_text", "numeric", "ordering", "matching"
-]
-Outcome = Literal["correct", "partial", "incorrect", "unanswered"]
-
+from rest_compat.graph import FromGraphEnum, GraphError, GraphInput, GraphOutput, Runner, user_errors
 
 # --- the GraphQL operations -----------------------------------------------------------------------------
 
@@ -73,20 +53,35 @@ ASSESSMENT_RESULT = f"""
 query RestAssessmentResult($id: ID!) {{ assessmentResult(id: $id) {{ {RESULT_FIELDS} }} }}"""
 
 
-# --- request bodies -------------------------------------------------------------------------------------
+# --- request and response bodies ------------------------------------------------------------------------
+# Bounds mirror the assessments service's limits, so an oversized request never reaches the graph.
+
+ANSWERS_MAX = 200  # questions per assessment
+ITEMS_MAX = 20  # options, ordering items, matching pairs per question
+ANSWER_TEXT_MAX = 1_000
+# Question, option and pair ids: what the service mints or accepts (letters, digits, '-', '_').
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+QuestionType = Literal[
+    "single_choice", "multiple_choice", "true_false", "short_text", "numeric", "ordering", "matching"
+]
+Outcome = Literal["correct", "partial", "incorrect", "unanswered"]
+ScorePolicy = Literal["best", "latest"]
+RevealPolicy = Literal["after_submission", "after_passing", "after_due", "never"]
+AttemptStatus = Literal["in_progress", "submitted"]
+
+AssessmentId = Annotated[
+    str,
+    Path(description="The assessment's id (24 hexadecimal characters).", pattern=r"^[0-9a-fA-F]{24}$"),
+]
 
 
-class _Strict(BaseModel):
-    # Unknown fields are an error and "1" is not a number; `{"$gt": ""}` is never a valid value anywhere.
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class PairAnswer(_Strict):
+class PairAnswer(GraphInput):
     left_id: ItemId = Field(description="A matching question's left-hand item (`match_prompts`).")
     right_id: ItemId = Field(description="The right-hand item (`choices`) paired with it.")
 
 
-class AnswerRequest(_Strict):
+class AnswerRequest(GraphInput):
     """One answer: set exactly the field of the question's type (the service refuses any other)."""
 
     question_id: ItemId
@@ -105,37 +100,21 @@ class AnswerRequest(_Strict):
         None, description="Matching: left-hand ids paired with right-hand ids."
     )
 
-    def to_graph(self) -> dict[str, Any]:
-        return {
-            "questionId": self.question_id,
-            "optionIds": self.option_ids,
-            "value": self.value,
-            "text": self.text,
-            "number": self.number,
-            "orderedIds": self.ordered_ids,
-            "pairs": None
-            if self.pairs is None
-            else [{"leftId": pair.left_id, "rightId": pair.right_id} for pair in self.pairs],
-        }
 
-
-class SubmitRequest(_Strict):
+class SubmitRequest(GraphInput):
     answers: Annotated[list[AnswerRequest], Field(max_length=ANSWERS_MAX)] = Field(
         description="At most one answer per question; a question left out stays unanswered."
     )
 
 
-# --- response bodies ------------------------------------------------------------------------------------
-
-
-class Choice(BaseModel):
+class Choice(GraphOutput):
     id: str
     text: str
 
 
-class Question(BaseModel):
+class Question(GraphOutput):
     id: str
-    type: QuestionType
+    type: Annotated[QuestionType, FromGraphEnum]
     prompt: str
     points: float
     choices: list[Choice] = Field(
@@ -144,71 +123,36 @@ class Question(BaseModel):
     )
     match_prompts: list[Choice] = Field(description="A matching question's left-hand items.")
 
-    @classmethod
-    def from_graph(cls, node: dict[str, Any]) -> "Question":
-        return cls(
-            id=node["id"],
-            type=node["type"].lower(),
-            prompt=node["prompt"],
-            points=node["points"],
-            choices=[Choice(**choice) for choice in node["choices"]],
-            match_prompts=[Choice(**prompt) for prompt in node["matchPrompts"]],
-        )
 
-
-class Assessment(BaseModel):
+class Assessment(GraphOutput):
     id: str
-    course_id: str
+    course_id: str = Field(validation_alias=AliasPath("course", "id"))
     module_id: str | None
     title: str
     instructions: str
     passing_score: float = Field(description="Percent needed to pass.")
     time_limit_seconds: int | None
     max_attempts: int | None
-    score_policy: Literal["best", "latest"]
+    score_policy: Annotated[ScorePolicy, FromGraphEnum]
     shuffle_questions: bool
     shuffle_options: bool
     available_from: datetime | None
     available_until: datetime | None
     required_for_completion: bool
-    reveal_policy: Literal["after_submission", "after_passing", "after_due", "never"]
+    reveal_policy: Annotated[RevealPolicy, FromGraphEnum]
     max_score: float
     question_count: int
     questions: list[Question] | None = Field(
         description="Without answer keys; null unless the caller is enrolled in the course or manages it."
     )
 
-    @classmethod
-    def from_graph(cls, node: dict[str, Any]) -> "Assessment":
-        questions = node["questions"]
-        return cls(
-            id=node["id"],
-            course_id=node["course"]["id"],
-            module_id=node["moduleId"],
-            title=node["title"],
-            instructions=node["instructions"],
-            passing_score=node["passingScore"],
-            time_limit_seconds=node["timeLimitSeconds"],
-            max_attempts=node["maxAttempts"],
-            score_policy=node["scorePolicy"].lower(),
-            shuffle_questions=node["shuffleQuestions"],
-            shuffle_options=node["shuffleOptions"],
-            available_from=node["availableFrom"],
-            available_until=node["availableUntil"],
-            required_for_completion=node["requiredForCompletion"],
-            reveal_policy=node["revealPolicy"].lower(),
-            max_score=node["maxScore"],
-            question_count=node["questionCount"],
-            questions=None if questions is None else [Question.from_graph(q) for q in questions],
-        )
 
-
-class MatchPair(BaseModel):
+class MatchPair(GraphOutput):
     left_id: str
     right_id: str
 
 
-class CorrectAnswer(BaseModel):
+class CorrectAnswer(GraphOutput):
     """A question's answer key, as the reveal policy shows it; only the fields of its type are set."""
 
     correct_option_ids: list[str] | None
@@ -222,47 +166,17 @@ class CorrectAnswer(BaseModel):
     feedback: str | None
     option_feedback: list[Choice] | None
 
-    @classmethod
-    def from_graph(cls, node: dict[str, Any]) -> "CorrectAnswer":
-        pairs, option_feedback = node["pairs"], node["optionFeedback"]
-        return cls(
-            correct_option_ids=node["correctOptionIds"],
-            correct_bool=node["correctBool"],
-            accepted_answers=node["acceptedAnswers"],
-            case_sensitive=node["caseSensitive"],
-            numeric_answer=node["numericAnswer"],
-            tolerance=node["tolerance"],
-            correct_order=node["correctOrder"],
-            pairs=None
-            if pairs is None
-            else [MatchPair(left_id=p["leftId"], right_id=p["rightId"]) for p in pairs],
-            feedback=node["feedback"],
-            option_feedback=None if option_feedback is None else [Choice(**c) for c in option_feedback],
-        )
 
-
-class QuestionResult(BaseModel):
+class QuestionResult(GraphOutput):
     question_id: str
     points: float
     max_points: float
-    outcome: Outcome
+    outcome: Annotated[Outcome, FromGraphEnum]
     feedback: str | None = Field(description="Null until the reveal policy allows.")
     correct_answer: CorrectAnswer | None = Field(description="Null until the reveal policy allows.")
 
-    @classmethod
-    def from_graph(cls, node: dict[str, Any]) -> "QuestionResult":
-        key = node["correctAnswer"]
-        return cls(
-            question_id=node["questionId"],
-            points=node["points"],
-            max_points=node["maxPoints"],
-            outcome=node["outcome"].lower(),
-            feedback=node["feedback"],
-            correct_answer=None if key is None else CorrectAnswer.from_graph(key),
-        )
 
-
-class AssessmentResult(BaseModel):
+class AssessmentResult(GraphOutput):
     attempt_id: str
     attempt_number: int
     score: float
@@ -274,56 +188,32 @@ class AssessmentResult(BaseModel):
     revealed: bool = Field(description="Whether correct answers and feedback are shown.")
     questions: list[QuestionResult]
 
-    @classmethod
-    def from_graph(cls, node: dict[str, Any]) -> "AssessmentResult":
-        return cls(
-            attempt_id=node["attemptId"],
-            attempt_number=node["attemptNumber"],
-            score=node["score"],
-            max_score=node["maxScore"],
-            percent=node["percent"],
-            passed=node["passed"],
-            submitted_at=node["submittedAt"],
-            closed_by_deadline=node["closedByDeadline"],
-            revealed=node["revealed"],
-            questions=[QuestionResult.from_graph(q) for q in node["questions"]],
-        )
 
-
-class Attempt(BaseModel):
+class Attempt(GraphOutput):
     id: str
-    assessment_id: str
+    assessment_id: str = Field(validation_alias=AliasPath("assessment", "id"))
     number: int
-    status: Literal["in_progress", "submitted"]
+    status: Annotated[AttemptStatus, FromGraphEnum]
     started_at: datetime
     deadline: datetime | None
     submitted_at: datetime | None
     closed_by_deadline: bool
     result: AssessmentResult | None
 
+    @model_validator(mode="before")
     @classmethod
-    def from_graph(cls, node: dict[str, Any], assessment_id: str) -> "Attempt":
-        assessment, result = node["assessment"], node["result"]
-        return cls(
-            id=node["id"],
-            assessment_id=assessment["id"] if assessment else assessment_id,
-            number=node["number"],
-            status=node["status"].lower(),
-            started_at=node["startedAt"],
-            deadline=node["deadline"],
-            submitted_at=node["submittedAt"],
-            closed_by_deadline=node["closedByDeadline"],
-            result=None if result is None else AssessmentResult.from_graph(result),
-        )
-
-
-# --- errors ---------------------------------------------------------------------------------------------
+    def requested_assessment_when_gone(cls, node: Any, info: ValidationInfo) -> Any:
+        # `assessment` is null once the assessment is deleted; the attempt still names the assessment the
+        # request gave (`context={"assessment_id": ...}`).
+        if isinstance(node, dict) and node.get("assessment") is None and info.context:
+            return {**node, "assessment": {"id": info.context["assessment_id"]}}
+        return node
 
 
 # --- the endpoints --------------------------------------------------------------------------------------
 
 
-def assessments_router(run: Runner) -> APIRouter:
+def router(run: Runner) -> APIRouter:
     router = APIRouter(tags=["assessments"])
 
     @router.get(
@@ -335,7 +225,7 @@ def assessments_router(run: Runner) -> APIRouter:
         data = await run(request, ASSESSMENT, {"id": assessment_id})
         if data["assessment"] is None:
             raise GraphError(ErrorCode.NOT_FOUND, "Assessment not found.")
-        return Envelope.ok(Assessment.from_graph(data["assessment"]))
+        return Envelope.ok(Assessment.model_validate(data["assessment"]))
 
     @router.post(
         "/assessments/{assessment_id}/submit",
@@ -348,12 +238,13 @@ def assessments_router(run: Runner) -> APIRouter:
         "NO_QUESTIONS.",
     )
     async def submit(request: Request, assessment_id: AssessmentId, body: SubmitRequest) -> Envelope[Attempt]:
-        variables = {"assessmentId": assessment_id, "answers": [answer.to_graph() for answer in body.answers]}
+        variables = {"assessmentId": assessment_id, **body.to_graph()}
         data = await run(request, SUBMIT_ANSWERS, variables)
         payload = data["submitAnswers"]
         if payload["errors"]:
             raise user_errors(payload["errors"], default_field="answers")
-        return Envelope.ok(Attempt.from_graph(payload["attempt"], assessment_id.lower()))
+        context = {"assessment_id": assessment_id.lower()}
+        return Envelope.ok(Attempt.model_validate(payload["attempt"], context=context))
 
     @router.get(
         "/assessments/{assessment_id}/result",
@@ -365,6 +256,6 @@ def assessments_router(run: Runner) -> APIRouter:
         data = await run(request, ASSESSMENT_RESULT, {"id": assessment_id})
         if data["assessmentResult"] is None:
             raise GraphError(ErrorCode.NOT_FOUND, "No result for this assessment yet.")
-        return Envelope.ok(AssessmentResult.from_graph(data["assessmentResult"]))
+        return Envelope.ok(AssessmentResult.model_validate(data["assessmentResult"]))
 
     return router

@@ -1,11 +1,17 @@
-"""The one way rest-compat reaches data: a GraphQL operation sent to the router."""
+"""What every domain module shares: the GraphQL client for the router, the errors and envelope answers, and
+the base models that map the REST bodies' snake_case names to the graph's camelCase ones."""
 
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic.alias_generators import to_camel
 
+from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
 from coursegraph.tracing import instrument_http_client
 
@@ -14,6 +20,46 @@ SERVICE = "rest-compat"
 # Headers passed from the REST request to the router, so the graph sees the same caller and request id.
 # With tracing on, the client span's own traceparent replaces the caller's (it is the router's parent).
 FORWARDED_HEADERS = ("authorization", "x-request-id", "traceparent", "tracestate")
+
+
+# --- models -------------------------------------------------------------------------------------------
+
+
+class GraphInput(BaseModel):
+    """A request body: read by its snake_case names, dumped by alias (camelCase) as a graph input."""
+
+    # Unknown fields are an error and "1" is not a number: clients learn their mistakes early, and
+    # `{"$gt": ""}` is never a valid value anywhere.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, alias_generator=AliasGenerator(serialization_alias=to_camel)
+    )
+
+    def to_graph(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class GraphOutput(BaseModel):
+    """A response body: validated from the graph's camelCase answer, serialised by its snake_case names."""
+
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(validation_alias=to_camel), validate_by_name=True
+    )
+
+
+def _lower_case(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _upper_case(value: str) -> str:
+    return value.upper()
+
+
+# A graph enum value (`IN_PROGRESS`) read as REST spells it (`in_progress`), and the other way.
+FromGraphEnum = BeforeValidator(_lower_case)
+ToGraphEnum = PlainSerializer(_upper_case)
+
+
+# --- errors and the envelope ----------------------------------------------------------------------------
 
 
 class GraphError(Exception):
@@ -30,8 +76,17 @@ class RouterUnavailable(Exception):
     pass
 
 
-# How an endpoint runs its one GraphQL operation (the app's `run`: forwards the caller's headers).
-Runner = Callable[[Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code.http_status: {"model": Envelope[None], "description": code.value} for code in ErrorCode
+}
+
+
+def envelope_error(
+    code: ErrorCode, message: str, details: dict[str, Any] | None = None, status: int | None = None
+) -> JSONResponse:
+    body = Envelope[None].fail(code.value, message, details)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status or code.http_status)
+
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -52,6 +107,12 @@ def user_errors(errors: list[dict[str, Any]], *, default_field: str) -> GraphErr
     return GraphError(ErrorCode.BAD_USER_INPUT, first, {"fields": fields})
 
 
+# --- the client -----------------------------------------------------------------------------------------
+
+# How an endpoint runs its one GraphQL operation: as the REST request's caller; answers `data`.
+Runner = Callable[[Request, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
 class GraphClient:
     def __init__(self, router_url: str, *, timeout: float) -> None:
         self._url = router_url
@@ -63,7 +124,9 @@ class GraphClient:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def execute(self, query: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    async def run(self, request: Request, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The `Runner`: sends the operation with the request's forwarded headers."""
+        headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
         try:
             response = await self._client.post(
                 self._url, json={"query": query, "variables": variables}, headers=headers
