@@ -8,11 +8,14 @@ from beanie import Document
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from coursegraph.events.document_outbox import DocumentOutboxRelay
+from coursegraph.events.document_outbox import OUTBOX, DocumentOutboxRelay
 from coursegraph.events.publisher import EventPublisher
 from coursegraph.events.wiring import publisher_from_settings
-from coursegraph.mongo import init_models, mongo_client
+from coursegraph.mongo import init_models, is_ferretdb, mongo_client
 from coursegraph.settings import ServiceSettings
+
+MONGODB_RELAY_POLL_SECONDS = 30.0
+FERRETDB_RELAY_POLL_SECONDS = 600.0
 
 
 def collection_name(model: type[Document]) -> str:
@@ -27,6 +30,7 @@ class DocumentStore:
     models: Sequence[type[Document]]
     publisher: EventPublisher
     relay: DocumentOutboxRelay
+    relay_poll_seconds: float | None
 
     @classmethod
     def open(
@@ -38,20 +42,32 @@ class DocumentStore:
         models: Sequence[type[Document]],
         publisher: EventPublisher | None = None,
     ) -> "DocumentStore":
-        """Connect lazily (nothing is contacted before `start`); every model's collection has an outbox."""
-        client = mongo_client(settings.document_store_url, service=service)
+        """Connect lazily (nothing is contacted before `start`); models with an `outbox` are relayed."""
+        client = mongo_client(
+            settings.document_store_url, service=service, shapes_log=settings.store_shapes_log
+        )
         db = client[database]
         publisher = publisher or publisher_from_settings(settings, client_id=service)
         relay = DocumentOutboxRelay(
-            [db[collection_name(model)] for model in models],
+            # Documents that carry events; the rest (e.g. an owner's list of ids) have nothing to relay.
+            [db[collection_name(model)] for model in models if OUTBOX in model.model_fields],
             publisher,
-            poll_seconds=settings.document_outbox_poll_seconds,
             max_backoff_seconds=settings.outbox_max_backoff_seconds,
         )
-        return cls(client=client, database=db, models=models, publisher=publisher, relay=relay)
+        return cls(
+            client=client,
+            database=db,
+            models=models,
+            publisher=publisher,
+            relay=relay,
+            relay_poll_seconds=settings.document_outbox_poll_seconds,
+        )
 
     async def start(self) -> None:
         await init_models(self.client, self.database.name, self.models)
+        self.relay.poll_seconds = self.relay_poll_seconds or (
+            FERRETDB_RELAY_POLL_SECONDS if is_ferretdb() else MONGODB_RELAY_POLL_SECONDS
+        )
         self.relay.start()
 
     async def stop(self) -> None:

@@ -1,7 +1,6 @@
 """What every Strawberry subgraph shares: the schema factory, error codes, the request context."""
 
 import logging
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -12,7 +11,8 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.fastapi import BaseContext
 from strawberry.types import ExecutionContext
 
-from coursegraph.errors import BadUserInput, CourseGraphError, ErrorCode, FieldError
+from coursegraph.errors import CourseGraphError, ErrorCode, FieldError
+from coursegraph.pagination import Page
 from coursegraph.security import ANONYMOUS, Actor
 
 logger = logging.getLogger(__name__)
@@ -39,12 +39,14 @@ class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
 
-
-def parse_uuid(value: str, field: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise BadUserInput(f"{field} must be a UUID.", details={"field": field}) from exc
+    @classmethod
+    def of(cls, page: Page[Any]) -> "PageInfo":
+        return cls(
+            has_next_page=page.has_next,
+            has_previous_page=False,  # forward pagination only (first/after)
+            start_cursor=page.start_cursor,
+            end_cursor=page.end_cursor,
+        )
 
 
 @dataclass

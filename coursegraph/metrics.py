@@ -19,6 +19,13 @@ STORE_CALLS = Counter(
     ["service", "store", "operation", "origin"],
     registry=REGISTRY,
 )
+STORE_QUERIES = Counter(
+    "coursegraph_store_queries",
+    "Queries asked of a store, by store, operation and origin: like store calls, except that a batch of "
+    "lookups by id counts once (FerretDB is asked one lookup per id, MongoDB one $in).",
+    ["service", "store", "operation", "origin"],
+    registry=REGISTRY,
+)
 ENTITY_BATCHES = Counter(
     "coursegraph_entity_batches",
     "Batched loads of entity references (one per DataLoader batch).",
@@ -27,9 +34,24 @@ ENTITY_BATCHES = Counter(
 )
 
 
+class Batch:
+    """Commands issued together for one query (lookups by id, concurrently): counted as one query."""
+
+    counted = False
+
+
+# Set while a batch is being issued; the concurrent tasks that issue it start with this context.
+in_batch: ContextVar[Batch | None] = ContextVar("in_batch", default=None)
+
+
 def count_store_call(service: str, store: str, operation: str) -> None:
     origin = "request" if in_request.get() else "background"
     STORE_CALLS.labels(service, store, operation, origin).inc()
+    batch = in_batch.get()
+    if batch is None or not batch.counted:
+        STORE_QUERIES.labels(service, store, operation, origin).inc()
+        if batch is not None:
+            batch.counted = True
 
 
 def render() -> tuple[bytes, str]:

@@ -1,31 +1,39 @@
-"""MongoDB for the document-backed services: the client, Beanie models, query counting, write locks.
+"""MongoDB for the document-backed services: the client, Beanie models, query counting, and the two
+primitives every repository builds on: reading documents by id and the guarded (compare-and-set) update.
 
 Locally the server is FerretDB v1, so models and queries stay within its subset: no transactions,
 no $lookup/$facet, only $sum/$count accumulators, no partial/TTL/text indexes, no keys with `.` or `$`.
+Two of its limits shape these primitives (ADR 0010, ADR 0014):
 
-FerretDB v1 also does not make a single-document update atomic: two concurrent conditional updates of
-one document can both apply (measured: two winners in 17 of 20 trials, with either backend), where
-MongoDB applies exactly one. On FerretDB, writes to one document are therefore serialised inside the
-process (`document_lock`), which is correct for one instance of a service; running several replicas
-needs MongoDB itself (as compose.yml does). See docs/adr/0010.
+- It does not make a single-document update atomic: two concurrent conditional updates of one document
+  can both apply (measured: two winners in 17 of 20 trials), where MongoDB applies exactly one. So on
+  FerretDB a guarded update holds a per-document lock in this process, reads, checks and writes; correct
+  for one instance of a service, and replicas need MongoDB itself (as compose.yml runs).
+- Of all filters, it answers only a lone `_id` equality from an index (SQLite backend; on its PostgreSQL
+  backend nothing is indexed at all): any other filter decodes the whole collection. So on FerretDB
+  every read and write of a request goes by `_id` alone, and a batch is that many lookups; on MongoDB
+  the same calls use the `_id` index with their usual filters (`$in`, the guard).
 """
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
-from coursegraph.metrics import count_store_call
+from coursegraph.metrics import Batch, count_store_call, in_batch, in_request
 from coursegraph.tracing import mongo_listeners
 
 logger = logging.getLogger(__name__)
+
+D = TypeVar("D", bound=Document)
 
 # Commands the driver issues for itself, not for our queries.
 _HOUSEKEEPING = {
@@ -40,13 +48,32 @@ _HOUSEKEEPING = {
 }
 
 
+class _StoreProfile:
+    """What the connected server can do; set once at start (every service of a process uses one)."""
+
+    ferretdb = False
+
+
+_store = _StoreProfile()
+
+
+def is_ferretdb() -> bool:
+    return _store.ferretdb
+
+
 class _CountCommands(CommandListener):
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, shapes_log: Path | None) -> None:
         self.service = service
+        self.shapes_log = shapes_log
 
     def started(self, event: CommandStartedEvent) -> None:
-        if event.command_name not in _HOUSEKEEPING:
-            count_store_call(self.service, "mongodb", event.command_name)
+        if event.command_name in _HOUSEKEEPING:
+            return
+        count_store_call(self.service, "mongodb", event.command_name)
+        if self.shapes_log is not None:
+            record = {"service": self.service, "origin": "request" if in_request.get() else "background"}
+            with self.shapes_log.open("a") as log:
+                log.write(json.dumps({**record, **command_shape(event.command_name, event.command)}) + "\n")
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
         return None
@@ -55,14 +82,50 @@ class _CountCommands(CommandListener):
         return None
 
 
-def mongo_client(url: str, *, service: str) -> AsyncMongoClient[dict[str, Any]]:
+def value_shape(value: Any) -> Any:
+    """A filter or sort with every value replaced by its type: what an index can answer, no data."""
+    if isinstance(value, Mapping):
+        return {str(key): value_shape(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        if value and all(isinstance(item, Mapping) for item in value):
+            return [value_shape(item) for item in value]
+        return "array"
+    return type(value).__name__
+
+
+def command_shape(name: str, command: Mapping[str, Any]) -> dict[str, Any]:
+    """The collection and the shapes of the filters of one command (for the query-shape log)."""
+    collection = command.get(name)
+    filters: list[Any] = []
+    if name in ("find", "count", "distinct"):
+        filters = [command.get("filter", command.get("query", {}))]
+    elif name == "findAndModify":
+        filters = [command.get("query", {})]
+    elif name == "update":
+        filters = [statement.get("q", {}) for statement in command.get("updates", [])]
+    elif name == "delete":
+        filters = [statement.get("q", {}) for statement in command.get("deletes", [])]
+    elif name == "aggregate":
+        filters = [stage["$match"] for stage in command.get("pipeline", [])[:1] if "$match" in stage]
+    return {
+        "command": name,
+        "collection": collection,
+        "filters": [value_shape(f) for f in filters],
+        "sort": list(command.get("sort", {})),
+        "stages": [next(iter(stage)) for stage in command.get("pipeline", [])],
+    }
+
+
+def mongo_client(
+    url: str, *, service: str, shapes_log: Path | None = None
+) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(
         url,
         appname=f"coursegraph-{service}",
         tz_aware=True,
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=10_000,
-        event_listeners=[_CountCommands(service), *mongo_listeners(service)],
+        event_listeners=[_CountCommands(service, shapes_log), *mongo_listeners(service)],
     )
 
 
@@ -75,7 +138,7 @@ async def init_models(
     names several indexes that already exist (as Beanie does on every start); one at a time is a no-op.
     """
     if await detect_ferretdb(client):
-        logger.info("FerretDB detected: single-document writes are serialised in this process")
+        logger.info("FerretDB detected: documents are read and written by _id, writes serialised here")
     await init_beanie(database=client[database], document_models=list(models), skip_indexes=True)
     for model in models:
         collection = client[database][model.get_collection_name()]
@@ -83,25 +146,22 @@ async def init_models(
             await collection.create_indexes([index])
 
 
-def utc_now() -> datetime:
-    """Now, to the millisecond: what BSON dates keep, so a timestamp reads back as it was written."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+async def detect_ferretdb(client: AsyncMongoClient[dict[str, Any]]) -> bool:
+    info = await client.admin.command("buildInfo")
+    if "ferretdbVersion" in info:
+        _store.ferretdb = True
+    return _store.ferretdb
 
 
 class _DocumentLocks:
     """One asyncio lock per document being written, dropped when nobody holds or waits for it."""
 
     def __init__(self) -> None:
-        self.enabled = False
         self._locks: dict[tuple[str, str, object], asyncio.Lock] = {}
         self._users: dict[tuple[str, str, object], int] = {}
 
     @contextlib.asynccontextmanager
     async def hold(self, collection: AsyncCollection[Any], document_id: object) -> AsyncIterator[None]:
-        if not self.enabled:
-            yield
-            return
         key = (collection.database.name, collection.name, document_id)
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
@@ -117,16 +177,61 @@ class _DocumentLocks:
 _locks = _DocumentLocks()
 
 
-def document_lock(
-    collection: AsyncCollection[Any], document_id: object
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """Hold around every read-modify-write of one document (a no-op on MongoDB, which is atomic)."""
-    return _locks.hold(collection, document_id)
+def _field(document: Mapping[str, Any], path: str) -> Any:
+    value: Any = document
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
 
 
-async def detect_ferretdb(client: AsyncMongoClient[dict[str, Any]]) -> bool:
-    info = await client.admin.command("buildInfo")
-    is_ferretdb = "ferretdbVersion" in info
-    if is_ferretdb:
-        _locks.enabled = True
-    return is_ferretdb
+def _matches(document: Mapping[str, Any], guard: Mapping[str, Any]) -> bool:
+    """Whether `document` meets `guard`, equality conditions as a MongoDB filter reads them
+    (a None expects the field null or missing)."""
+    return all(_field(document, path) == expected for path, expected in guard.items())
+
+
+async def guarded_update(
+    collection: AsyncCollection[dict[str, Any]],
+    document_id: object,
+    guard: Mapping[str, Any],
+    update: Mapping[str, Any],
+    *,
+    upsert: bool = False,
+) -> bool:
+    """Apply `update` to one document only while it still meets `guard` (equality conditions on values
+    read earlier: a version, a lease, the head of the outbox); return whether it applied.
+
+    MongoDB decides in one filtered update. FerretDB reads by `_id`, checks, and writes by `_id` under
+    this process's lock for the document (see the module docstring).
+    """
+    if not _store.ferretdb:
+        result = await collection.update_one({"_id": document_id, **guard}, dict(update), upsert=upsert)
+        return result.modified_count == 1 or result.upserted_id is not None
+    async with _locks.hold(collection, document_id):
+        current = await collection.find_one({"_id": document_id})
+        if current is None and not upsert:
+            return False
+        if current is not None and not _matches(current, guard):
+            return False
+        result = await collection.update_one({"_id": document_id}, dict(update), upsert=upsert)
+        return result.modified_count == 1 or result.upserted_id is not None
+
+
+async def get_by_ids(model: type[D], ids: Sequence[object]) -> list[D]:
+    """The documents with these ids that exist, in no particular order."""
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return []
+    if not _store.ferretdb:
+        return await model.find({"_id": {"$in": unique}}).to_list()
+    token = in_batch.set(Batch())  # one query, however many lookups (see coursegraph.metrics)
+    try:
+        found = await asyncio.gather(*(model.find_one({"_id": document_id}) for document_id in unique))
+    finally:
+        in_batch.reset(token)
+    return [document for document in found if document is not None]

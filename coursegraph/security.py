@@ -68,10 +68,6 @@ class Actor:
     claims: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def is_authenticated(self) -> bool:
-        return self.user_id is not None or self.service is not None
-
-    @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 

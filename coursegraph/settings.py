@@ -47,13 +47,19 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     mongodb_url: str | None = None
     kafka_bootstrap_servers: str | None = None
+    # Put before every consumer group id: deployments (or test stacks) sharing a Kafka cluster.
+    kafka_consumer_group_prefix: str = ""
     # Outbox relays: how often they look for unpublished events, and their longest retry wait. Writes
     # wake their relay at once; the poll is the safety net (another replica's writes, a restart).
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    # FerretDB cannot index the document relays' query, so each poll scans the collections (60% of a
-    # core idle with the demo catalog at 1 s, docs/performance.md): poll them less often.
-    document_outbox_poll_seconds: float = Field(default=10.0, gt=0, le=300)
+    # The document relays publish what this process writes at once; their poll only finds what a crash or
+    # another replica left. Unset: every 30 s on MongoDB (an indexed query), every 10 minutes on FerretDB,
+    # where the poll decodes every document and a service runs as one instance (ADR 0010, ADR 0014).
+    document_outbox_poll_seconds: float | None = Field(default=None, gt=0, le=3600)
     outbox_max_backoff_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Development: append the shape of every document-store command (collection, filter fields and
+    # operators, sort; never values) to this file, to see which index answers what (tests read it).
+    store_shapes_log: Path | None = None
     # Dev only: with no mongodb_url, `coursegraph dev` runs FerretDB on SQLite here.
     dev_mongodb_port: int = 27117
 

@@ -178,8 +178,11 @@ def event_consumer(
     topics: Sequence[str],
     handler: Handler,
 ) -> EventConsumer:
-    """`service` names the consuming service in traces."""
+    """`service` names the consuming service in traces; the group id gets the settings' prefix (so that
+    several deployments, or test stacks, can share one Kafka cluster)."""
     tracer = tracer_for(service, __name__)
+    if group_id is not None:
+        group_id = settings.kafka_consumer_group_prefix + group_id
     if settings.kafka_bootstrap_servers:
         return KafkaEventConsumer(
             settings.kafka_bootstrap_servers, group_id=group_id, topics=topics, handler=handler, tracer=tracer

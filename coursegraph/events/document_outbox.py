@@ -1,26 +1,31 @@
 """Transactional outbox for MongoDB without transactions (FerretDB v1 has none).
 
 An aggregate's pending events live in its own document (`outbox`), written by the same single-document
-insert or update as the state change, so both happen or neither does. The relay leases a document,
-publishes its events in order and pops each one after Kafka acknowledged it. A crash between publish and
-pop publishes that event again: delivery is at-least-once and consumers drop duplicates by `event_id`.
+insert or update as the state change, so both happen or neither does; the same write sets the indexed
+`outbox_pending` flag. The relay leases a document, publishes its events in order and pops each one
+after Kafka acknowledged it. A crash between publish and pop publishes that event again: delivery is
+at-least-once and consumers drop duplicates by `event_id`.
+
+Repositories tell the relay which document they just wrote (`document_written`), and the relay publishes
+it reading and writing by `_id` only. The poll over the pending flag (`publish_pending`) is the safety net
+for what no write of this process announced (a crash before publishing, another replica): MongoDB answers
+it from the flag's index, FerretDB v1 by decoding the collection (ADR 0014), so it runs seldom.
 """
 
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from coursegraph.events.envelope import Event
 from coursegraph.events.publisher import EventPublisher
 from coursegraph.events.relay import Relay
-from coursegraph.mongo import document_lock
+from coursegraph.mongo import guarded_update
 
 OUTBOX = "outbox"
 LEASE = "outbox_lease"
-# Indexed flag: the relay finds documents with pending events without scanning every document.
 PENDING = "outbox_pending"
 
 
@@ -52,63 +57,83 @@ class DocumentOutboxRelay(Relay):
         max_backoff_seconds: float = 30.0,
     ) -> None:
         super().__init__(poll_seconds=poll_seconds, max_backoff_seconds=max_backoff_seconds)
-        self._collections = collections
+        self._collections = {collection.name: collection for collection in collections}
         self._publisher = publisher
         self._batch_size = batch_size
         self._lease = timedelta(seconds=lease_seconds)
+        # Documents written by this process with events to publish, in write order, each with the number
+        # of its latest announcement (a write while the relay publishes it must not be forgotten).
+        self._written: dict[tuple[str, Any], int] = {}
+        self._announcements = itertools.count()
+
+    def document_written(self, collection: str, document_id: Any) -> None:
+        """A write of this process recorded events in this document: publish them now."""
+        self._written[(collection, document_id)] = next(self._announcements)
+        self.notify()
+
+    async def publish_notified(self) -> int:
+        published = 0
+        while self._written:
+            key, announced = next(iter(self._written.items()))
+            # A failure raises and leaves the document first in line for the retry.
+            published += await self._publish_document(self._collections[key[0]], key[1])
+            if self._written.get(key) == announced:
+                del self._written[key]
+            else:  # written again meanwhile: its new events may not have been read yet
+                self._written[key] = self._written.pop(key)
+        return published
 
     async def publish_pending(self) -> int:
-        published = 0
-        for collection in self._collections:
-            now = datetime.now(UTC)
+        published = await self.publish_notified()
+        now = datetime.now(UTC)
+        for collection in self._collections.values():
             free = {"$or": [{LEASE: None}, {LEASE: {"$lt": now}}]}
             pending = collection.find({PENDING: True, **free}, {"_id": 1})
-            for doc in await pending.limit(self._batch_size).to_list():
-                published += await self._publish_document(collection, doc["_id"], free, now)
+            for document in await pending.limit(self._batch_size).to_list():
+                published += await self._publish_document(collection, document["_id"])
         return published
 
-    async def _publish_document(
-        self,
-        collection: AsyncCollection[dict[str, Any]],
-        document_id: object,
-        free: dict[str, Any],
-        now: datetime,
-    ) -> int:
-        # The lease keeps replicas of a service from publishing the same document at once.
-        async with document_lock(collection, document_id):
-            # No projection: FerretDB v1's findAndModify does not support one.
-            claimed = await collection.find_one_and_update(
-                {"_id": document_id, **free},
-                {"$set": {LEASE: now + self._lease}},
-                return_document=ReturnDocument.AFTER,
-            )
-        if claimed is None:
-            return 0
+    async def _publish_document(self, collection: AsyncCollection[dict[str, Any]], document_id: Any) -> int:
+        """Publish a document's events in order; return how many. Reads and writes go by `_id`."""
         published = 0
-        try:
-            for entry in claimed.get(OUTBOX, []):
-                event = Event.model_validate_json(entry["payload"])
-                await self._publisher.publish(entry["topic"], entry["key"], event)
-                # Pop only if it is still the first entry: writers only ever append.
-                async with document_lock(collection, document_id):
-                    await collection.update_one(
-                        {"_id": document_id, f"{OUTBOX}.0.event_id": entry["event_id"]},
+        while True:
+            document = await collection.find_one({"_id": document_id})
+            if document is None:
+                return published
+            entries: list[dict[str, Any]] = document.get(OUTBOX) or []
+            if not entries:
+                # Clear the flag unless a writer appended meanwhile (then the next pass sees it).
+                if document.get(PENDING):
+                    await guarded_update(collection, document_id, {OUTBOX: []}, {"$set": {PENDING: False}})
+                return published
+            now = datetime.now(UTC)
+            lease = document.get(LEASE)
+            # The lease keeps replicas of a service from publishing the same document at once.
+            if lease is not None and lease > now:
+                return published
+            claimed = await guarded_update(
+                collection, document_id, {LEASE: lease}, {"$set": {LEASE: now + self._lease}}
+            )
+            if not claimed:
+                return published
+            try:
+                for entry in entries:
+                    event = Event.model_validate_json(entry["payload"])
+                    await self._publisher.publish(entry["topic"], entry["key"], event)
+                    # Pop it only if it is still the first entry: writers only ever append.
+                    await guarded_update(
+                        collection,
+                        document_id,
+                        {f"{OUTBOX}.0.event_id": entry["event_id"]},
                         {"$pop": {OUTBOX: -1}},
                     )
-                published += 1
-            async with document_lock(collection, document_id):
-                # Only if no writer appended meanwhile: then the flag stays and the next pass sees it.
-                await collection.update_one(
-                    {"_id": document_id, OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}}
-                )
-        finally:
-            async with document_lock(collection, document_id):
-                await collection.update_one({"_id": document_id}, {"$set": {LEASE: None}})
-        return published
+                    published += 1
+            finally:
+                await guarded_update(collection, document_id, {}, {"$set": {LEASE: None}})
 
     async def prepare(self) -> None:
         """Flag documents whose events were written before the flag existed (a one-time scan)."""
-        for collection in self._collections:
+        for collection in self._collections.values():
             await collection.update_many(
                 {f"{OUTBOX}.0": {"$exists": True}, PENDING: {"$ne": True}}, {"$set": {PENDING: True}}
             )

@@ -12,13 +12,17 @@ logger = logging.getLogger(__name__)
 
 class Relay(BackgroundTask):
     def __init__(self, *, poll_seconds: float = 1.0, max_backoff_seconds: float = 30.0) -> None:
-        self._poll_seconds = poll_seconds
+        self.poll_seconds = poll_seconds
         self._max_backoff = max_backoff_seconds
         self._wakeup = asyncio.Event()
 
     @abstractmethod
     async def publish_pending(self) -> int:
-        """Publish one batch; return how many events were published."""
+        """Look for everything unpublished and publish one batch; return how many events were published."""
+
+    async def publish_notified(self) -> int:
+        """Publish what writes announced since the last pass (by default: look for everything)."""
+        return await self.publish_pending()
 
     def notify(self) -> None:
         """A write just committed events: publish now rather than at the next poll."""
@@ -28,15 +32,16 @@ class Relay(BackgroundTask):
         """Called once before the first pass."""
 
     async def _run(self) -> None:
-        backoff = self._poll_seconds
+        backoff = self.poll_seconds
         try:
             await self.prepare()
         except Exception as exc:
             logger.warning("outbox relay: preparation failed: %r", exc)
+        polled = True  # the first pass looks for everything (what a previous run left)
         while True:
             try:
-                published = await self.publish_pending()
-                backoff = self._poll_seconds
+                published = await (self.publish_pending() if polled else self.publish_notified())
+                backoff = self.poll_seconds
                 if published:
                     continue
             except Exception as exc:
@@ -44,6 +49,8 @@ class Relay(BackgroundTask):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
+            polled = True
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+                polled = False
             self._wakeup.clear()

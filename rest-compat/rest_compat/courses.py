@@ -33,12 +33,17 @@ COURSE_FIELDS = """
   id title description status lessonCount enrollmentCount createdAt updatedAt publishedAt
   instructor { id name }
   modules { id title order lessons { id title order content mediaUrl } }"""
+# A catalog page shows each course's outline, never its lessons' bodies (ADR 0015): open the course.
+CATALOG_COURSE_FIELDS = """
+  id title description status lessonCount enrollmentCount createdAt updatedAt publishedAt
+  instructor { id name }
+  modules { id title order lessons { id title order mediaUrl } }"""
 ENROLLMENT_FIELDS = "id enrolledAt progress completedLessonIds status completedAt user { id } course { id }"
 
 COURSES = f"""
 query Courses($first: Int!, $after: String, $filter: CourseFilter) {{
   courses(first: $first, after: $after, filter: $filter) {{
-    edges {{ node {{ {COURSE_FIELDS} }} }}
+    edges {{ node {{ {CATALOG_COURSE_FIELDS} }} }}
     pageInfo {{ hasNextPage endCursor }}
     totalCount
   }}
@@ -142,7 +147,11 @@ class Lesson(GraphOutput):
     id: str
     title: str
     order: int
-    content: str | None = Field(description="Only for enrolled learners, the instructor and admins.")
+    content: str | None = Field(
+        default=None,
+        description="Only for enrolled learners, the instructor and admins, and only with one course "
+        "(`GET /courses/{course_id}`): catalog pages carry no lesson bodies.",
+    )
     media_url: str | None = Field(description="Only for enrolled learners, the instructor and admins.")
 
 

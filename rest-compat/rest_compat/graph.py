@@ -42,7 +42,10 @@ class GraphOutput(BaseModel):
     """A response body: validated from the graph's camelCase answer, serialised by its snake_case names."""
 
     model_config = ConfigDict(
-        alias_generator=AliasGenerator(validation_alias=to_camel), validate_by_name=True
+        alias_generator=AliasGenerator(validation_alias=to_camel),
+        validate_by_name=True,
+        # Every field is in every response, defaults included: the document says so.
+        json_schema_serialization_defaults_required=True,
     )
 
 

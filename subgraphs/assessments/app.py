@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request, WebSocket
 from pydantic import Field
 
+from coursegraph.clock import Clock, system_clock
 from coursegraph.document_store import DocumentStore
 from coursegraph.events.publisher import EventPublisher
 from coursegraph.internal import InternalGraphQLClient
@@ -14,12 +15,13 @@ from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from coursegraph.tasks import Periodic
-from subgraphs.assessments.context import AssessmentsContext, make_loaders
+from subgraphs.assessments.context import AssessmentsContext
 from subgraphs.assessments.courses_client import CoursesClient
-from subgraphs.assessments.models import Assessment, Attempt
+from subgraphs.assessments.loaders import make_loaders
+from subgraphs.assessments.models import Assessment, Attempt, CourseAssessments
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.schema import schema
-from subgraphs.assessments.service import Clock, system_clock
+from subgraphs.assessments.service import AssessmentService
 from subgraphs.assessments.sweeper import ExpiredAttemptSweeper
 
 
@@ -41,14 +43,20 @@ def create_app(
         settings,
         service="assessments",
         database=settings.assessments_database,
-        models=[Assessment, Attempt],
+        models=[Assessment, Attempt, CourseAssessments],
         publisher=publisher,
     )
-    internal = InternalGraphQLClient(settings, service="assessments", url=settings.courses_subgraph_url)
-    courses = CoursesClient(internal)
-    assessments, attempts = AssessmentRepository(), AttemptRepository()
-    grace = timedelta(seconds=settings.assessment_grace_seconds)
-    sweeper = ExpiredAttemptSweeper(assessments, attempts, store.relay, clock=clock, grace=grace)
+    internal = InternalGraphQLClient.with_client_credentials(
+        settings, service="assessments", url=settings.courses_subgraph_url
+    )
+    service = AssessmentService(
+        AssessmentRepository(store.relay),
+        AttemptRepository(store.relay),
+        CoursesClient(internal),
+        clock=clock,
+        grace=timedelta(seconds=settings.assessment_grace_seconds),
+    )
+    sweeper = ExpiredAttemptSweeper(service)
     sweeping = Periodic(
         "expired-attempt sweep",
         sweeper.sweep_all,
@@ -68,16 +76,7 @@ def create_app(
             await store.stop()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> AssessmentsContext:
-        return AssessmentsContext(
-            actor=actor,
-            assessments=assessments,
-            attempts=attempts,
-            courses=courses,
-            relay=store.relay,
-            loaders=make_loaders(actor, assessments, attempts, courses),
-            clock=clock,
-            grace=grace,
-        )
+        return AssessmentsContext(actor=actor, service=service, loaders=make_loaders(service, actor))
 
     app = create_service_app(
         name="assessments",

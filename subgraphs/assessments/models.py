@@ -1,8 +1,12 @@
 """The assessments store (MongoDB): assessments with their questions and keys, and learners' attempts.
 
 Answer keys live in the question documents; they leave the service only through fields guarded by the
-reveal policy (see service.py). Models stay within FerretDB v1's subset; writes after creation are update
-operators guarded by `version` (the relay edits `outbox` concurrently).
+reveal policy (see permissions.py). Models stay within FerretDB v1's subset; writes after creation are
+update operators guarded by `version` (the relay edits `outbox` concurrently).
+
+Every read of a request finds its documents by `_id` (ADR 0014): an attempt's id is derived from its
+assessment, learner and number (`attempt_id`), and a course's `CourseAssessments` document lists its
+assessments in the order they were created.
 """
 
 import uuid
@@ -12,8 +16,11 @@ from typing import Any
 
 import pymongo
 from beanie import Document
+from bson import ObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
+
+from coursegraph.ids import derived_object_id
 
 
 class QuestionType(StrEnum):
@@ -105,8 +112,10 @@ class Assessment(Document):
     class Settings:
         name = "assessments"
         indexes = [
-            IndexModel([("course_id", pymongo.ASCENDING), ("created_at", pymongo.ASCENDING)]),
+            # The relay's poll for what no write announced (see coursegraph.events.document_outbox).
             IndexModel([("outbox_pending", pymongo.ASCENDING)]),
+            # Whether an instructor authors any assessment (who may look at learners' attempts).
+            IndexModel([("instructor_id", pymongo.ASCENDING)]),
         ]
 
     @property
@@ -129,6 +138,7 @@ class QuestionResult(BaseModel):
 class Attempt(Document):
     assessment_id: str
     course_id: str
+    instructor_id: str = ""  # the assessment's, when started: instructors see their courses' attempts
     user_id: str
     number: int  # 1, 2, ... per learner and assessment
     started_at: datetime
@@ -153,17 +163,42 @@ class Attempt(Document):
         name = "attempts"
         indexes = [
             IndexModel([("outbox_pending", pymongo.ASCENDING)]),
-            # One attempt number per learner and assessment: concurrent starts cannot both create #n.
+            # A user's attempts, newest first: their own, and (with the instructor) an instructor's view.
             IndexModel(
                 [
-                    ("assessment_id", pymongo.ASCENDING),
                     ("user_id", pymongo.ASCENDING),
-                    ("number", pymongo.ASCENDING),
-                ],
-                unique=True,
+                    ("started_at", pymongo.DESCENDING),
+                    ("_id", pymongo.DESCENDING),
+                ]
             ),
-            IndexModel([("user_id", pymongo.ASCENDING), ("started_at", pymongo.DESCENDING)]),
-            IndexModel([("course_id", pymongo.ASCENDING)]),
+            IndexModel(
+                [
+                    ("user_id", pymongo.ASCENDING),
+                    ("instructor_id", pymongo.ASCENDING),
+                    ("started_at", pymongo.DESCENDING),
+                    ("_id", pymongo.DESCENDING),
+                ]
+            ),
             # The sweeper's query: open attempts by deadline.
             IndexModel([("status", pymongo.ASCENDING), ("deadline", pymongo.ASCENDING)]),
         ]
+
+
+def attempt_id(assessment_id: str, user_id: str, number: int) -> ObjectId:
+    """The id of a learner's attempt number `number` at an assessment: concurrent starts of the same
+    number collide on it, and a learner's attempts are found without a query."""
+    return derived_object_id("attempt", assessment_id, user_id, str(number))
+
+
+class CourseAssessments(Document):
+    """A course's assessments, in the order they were created.
+
+    Written before the assessment itself, so a crash in between leaves an id with no assessment behind
+    it, which readers skip.
+    """
+
+    id: str  # type: ignore[assignment]  # the course's id
+    assessments: list[str] = Field(default_factory=list)
+
+    class Settings:
+        name = "course_assessments"

@@ -1,75 +1,130 @@
-"""Every assessments-store query, built only from typed values."""
+"""Every assessments-store query and write: the only module that speaks MongoDB's query language.
 
-from collections.abc import Sequence
+Requests read and write by `_id` (ADR 0014): a course's assessments through its `CourseAssessments`
+document, a learner's attempts through their derived ids. A user's attempt history and the sweeper's
+expired attempts are the two filtered queries; MongoDB answers them from the declared indexes. Writes are
+guarded by the version read before them, and writes that carry events tell the outbox relay.
+"""
+
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 
-from beanie import PydanticObjectId, SortDirection
+from beanie import SortDirection
 from bson import ObjectId
 
-from coursegraph.mongo import document_lock
-from subgraphs.assessments.models import Assessment, Attempt, AttemptStatus
+from coursegraph.events.document_outbox import DocumentOutboxRelay, with_events
+from coursegraph.mongo import get_by_ids, guarded_update
+from coursegraph.pagination import Position
+from subgraphs.assessments.models import Assessment, Attempt, AttemptStatus, CourseAssessments, attempt_id
+
+Events = Sequence[dict[str, Any]]
+# A learner's attempts are read by number, this many at a time (most learners have one or two).
+ATTEMPTS_WINDOW = 4
 
 
 class AssessmentRepository:
+    def __init__(self, relay: DocumentOutboxRelay) -> None:
+        self._relay = relay
+
     async def get_many(self, ids: Sequence[str]) -> dict[str, Assessment]:
-        found = await Assessment.find({"_id": {"$in": [ObjectId(i) for i in set(ids)]}}).to_list()
+        found = await get_by_ids(Assessment, [ObjectId(i) for i in ids])
         return {str(a.id): a for a in found}
 
-    async def for_courses(self, course_ids: Sequence[str]) -> dict[str, list[Assessment]]:
-        found = (
-            await Assessment.find({"course_id": {"$in": list(set(course_ids))}})
-            .sort([("created_at", SortDirection.ASCENDING)])
-            .to_list()
-        )
-        grouped: dict[str, list[Assessment]] = {}
-        for assessment in found:
-            grouped.setdefault(assessment.course_id, []).append(assessment)
-        return grouped
+    async def of_courses(self, course_ids: Sequence[str]) -> dict[str, list[Assessment]]:
+        """Each course's assessments, oldest first."""
+        lists = await get_by_ids(CourseAssessments, list(course_ids))
+        ids = {course.id: course.assessments for course in lists}
+        found = await self.get_many([i for listed in ids.values() for i in listed])
+        return {
+            course_id: [found[i] for i in ids.get(course_id, []) if i in found] for course_id in course_ids
+        }
 
-    async def course_ids_of_instructor(self, instructor_id: str) -> list[str]:
-        rows = await Assessment.get_pymongo_collection().aggregate(
-            [{"$match": {"instructor_id": instructor_id}}, {"$group": {"_id": "$course_id"}}]
-        )
-        return [row["_id"] async for row in rows]
+    async def any_of_instructor(self, instructor_id: str) -> bool:
+        return await Assessment.find_one({"instructor_id": instructor_id}) is not None
 
     async def insert(self, assessment: Assessment) -> Assessment:
+        # The course's list first: if the assessment is never written, readers skip the entry.
+        await guarded_update(
+            CourseAssessments.get_pymongo_collection(),
+            assessment.course_id,
+            {},
+            {"$addToSet": {"assessments": str(assessment.id)}},
+            upsert=True,
+        )
         await assessment.insert()
+        self._relay.document_written(Assessment.Settings.name, assessment.id)
         return assessment
 
-    async def update(self, assessment_id: PydanticObjectId, version: int, update: dict[str, Any]) -> bool:
-        update = {**update, "$inc": {"version": 1}}
-        collection = Assessment.get_pymongo_collection()
-        async with document_lock(collection, assessment_id):
-            result = await collection.update_one({"_id": assessment_id, "version": version}, update)
-        return result.modified_count == 1
+    async def update(self, assessment: Assessment, fields: Mapping[str, Any], events: Events = ()) -> bool:
+        """Set `fields` (and record `events`) only if nobody changed the assessment since it was read."""
+        update: dict[str, Any] = {"$set": dict(fields), "$inc": {"version": 1}}
+        applied = await guarded_update(
+            Assessment.get_pymongo_collection(),
+            assessment.id,
+            {"version": assessment.version},
+            with_events(update, *events),
+        )
+        if applied and events:
+            self._relay.document_written(Assessment.Settings.name, assessment.id)
+        return applied
 
 
 class AttemptRepository:
-    async def get(self, attempt_id: str) -> Attempt | None:
-        return await Attempt.find_one({"_id": ObjectId(attempt_id)})
+    def __init__(self, relay: DocumentOutboxRelay) -> None:
+        self._relay = relay
+
+    async def get(self, attempt: str | ObjectId) -> Attempt | None:
+        return await Attempt.find_one({"_id": ObjectId(attempt) if isinstance(attempt, str) else attempt})
 
     async def get_many(self, ids: Sequence[str]) -> dict[str, Attempt]:
-        found = await Attempt.find({"_id": {"$in": [ObjectId(i) for i in set(ids)]}}).to_list()
+        found = await get_by_ids(Attempt, [ObjectId(i) for i in ids])
         return {str(a.id): a for a in found}
 
     async def of_learner(self, assessment_id: str, user_id: str) -> list[Attempt]:
-        return (
-            await Attempt.find({"assessment_id": assessment_id, "user_id": user_id})
-            .sort([("number", SortDirection.ASCENDING)])
-            .to_list()
-        )
+        return (await self.of_learners([(assessment_id, user_id)]))[0]
+
+    async def of_learners(self, keys: Sequence[tuple[str, str]]) -> list[list[Attempt]]:
+        """Each (assessment id, user id)'s attempts, by number. Numbers are dense (1, 2, ...), so they are
+        read a window at a time, every key's window in one batch, until each key finds one missing."""
+        attempts: list[list[Attempt]] = [[] for _ in keys]
+        reading = list(range(len(keys)))
+        while reading:
+            wanted = {
+                attempt_id(*keys[k], n): k
+                for k in reading
+                for n in range(len(attempts[k]) + 1, len(attempts[k]) + 1 + ATTEMPTS_WINDOW)
+            }
+            found = {str(a.id): a for a in await get_by_ids(Attempt, list(wanted))}
+            still = []
+            for k in reading:
+                start = len(attempts[k]) + 1
+                window = [
+                    found.get(str(attempt_id(*keys[k], n))) for n in range(start, start + ATTEMPTS_WINDOW)
+                ]
+                present = list(takewhile(lambda a: a is not None, window))  # dense: a gap ends the list
+                attempts[k] += [a for a in present if a is not None]
+                if len(present) == ATTEMPTS_WINDOW:
+                    still.append(k)
+            reading = still
+        return attempts
 
     async def of_user(
-        self, user_id: str, *, course_ids: Sequence[str] | None, limit: int, skip: int
+        self, user_id: str, *, instructor_id: str | None, after: Position | None, limit: int
     ) -> list[Attempt]:
+        """A user's attempts newest first (only at one instructor's courses, if given), after a position."""
         query: dict[str, Any] = {"user_id": user_id}
-        if course_ids is not None:
-            query["course_id"] = {"$in": list(course_ids)}
+        if instructor_id is not None:
+            query["instructor_id"] = instructor_id
+        if after is not None:
+            query["$or"] = [
+                {"started_at": {"$lt": after.at}},
+                {"started_at": after.at, "_id": {"$lt": ObjectId(after.id)}},
+            ]
         return (
             await Attempt.find(query)
             .sort([("started_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)])
-            .skip(skip)
             .limit(limit)
             .to_list()
         )
@@ -86,16 +141,19 @@ class AttemptRepository:
         )
 
     async def insert(self, attempt: Attempt) -> Attempt:
+        """Raises DuplicateKeyError when a concurrent start created this attempt number first."""
         await attempt.insert()
         return attempt
 
-    async def update_open(self, attempt: Attempt, update: dict[str, Any]) -> bool:
+    async def update_open(self, attempt: Attempt, fields: Mapping[str, Any], events: Events = ()) -> bool:
         """Change an attempt only while it is open and unchanged since read: one submit wins a race."""
-        update = {**update, "$inc": {"version": 1}}
-        collection = Attempt.get_pymongo_collection()
-        async with document_lock(collection, attempt.id):
-            result = await collection.update_one(
-                {"_id": attempt.id, "version": attempt.version, "status": AttemptStatus.IN_PROGRESS.value},
-                update,
-            )
-        return result.modified_count == 1
+        update: dict[str, Any] = {"$set": dict(fields), "$inc": {"version": 1}}
+        applied = await guarded_update(
+            Attempt.get_pymongo_collection(),
+            attempt.id,
+            {"version": attempt.version, "status": AttemptStatus.IN_PROGRESS.value},
+            with_events(update, *events),
+        )
+        if applied and events:
+            self._relay.document_written(Attempt.Settings.name, attempt.id)
+        return applied

@@ -1,4 +1,4 @@
-"""The assessments subgraph's root types: thin resolvers over the engine."""
+"""The assessments subgraph's root types: thin resolvers over the service."""
 
 from collections.abc import Awaitable, Callable
 
@@ -6,7 +6,7 @@ import strawberry
 
 from coursegraph.errors import ValidationFailed
 from coursegraph.graphql import UserError, build_schema
-from subgraphs.assessments import service
+from coursegraph.ids import parse_object_id
 from subgraphs.assessments.models import Assessment, Attempt
 from subgraphs.assessments.types import (
     AnswerInput,
@@ -26,37 +26,35 @@ from subgraphs.assessments.types import (
 class Query:
     @strawberry.field(description="An assessment by id (questions without keys for learners).")
     async def assessment(self, info: Ctx, id: strawberry.ID) -> AssessmentType | None:
-        info.context.actor.require_user()
-        return await AssessmentType.resolve_reference(info, id)
+        row = await info.context.service.assessment(info.context.actor, parse_object_id(id))
+        return None if row is None else AssessmentType.from_row(row)
 
     @strawberry.field(
         description="The caller's result for an assessment, per its score policy (best or latest)."
     )
     async def assessment_result(self, info: Ctx, id: strawberry.ID) -> AssessmentResultType | None:
-        user_id = info.context.actor.require_user()
-        assessment = await info.context.loaders.assessment_by_id.load(service.parse_object_id(id))
+        user_id = str(info.context.actor.require_user())
+        assessment = await info.context.loaders.assessment_by_id.load(parse_object_id(id))
         if assessment is None:
             return None
-        attempts = await info.context.attempts.of_learner(str(assessment.id), str(user_id))
-        counted = service.result_attempt(assessment, attempts)
+        learner = await info.context.loaders.learner_attempts.load((str(assessment.id), user_id))
+        counted = info.context.service.counted(assessment, learner)
         return None if counted is None else await AssessmentResultType.of(info, counted)
 
 
-async def _assessment_payload(info: Ctx, action: Callable[[], Awaitable[Assessment]]) -> AssessmentPayload:
+async def _assessment_payload(action: Callable[[], Awaitable[Assessment]]) -> AssessmentPayload:
     try:
         row = await action()
     except ValidationFailed as exc:
         return AssessmentPayload(assessment=None, errors=[UserError.from_field_error(e) for e in exc.errors])
-    info.context.relay.notify()
     return AssessmentPayload(assessment=AssessmentType.from_row(row), errors=[])
 
 
-async def _attempt_payload(info: Ctx, action: Callable[[], Awaitable[Attempt]]) -> AttemptPayload:
+async def _attempt_payload(action: Callable[[], Awaitable[Attempt]]) -> AttemptPayload:
     try:
         row = await action()
     except ValidationFailed as exc:
         return AttemptPayload(attempt=None, errors=[UserError.from_field_error(e) for e in exc.errors])
-    info.context.relay.notify()
     return AttemptPayload(attempt=AttemptType.from_row(row), errors=[])
 
 
@@ -66,73 +64,46 @@ class Mutation:
     async def create_assessment(
         self, info: Ctx, course_id: strawberry.ID, input: AssessmentInput
     ) -> AssessmentPayload:
-        ctx = info.context
-        course = service.parse_object_id(course_id, "courseId")
+        course = parse_object_id(course_id, "courseId")
         return await _assessment_payload(
-            info,
-            lambda: service.create_assessment(
-                ctx.assessments, ctx.courses, ctx.actor, course, input.to_draft(None), ctx.clock()
-            ),
+            lambda: info.context.service.create_assessment(info.context.actor, course, input.to_draft(None))
         )
 
     @strawberry.mutation(description="The course's instructor or an admin: change settings or questions.")
     async def update_assessment(
         self, info: Ctx, id: strawberry.ID, input: AssessmentInput
     ) -> AssessmentPayload:
-        ctx = info.context
-        assessment_id = service.parse_object_id(id)
-        existing = await ctx.loaders.assessment_by_id.load(assessment_id)
+        assessment_id = parse_object_id(id)
+        # Kept questions keep their matching pairs' right-hand ids (saved answers stay meaningful).
+        existing = await info.context.loaders.assessment_by_id.load(assessment_id)
         return await _assessment_payload(
-            info,
-            lambda: service.update_assessment(
-                ctx.assessments, ctx.courses, ctx.actor, assessment_id, input.to_draft(existing), ctx.clock()
-            ),
+            lambda: info.context.service.update_assessment(
+                info.context.actor, assessment_id, input.to_draft(existing)
+            )
         )
 
     @strawberry.mutation(description="Start (or resume) the caller's attempt; enrolled learners only.")
     async def start_attempt(self, info: Ctx, assessment_id: strawberry.ID) -> AttemptPayload:
-        ctx = info.context
-        parsed = service.parse_object_id(assessment_id, "assessmentId")
-        return await _attempt_payload(
-            info,
-            lambda: service.start_attempt(
-                ctx.assessments,
-                ctx.attempts,
-                ctx.courses,
-                ctx.actor,
-                parsed,
-                now=ctx.clock(),
-                grace=ctx.grace,
-            ),
-        )
+        parsed = parse_object_id(assessment_id, "assessmentId")
+        return await _attempt_payload(lambda: info.context.service.start_attempt(info.context.actor, parsed))
 
     @strawberry.mutation(description="Save answers to an open attempt (validated against each question).")
     async def save_answers(
         self, info: Ctx, attempt_id: strawberry.ID, answers: list[AnswerInput]
     ) -> AttemptPayload:
-        ctx = info.context
-        parsed = service.parse_object_id(attempt_id, "attemptId")
+        parsed = parse_object_id(attempt_id, "attemptId")
         raw = [answer.to_raw() for answer in answers]
         return await _attempt_payload(
-            info,
-            lambda: service.save_answers(
-                ctx.assessments, ctx.attempts, ctx.actor, parsed, raw, now=ctx.clock(), grace=ctx.grace
-            ),
+            lambda: info.context.service.save_answers(info.context.actor, parsed, raw)
         )
 
     @strawberry.mutation(description="Submit an attempt (with last answers); scored once, on the server.")
     async def submit_assessment(
         self, info: Ctx, attempt_id: strawberry.ID, answers: list[AnswerInput] | None = None
     ) -> AttemptPayload:
-        ctx = info.context
-        parsed = service.parse_object_id(attempt_id, "attemptId")
+        parsed = parse_object_id(attempt_id, "attemptId")
         raw = [answer.to_raw() for answer in answers or []]
-        return await _attempt_payload(
-            info,
-            lambda: service.submit(
-                ctx.assessments, ctx.attempts, ctx.actor, parsed, raw, now=ctx.clock(), grace=ctx.grace
-            ),
-        )
+        return await _attempt_payload(lambda: info.context.service.submit(info.context.actor, parsed, raw))
 
     @strawberry.mutation(
         description="Submit answers to an assessment, starting an attempt when none is open."
@@ -140,21 +111,10 @@ class Mutation:
     async def submit_answers(
         self, info: Ctx, assessment_id: strawberry.ID, answers: list[AnswerInput]
     ) -> AttemptPayload:
-        ctx = info.context
-        parsed = service.parse_object_id(assessment_id, "assessmentId")
+        parsed = parse_object_id(assessment_id, "assessmentId")
         raw = [answer.to_raw() for answer in answers]
         return await _attempt_payload(
-            info,
-            lambda: service.submit_for_assessment(
-                ctx.assessments,
-                ctx.attempts,
-                ctx.courses,
-                ctx.actor,
-                parsed,
-                raw,
-                now=ctx.clock(),
-                grace=ctx.grace,
-            ),
+            lambda: info.context.service.submit_for_assessment(info.context.actor, parsed, raw)
         )
 
 

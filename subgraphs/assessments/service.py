@@ -1,14 +1,17 @@
-"""The assessment engine: authoring, attempts with server-side deadlines, scoring, results, reveal policy.
+"""The assessment engine, and the one door to the assessments domain's data. No GraphQL here.
 
-No GraphQL here. Time comes from an injected clock; enrollment and course ownership come from the courses
-service (a port, called with a service token). Writes are single-document operations carrying their events.
+Authoring, attempts with server-side deadlines, scoring, results under the reveal policy. Time comes from
+an injected clock; enrollment and course ownership come from the courses service (a port, called with a
+service token). Rules live in `permissions`; reads go by id (ADR 0014). Writes are single-document
+operations carrying their events, guarded by the version read before them.
 """
 
+import asyncio
 import dataclasses
 import logging
 import math
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -16,8 +19,8 @@ from typing import Any, Protocol
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from coursegraph.clock import Clock
 from coursegraph.errors import (
-    BadUserInput,
     Conflict,
     CourseGraphError,
     FieldError,
@@ -25,10 +28,9 @@ from coursegraph.errors import (
     NotFound,
     ValidationFailed,
 )
-from coursegraph.events.document_outbox import with_events
-from coursegraph.mongo import utc_now
+from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor, Role
-from subgraphs.assessments import scoring
+from subgraphs.assessments import permissions, scoring
 from subgraphs.assessments.events import AssessmentEventType, assessment_event
 from subgraphs.assessments.models import (
     Assessment,
@@ -38,11 +40,11 @@ from subgraphs.assessments.models import (
     QuestionType,
     RevealPolicy,
     ScorePolicy,
+    attempt_id,
 )
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 
 logger = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 TITLE_MAX = 200
 INSTRUCTIONS_MAX = 10_000
 QUESTIONS_MAX = 200
@@ -51,16 +53,6 @@ TIME_LIMIT_MAX = 7 * 24 * 3600
 UPDATE_ATTEMPTS = 20
 SWEEP_BATCH = 100
 _random = secrets.SystemRandom()
-
-
-def system_clock() -> datetime:
-    return utc_now()
-
-
-def parse_object_id(value: str, field: str = "id") -> str:
-    if not ObjectId.is_valid(str(value)):
-        raise BadUserInput(f"{field} is not a valid id.", details={"field": field})
-    return str(ObjectId(str(value)))
 
 
 # --- the courses service, as this one needs it -------------------------------------------------------
@@ -78,58 +70,6 @@ class CoursesPort(Protocol):
     async def access(self, course_id: str, user_id: str) -> CourseAccess | None: ...
 
     async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None: ...
-
-
-async def tell_courses(courses: CoursesPort, assessment: Assessment) -> None:
-    """Tell courses now whether the assessment is required, so completion rules hold at once.
-
-    The ASSESSMENT_CREATED/UPDATED event carries the same fact; if this call fails, the event applies it
-    later (both are idempotent), so the write that already happened stands.
-    """
-    try:
-        await courses.record_requirement(
-            assessment.course_id, str(assessment.id), required=assessment.required_for_completion
-        )
-    except CourseGraphError:
-        logger.warning("courses not told of assessment %s now; the event will tell it", assessment.id)
-
-
-# --- who may do what ----------------------------------------------------------------------------------
-
-
-def can_manage(actor: Actor, assessment: Assessment) -> bool:
-    if actor.is_admin:
-        return True
-    return actor.role is Role.INSTRUCTOR and str(actor.user_id) == assessment.instructor_id
-
-
-def may_reveal(
-    actor: Actor,
-    assessment: Assessment,
-    attempt: Attempt,
-    *,
-    passed_any: bool,
-    now: datetime,
-    attempts_used: int = 1,
-) -> bool:
-    """Whether correct answers and feedback of this submitted attempt may be shown to the caller."""
-    if can_manage(actor, assessment):
-        return True
-    if attempt.status is not AttemptStatus.SUBMITTED:
-        return False
-    match assessment.reveal_policy:
-        case RevealPolicy.AFTER_SUBMISSION:
-            return True
-        case RevealPolicy.AFTER_PASSING:
-            return passed_any
-        case RevealPolicy.AFTER_LAST_ATTEMPT:
-            # Not while another attempt could use the answers; with unlimited attempts, never.
-            return assessment.max_attempts is not None and attempts_used >= assessment.max_attempts
-        case RevealPolicy.AFTER_DUE:
-            # Without a due date, "after due" means once submitted.
-            return assessment.available_until is None or now >= assessment.available_until
-        case RevealPolicy.NEVER:
-            return False
 
 
 def result_attempt(assessment: Assessment, attempts: Sequence[Attempt]) -> Attempt | None:
@@ -210,79 +150,6 @@ def _lifecycle_event(event_type: AssessmentEventType, assessment: Assessment, ac
     )
 
 
-async def create_assessment(
-    repo: AssessmentRepository,
-    courses: CoursesPort,
-    actor: Actor,
-    course_id: str,
-    draft: AssessmentDraft,
-    now: datetime,
-) -> Assessment:
-    user_id = actor.require_role(Role.INSTRUCTOR, Role.ADMIN)
-    access = await courses.access(course_id, str(user_id))
-    if access is None:
-        raise NotFound("Course not found.")
-    if not actor.is_admin and access.instructor_id != str(user_id):
-        raise Forbidden("Only the course's instructor or an admin adds assessments to it.")
-    values = {k: v for k, v in vars(draft).items() if v is not None and k != "clear"}
-    values.setdefault("title", "")
-    errors = _validate(values)
-    if errors:
-        raise ValidationFailed(errors)
-    assessment = Assessment(
-        id=ObjectId(),
-        course_id=course_id,
-        instructor_id=access.instructor_id,
-        created_at=now,
-        updated_at=now,
-        **{**values, "title": values["title"].strip()},
-    )
-    assessment.outbox_pending = True
-    assessment.outbox = [_lifecycle_event(AssessmentEventType.ASSESSMENT_CREATED, assessment, actor)]
-    await repo.insert(assessment)
-    await tell_courses(courses, assessment)
-    return assessment
-
-
-async def update_assessment(
-    repo: AssessmentRepository,
-    courses: CoursesPort,
-    actor: Actor,
-    assessment_id: str,
-    draft: AssessmentDraft,
-    now: datetime,
-) -> Assessment:
-    actor.require_user()
-    for _ in range(UPDATE_ATTEMPTS):
-        assessment = (await repo.get_many([assessment_id])).get(assessment_id)
-        if assessment is None:
-            raise NotFound("Assessment not found.")
-        if not can_manage(actor, assessment):
-            raise Forbidden("Only the course's instructor or an admin edits its assessments.")
-        changes = {k: v for k, v in vars(draft).items() if v is not None and k != "clear"}
-        # The model's own values (questions stay Question objects), then the changes.
-        merged = {**{name: getattr(assessment, name) for name in Assessment.model_fields}, **changes}
-        for name in draft.clear:
-            merged[name] = None
-        errors = _validate(merged)
-        if errors:
-            raise ValidationFailed(errors)
-        updated = assessment.model_copy(update={**changes, **dict.fromkeys(draft.clear)})
-        stored = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in changes.items()}
-        if "questions" in changes:
-            stored["questions"] = [q.model_dump() for q in changes["questions"]]
-        update = with_events(
-            {"$set": {**stored, **dict.fromkeys(draft.clear), "updated_at": now}},
-            _lifecycle_event(AssessmentEventType.ASSESSMENT_UPDATED, updated, actor),
-        )
-        if await repo.update(assessment.id, assessment.version, update):  # type: ignore[arg-type]
-            refreshed = (await repo.get_many([assessment_id]))[assessment_id]
-            if refreshed.required_for_completion != assessment.required_for_completion:
-                await tell_courses(courses, refreshed)
-            return refreshed
-    raise Conflict("The assessment is being changed by someone else; try again.")
-
-
 # --- attempts -----------------------------------------------------------------------------------------
 
 
@@ -318,75 +185,6 @@ def _shuffle_away_from_key(ids: list[str]) -> None:
         _random.shuffle(ids)
         if ids != original or len(ids) < 2:
             return
-
-
-async def start_attempt(
-    assessments: AssessmentRepository,
-    attempts: AttemptRepository,
-    courses: CoursesPort,
-    actor: Actor,
-    assessment_id: str,
-    *,
-    now: datetime,
-    grace: timedelta,
-) -> Attempt:
-    user_id = str(actor.require_user())
-    assessment = (await assessments.get_many([assessment_id])).get(assessment_id)
-    if assessment is None:
-        raise NotFound("Assessment not found.")
-    access = await courses.access(assessment.course_id, user_id)
-    if access is None or access.status == "DRAFT":
-        raise NotFound("Assessment not found.")
-    if not access.enrolled:
-        raise Forbidden("Enroll in the course before attempting its assessments.")
-    if assessment.available_from is not None and now < assessment.available_from:
-        raise Conflict("This assessment is not open yet.", details={"reason": "NOT_YET_AVAILABLE"})
-    if assessment.available_until is not None and now > assessment.available_until:
-        raise Conflict("This assessment has closed.", details={"reason": "CLOSED"})
-    if not assessment.questions:
-        raise Conflict("This assessment has no questions yet.", details={"reason": "NO_QUESTIONS"})
-
-    for _ in range(UPDATE_ATTEMPTS):
-        existing = await attempts.of_learner(assessment_id, user_id)
-        open_attempt = next((a for a in existing if a.status is AttemptStatus.IN_PROGRESS), None)
-        if open_attempt is not None:
-            if not _deadline_passed(open_attempt, now, grace):
-                return open_attempt  # one open attempt at a time: starting again resumes it
-            await _submit(assessment, attempts, open_attempt, {}, now=now, by_deadline=True)
-            continue
-        if assessment.max_attempts is not None and len(existing) >= assessment.max_attempts:
-            raise Conflict("No attempts left for this assessment.", details={"reason": "ATTEMPTS_EXHAUSTED"})
-        question_order, option_orders = _presentation_order(assessment)
-        limit = assessment.time_limit_seconds
-        attempt = Attempt(
-            id=ObjectId(),
-            assessment_id=assessment_id,
-            course_id=assessment.course_id,
-            user_id=user_id,
-            number=len(existing) + 1,
-            started_at=now,
-            deadline=now + timedelta(seconds=limit) if limit else None,
-            question_order=question_order,
-            option_orders=option_orders,
-        )
-        try:
-            return await attempts.insert(attempt)
-        except DuplicateKeyError:
-            continue  # a concurrent start created this number: resume that one
-    raise Conflict("Could not start the attempt; try again.")
-
-
-async def _own_attempt(
-    assessments: AssessmentRepository, attempts: AttemptRepository, actor: Actor, attempt_id: str
-) -> tuple[Assessment, Attempt]:
-    user_id = str(actor.require_user())
-    attempt = await attempts.get(attempt_id)
-    if attempt is None or attempt.user_id != user_id:
-        raise NotFound("Attempt not found.")
-    assessment = (await assessments.get_many([attempt.assessment_id])).get(attempt.assessment_id)
-    if assessment is None:
-        raise NotFound("Attempt not found.")
-    return assessment, attempt
 
 
 def parse_answers(assessment: Assessment, answers: Sequence[tuple[str, scoring.RawAnswer]]) -> dict[str, Any]:
@@ -427,93 +225,10 @@ def _with_pair_ids(question: Question, raw: scoring.RawAnswer, field: str) -> sc
     return dataclasses.replace(raw, pairs=[(left, pair_of[right]) for left, right in raw.pairs])
 
 
-async def save_answers(
-    assessments: AssessmentRepository,
-    attempts: AttemptRepository,
-    actor: Actor,
-    attempt_id: str,
-    answers: Sequence[tuple[str, scoring.RawAnswer]],
-    *,
-    now: datetime,
-    grace: timedelta,
-) -> Attempt:
-    assessment, attempt = await _own_attempt(assessments, attempts, actor, attempt_id)
-    parsed = parse_answers(assessment, answers)
-    for _ in range(UPDATE_ATTEMPTS):
-        if attempt.status is AttemptStatus.SUBMITTED:
-            raise Conflict("This attempt has been submitted.", details={"reason": "ALREADY_SUBMITTED"})
-        if _deadline_passed(attempt, now, grace):
-            await _submit(assessment, attempts, attempt, {}, now=now, by_deadline=True)
-            raise Conflict(
-                "Time is up: the attempt was submitted as it stood.", details={"reason": "TIME_UP"}
-            )
-        update = {"$set": {f"answers.{qid}": answer for qid, answer in parsed.items()}} if parsed else None
-        if update is None or await attempts.update_open(attempt, update):
-            return await _reload(attempts, attempt_id)
-        attempt = await _reload(attempts, attempt_id)
-    raise Conflict("The attempt is being changed concurrently; try again.")
-
-
-async def submit(
-    assessments: AssessmentRepository,
-    attempts: AttemptRepository,
-    actor: Actor,
-    attempt_id: str,
-    answers: Sequence[tuple[str, scoring.RawAnswer]],
-    *,
-    now: datetime,
-    grace: timedelta,
-) -> Attempt:
-    assessment, attempt = await _own_attempt(assessments, attempts, actor, attempt_id)
-    parsed = parse_answers(assessment, answers)
-    for _ in range(UPDATE_ATTEMPTS):
-        if attempt.status is AttemptStatus.SUBMITTED:
-            return attempt  # a repeated or concurrent submit: scored once, answered with that score
-        late = _deadline_passed(attempt, now, grace)
-        # Past the deadline (plus grace) the attempt is scored as it stood: late answers are ignored.
-        if await _submit(assessment, attempts, attempt, {} if late else parsed, now=now, by_deadline=late):
-            return await _reload(attempts, attempt_id)
-        attempt = await _reload(attempts, attempt_id)
-    raise Conflict("The attempt is being changed concurrently; try again.")
-
-
-async def close_expired_attempts(
-    assessments: AssessmentRepository,
-    attempts: AttemptRepository,
-    *,
-    now: datetime,
-    grace: timedelta,
-    limit: int = SWEEP_BATCH,
-) -> int:
-    """Close and score, as they stood, open attempts past their deadline plus grace; return how many.
-
-    Without this an abandoned timed attempt stays open (no score, no event, no certificate) until its
-    learner comes back. Each close is the same guarded write as a submit, so a racing submit or another
-    replica's sweep either wins or finds the attempt closed: it is scored once.
-    """
-    expired = await attempts.expired(now - grace, limit=limit)
-    if not expired:
-        return 0
-    found = await assessments.get_many([attempt.assessment_id for attempt in expired])
-    closed = 0
-    for attempt in expired:
-        assessment = found.get(attempt.assessment_id)
-        if assessment is not None and await _submit(
-            assessment, attempts, attempt, {}, now=now, by_deadline=True
-        ):
-            closed += 1
-    return closed
-
-
-async def _submit(
-    assessment: Assessment,
-    attempts: AttemptRepository,
-    attempt: Attempt,
-    new_answers: dict[str, Any],
-    *,
-    now: datetime,
-    by_deadline: bool,
-) -> bool:
+def _scored(
+    assessment: Assessment, attempt: Attempt, new_answers: dict[str, Any], *, now: datetime, by_deadline: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What closing an attempt writes: its answers, score and result, and its two events."""
     answers = {**attempt.answers, **new_answers}
     results, score, max_score = scoring.score_attempt(assessment.questions, answers)
     percent = scoring.percent(score, max_score)
@@ -541,45 +256,347 @@ async def _submit(
             **common,
         ),
     ]
-    update = {
-        "$set": {
-            "answers": answers,
-            "status": AttemptStatus.SUBMITTED.value,
-            "submitted_at": now,
-            "closed_by_deadline": by_deadline,
-            "score": score,
-            "max_score": max_score,
-            "percent": percent,
-            "passed": passed,
-            "results": [r.model_dump() for r in results],
-        },
+    fields = {
+        "answers": answers,
+        "status": AttemptStatus.SUBMITTED.value,
+        "submitted_at": now,
+        "closed_by_deadline": by_deadline,
+        "score": score,
+        "max_score": max_score,
+        "percent": percent,
+        "passed": passed,
+        "results": [r.model_dump() for r in results],
     }
-    update = with_events(update, *events)
-    return await attempts.update_open(attempt, update)
+    return fields, events
 
 
-async def _reload(attempts: AttemptRepository, attempt_id: str) -> Attempt:
-    attempt = await attempts.get(attempt_id)
-    if attempt is None:
-        raise NotFound("Attempt not found.")
-    return attempt
+@dataclass(frozen=True)
+class Result:
+    """A submitted attempt's score as the caller may see it."""
+
+    attempt: Attempt
+    assessment: Assessment
+    revealed: bool  # correct answers and feedback shown
 
 
-async def submit_for_assessment(
-    assessments: AssessmentRepository,
-    attempts: AttemptRepository,
-    courses: CoursesPort,
-    actor: Actor,
-    assessment_id: str,
-    answers: Sequence[tuple[str, scoring.RawAnswer]],
-    *,
-    now: datetime,
-    grace: timedelta,
-) -> Attempt:
-    """Submit answers to an assessment, starting an attempt when none is open (the REST endpoint's verb)."""
-    assessment = (await assessments.get_many([assessment_id])).get(assessment_id)
-    if assessment is None:
-        raise NotFound("Assessment not found.")
-    parse_answers(assessment, answers)  # refuse bad input before an attempt is started for it
-    attempt = await start_attempt(assessments, attempts, courses, actor, assessment_id, now=now, grace=grace)
-    return await submit(assessments, attempts, actor, str(attempt.id), answers, now=now, grace=grace)
+class AssessmentService:
+    def __init__(
+        self,
+        assessments: AssessmentRepository,
+        attempts: AttemptRepository,
+        courses: CoursesPort,
+        *,
+        clock: Clock,
+        grace: timedelta,
+    ) -> None:
+        self._assessments = assessments
+        self._attempts = attempts
+        self._courses = courses
+        self._clock = clock
+        self._grace = grace
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    async def assessments(self, ids: Sequence[str]) -> list[Assessment | None]:
+        found = await self._assessments.get_many(ids)
+        return [found.get(i) for i in ids]
+
+    async def assessment(self, actor: Actor, assessment_id: str) -> Assessment | None:
+        actor.require_user()
+        return (await self.assessments([assessment_id]))[0]
+
+    async def assessments_of_courses(self, course_ids: Sequence[str]) -> list[list[Assessment]]:
+        """Each course's assessments, oldest first."""
+        found = await self._assessments.of_courses(course_ids)
+        return [found.get(course_id, []) for course_id in course_ids]
+
+    async def enrolled(self, actor: Actor, course_ids: Sequence[str]) -> list[bool]:
+        """Whether the caller is enrolled in each course (asked of the courses service, concurrently)."""
+        if actor.user_id is None:
+            return [False] * len(course_ids)
+        user_id = str(actor.user_id)
+        answers = await asyncio.gather(*(self._courses.access(c, user_id) for c in course_ids))
+        return [access is not None and access.enrolled for access in answers]
+
+    def may_read_questions(self, actor: Actor, assessment: Assessment, *, enrolled: bool) -> bool:
+        return permissions.can_read_questions(actor, assessment, enrolled=enrolled)
+
+    def may_see_key(self, actor: Actor, assessment: Assessment) -> bool:
+        return permissions.can_manage(actor, assessment)
+
+    async def attempts(self, actor: Actor, ids: Sequence[str]) -> list[Attempt | None]:
+        """Attempts by id, None where there is none or the caller may not see it."""
+        found = await self._attempts.get_many(ids)
+        assessments = await self._assessments.get_many([a.assessment_id for a in found.values()])
+        return [
+            a
+            if (a := found.get(i)) is not None
+            and permissions.can_see_attempt(actor, a, assessments.get(a.assessment_id))
+            else None
+            for i in ids
+        ]
+
+    async def learner_attempts(self, keys: Sequence[tuple[str, str]]) -> list[list[Attempt]]:
+        """The attempts of each (assessment id, user id), by number."""
+        return await self._attempts.of_learners(keys)
+
+    async def attempts_of(
+        self, actor: Actor, user_id: str, *, first: int, after: str | None
+    ) -> Page[Attempt]:
+        """A user's attempts, newest first: the user themself and admins see all of them, instructors
+        those at their courses' assessments."""
+        first = page_size(first)
+        start = decode_cursor(after)
+        authors = (
+            actor.role is Role.INSTRUCTOR
+            and actor.user_id is not None
+            and str(actor.user_id) != user_id
+            and await self._assessments.any_of_instructor(str(actor.user_id))
+        )
+        instructor = permissions.attempts_scope(actor, user_id, authors_assessments=authors)
+        if start is not None and not ObjectId.is_valid(start.id):
+            raise ValidationFailed(
+                [FieldError("after", "INVALID", "`after` is not a cursor this API returned.")]
+            )
+        rows = await self._attempts.of_user(user_id, instructor_id=instructor, after=start, limit=first + 1)
+        items = [(encode_cursor(Position(a.started_at, str(a.id))), a) for a in rows[:first]]
+        return Page(items, has_next=len(rows) > first)
+
+    def result(
+        self, actor: Actor, attempt: Attempt, assessment: Assessment, learner: Sequence[Attempt]
+    ) -> Result | None:
+        """A submitted attempt's score; `learner` is all the learner's attempts at the assessment."""
+        if attempt.status is not AttemptStatus.SUBMITTED or attempt.submitted_at is None:
+            return None
+        revealed = permissions.may_reveal(
+            actor,
+            assessment,
+            attempt,
+            passed_any=any(a.passed for a in learner),
+            now=self._clock(),
+            attempts_used=len(learner),
+        )
+        return Result(attempt, assessment, revealed)
+
+    def counted(self, assessment: Assessment, learner: Sequence[Attempt]) -> Attempt | None:
+        return result_attempt(assessment, learner)
+
+    # --- authoring ---------------------------------------------------------------------------------
+
+    async def _tell_courses(self, assessment: Assessment) -> None:
+        """Tell courses now whether the assessment is required, so completion rules hold at once.
+
+        The ASSESSMENT_CREATED/UPDATED event carries the same fact; if this call fails, the event applies
+        it later (both are idempotent), so the write that already happened stands.
+        """
+        try:
+            await self._courses.record_requirement(
+                assessment.course_id, str(assessment.id), required=assessment.required_for_completion
+            )
+        except CourseGraphError:
+            logger.warning("courses not told of assessment %s now; the event will tell it", assessment.id)
+
+    async def create_assessment(self, actor: Actor, course_id: str, draft: AssessmentDraft) -> Assessment:
+        user_id = actor.require_role(Role.INSTRUCTOR, Role.ADMIN)
+        access = await self._courses.access(course_id, str(user_id))
+        if access is None:
+            raise NotFound("Course not found.")
+        if not actor.is_admin and access.instructor_id != str(user_id):
+            raise Forbidden("Only the course's instructor or an admin adds assessments to it.")
+        values = {k: v for k, v in vars(draft).items() if v is not None and k != "clear"}
+        values.setdefault("title", "")
+        errors = _validate(values)
+        if errors:
+            raise ValidationFailed(errors)
+        now = self._clock()
+        assessment = Assessment(
+            id=ObjectId(),
+            course_id=course_id,
+            instructor_id=access.instructor_id,
+            created_at=now,
+            updated_at=now,
+            **{**values, "title": values["title"].strip()},
+        )
+        assessment.outbox_pending = True
+        assessment.outbox = [_lifecycle_event(AssessmentEventType.ASSESSMENT_CREATED, assessment, actor)]
+        await self._assessments.insert(assessment)
+        await self._tell_courses(assessment)
+        return assessment
+
+    async def update_assessment(self, actor: Actor, assessment_id: str, draft: AssessmentDraft) -> Assessment:
+        actor.require_user()
+        for _ in range(UPDATE_ATTEMPTS):
+            assessment = (await self._assessments.get_many([assessment_id])).get(assessment_id)
+            if assessment is None:
+                raise NotFound("Assessment not found.")
+            if not permissions.can_manage(actor, assessment):
+                raise Forbidden("Only the course's instructor or an admin edits its assessments.")
+            changes = {k: v for k, v in vars(draft).items() if v is not None and k != "clear"}
+            # The model's own values (questions stay Question objects), then the changes.
+            merged = {**{name: getattr(assessment, name) for name in Assessment.model_fields}, **changes}
+            for name in draft.clear:
+                merged[name] = None
+            errors = _validate(merged)
+            if errors:
+                raise ValidationFailed(errors)
+            updated = assessment.model_copy(update={**changes, **dict.fromkeys(draft.clear)})
+            stored = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in changes.items()}
+            if "questions" in changes:
+                stored["questions"] = [q.model_dump() for q in changes["questions"]]
+            fields = {**stored, **dict.fromkeys(draft.clear), "updated_at": self._clock()}
+            event = _lifecycle_event(AssessmentEventType.ASSESSMENT_UPDATED, updated, actor)
+            if await self._assessments.update(assessment, fields, [event]):
+                refreshed = (await self._assessments.get_many([assessment_id]))[assessment_id]
+                if refreshed.required_for_completion != assessment.required_for_completion:
+                    await self._tell_courses(refreshed)
+                return refreshed
+        raise Conflict("The assessment is being changed by someone else; try again.")
+
+    # --- attempts ----------------------------------------------------------------------------------
+
+    async def start_attempt(self, actor: Actor, assessment_id: str) -> Attempt:
+        user_id = str(actor.require_user())
+        now = self._clock()
+        assessment = (await self._assessments.get_many([assessment_id])).get(assessment_id)
+        if assessment is None:
+            raise NotFound("Assessment not found.")
+        access = await self._courses.access(assessment.course_id, user_id)
+        if access is None or access.status == "DRAFT":
+            raise NotFound("Assessment not found.")
+        if not access.enrolled:
+            raise Forbidden("Enroll in the course before attempting its assessments.")
+        if assessment.available_from is not None and now < assessment.available_from:
+            raise Conflict("This assessment is not open yet.", details={"reason": "NOT_YET_AVAILABLE"})
+        if assessment.available_until is not None and now > assessment.available_until:
+            raise Conflict("This assessment has closed.", details={"reason": "CLOSED"})
+        if not assessment.questions:
+            raise Conflict("This assessment has no questions yet.", details={"reason": "NO_QUESTIONS"})
+
+        for _ in range(UPDATE_ATTEMPTS):
+            existing = await self._attempts.of_learner(assessment_id, user_id)
+            open_attempt = next((a for a in existing if a.status is AttemptStatus.IN_PROGRESS), None)
+            if open_attempt is not None:
+                if not _deadline_passed(open_attempt, now, self._grace):
+                    return open_attempt  # one open attempt at a time: starting again resumes it
+                await self._close(assessment, open_attempt, {}, now=now, by_deadline=True)
+                continue
+            if assessment.max_attempts is not None and len(existing) >= assessment.max_attempts:
+                raise Conflict(
+                    "No attempts left for this assessment.", details={"reason": "ATTEMPTS_EXHAUSTED"}
+                )
+            question_order, option_orders = _presentation_order(assessment)
+            limit = assessment.time_limit_seconds
+            number = len(existing) + 1
+            attempt = Attempt(
+                id=attempt_id(assessment_id, user_id, number),
+                assessment_id=assessment_id,
+                course_id=assessment.course_id,
+                instructor_id=assessment.instructor_id,
+                user_id=user_id,
+                number=number,
+                started_at=now,
+                deadline=now + timedelta(seconds=limit) if limit else None,
+                question_order=question_order,
+                option_orders=option_orders,
+            )
+            try:
+                return await self._attempts.insert(attempt)
+            except DuplicateKeyError:
+                continue  # a concurrent start created this number: resume that one
+        raise Conflict("Could not start the attempt; try again.")
+
+    async def _own_attempt(self, actor: Actor, attempt_id: str) -> tuple[Assessment, Attempt]:
+        user_id = str(actor.require_user())
+        attempt = await self._attempts.get(attempt_id)
+        if attempt is None or attempt.user_id != user_id:
+            raise NotFound("Attempt not found.")
+        assessment = (await self._assessments.get_many([attempt.assessment_id])).get(attempt.assessment_id)
+        if assessment is None:
+            raise NotFound("Attempt not found.")
+        return assessment, attempt
+
+    async def save_answers(
+        self, actor: Actor, attempt_id: str, answers: Sequence[tuple[str, scoring.RawAnswer]]
+    ) -> Attempt:
+        assessment, attempt = await self._own_attempt(actor, attempt_id)
+        parsed = parse_answers(assessment, answers)
+        now = self._clock()
+        for _ in range(UPDATE_ATTEMPTS):
+            if attempt.status is AttemptStatus.SUBMITTED:
+                raise Conflict("This attempt has been submitted.", details={"reason": "ALREADY_SUBMITTED"})
+            if _deadline_passed(attempt, now, self._grace):
+                await self._close(assessment, attempt, {}, now=now, by_deadline=True)
+                raise Conflict(
+                    "Time is up: the attempt was submitted as it stood.", details={"reason": "TIME_UP"}
+                )
+            fields = {f"answers.{qid}": answer for qid, answer in parsed.items()}
+            if not fields or await self._attempts.update_open(attempt, fields):
+                return await self._reload(attempt_id)
+            attempt = await self._reload(attempt_id)
+        raise Conflict("The attempt is being changed concurrently; try again.")
+
+    async def submit(
+        self, actor: Actor, attempt_id: str, answers: Sequence[tuple[str, scoring.RawAnswer]]
+    ) -> Attempt:
+        assessment, attempt = await self._own_attempt(actor, attempt_id)
+        parsed = parse_answers(assessment, answers)
+        now = self._clock()
+        for _ in range(UPDATE_ATTEMPTS):
+            if attempt.status is AttemptStatus.SUBMITTED:
+                return attempt  # a repeated or concurrent submit: scored once, answered with that score
+            late = _deadline_passed(attempt, now, self._grace)
+            # Past the deadline (plus grace) the attempt is scored as it stood: late answers are ignored.
+            if await self._close(assessment, attempt, {} if late else parsed, now=now, by_deadline=late):
+                return await self._reload(attempt_id)
+            attempt = await self._reload(attempt_id)
+        raise Conflict("The attempt is being changed concurrently; try again.")
+
+    async def submit_for_assessment(
+        self, actor: Actor, assessment_id: str, answers: Sequence[tuple[str, scoring.RawAnswer]]
+    ) -> Attempt:
+        """Submit answers to an assessment, starting an attempt when none is open (the REST verb)."""
+        assessment = (await self._assessments.get_many([assessment_id])).get(assessment_id)
+        if assessment is None:
+            raise NotFound("Assessment not found.")
+        parse_answers(assessment, answers)  # refuse bad input before an attempt is started for it
+        attempt = await self.start_attempt(actor, assessment_id)
+        return await self.submit(actor, str(attempt.id), answers)
+
+    async def close_expired_attempts(self, *, limit: int = SWEEP_BATCH) -> int:
+        """Close and score, as they stood, open attempts past their deadline plus grace; return how many.
+
+        Without this an abandoned timed attempt stays open (no score, no event, no certificate) until its
+        learner comes back. Each close is the same guarded write as a submit, so a racing submit or another
+        replica's sweep either wins or finds the attempt closed: it is scored once.
+        """
+        now = self._clock()
+        expired = await self._attempts.expired(now - self._grace, limit=limit)
+        if not expired:
+            return 0
+        found = await self._assessments.get_many([attempt.assessment_id for attempt in expired])
+        closed = 0
+        for attempt in expired:
+            assessment = found.get(attempt.assessment_id)
+            if assessment is not None and await self._close(
+                assessment, attempt, {}, now=now, by_deadline=True
+            ):
+                closed += 1
+        return closed
+
+    async def _close(
+        self,
+        assessment: Assessment,
+        attempt: Attempt,
+        new_answers: dict[str, Any],
+        *,
+        now: datetime,
+        by_deadline: bool,
+    ) -> bool:
+        fields, events = _scored(assessment, attempt, new_answers, now=now, by_deadline=by_deadline)
+        return await self._attempts.update_open(attempt, fields, events)
+
+    async def _reload(self, attempt_id: str) -> Attempt:
+        attempt = await self._attempts.get(attempt_id)
+        if attempt is None:
+            raise NotFound("Attempt not found.")
+        return attempt

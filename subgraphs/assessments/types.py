@@ -5,7 +5,6 @@ Answer keys appear only in `QuestionKey`, reached through `Question.key` (manage
 goes through those two guarded fields.
 """
 
-import base64
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -14,9 +13,9 @@ from typing import Any, Self
 import strawberry
 from strawberry.types import Info
 
-from coursegraph.errors import BadUserInput, Forbidden
+from coursegraph.errors import BadUserInput
 from coursegraph.graphql import PageInfo, UserError
-from coursegraph.security import Role
+from coursegraph.ids import parse_object_id
 from subgraphs.assessments import scoring, service
 from subgraphs.assessments.context import AssessmentsContext
 from subgraphs.assessments.models import (
@@ -137,7 +136,8 @@ class QuestionType_:
 
     @strawberry.field(description="The answer key: the course's instructor and admins only (else null).")
     def key(self, info: Ctx) -> QuestionKey | None:
-        return QuestionKey.of(self.row) if service.can_manage(info.context.actor, self.assessment) else None
+        may_see = info.context.service.may_see_key(info.context.actor, self.assessment)
+        return QuestionKey.of(self.row) if may_see else None
 
 
 @strawberry.federation.type(keys=["id"], name="Course")
@@ -168,50 +168,13 @@ class UserType:
     async def assessment_attempts(
         self, info: Ctx, first: int = 20, after: str | None = None
     ) -> "AttemptConnection | None":
-        actor = info.context.actor
-        if not 1 <= first <= 100:
-            raise BadUserInput("`first` must be between 1 and 100.", details={"field": "first"})
-        offset = _decode_offset(after)
-        if actor.user_id is None:
-            raise Forbidden("Sign in to see attempts.")
-        courses: list[str] | None = None
-        if str(actor.user_id) != str(self.id) and not actor.is_admin:
-            # Instructors see attempts at their own courses' assessments, and nothing else.
-            courses = await info.context.assessments.course_ids_of_instructor(str(actor.user_id))
-            if not courses or actor.role is not Role.INSTRUCTOR:
-                raise Forbidden("Only the user themself, admins and their instructors see attempts.")
-        rows = await info.context.attempts.of_user(
-            str(self.id), course_ids=courses, limit=first + 1, skip=offset
+        page = await info.context.service.attempts_of(
+            info.context.actor, str(self.id), first=first, after=after
         )
-        edges = [
-            AttemptEdge(cursor=_encode_offset(offset + i + 1), node=AttemptType.from_row(r))
-            for i, r in enumerate(rows[:first])
-        ]
         return AttemptConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first,
-                has_previous_page=offset > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            edges=[AttemptEdge(cursor=c, node=AttemptType.from_row(row)) for c, row in page.items],
+            page_info=PageInfo.of(page),
         )
-
-
-def _encode_offset(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"attempts:{offset}".encode()).decode()
-
-
-def _decode_offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        prefix, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if prefix != "attempts" or not number.isdigit():
-            raise ValueError(cursor)
-        return int(number)
-    except ValueError as exc:
-        raise BadUserInput("`after` is not a cursor this API returned.", details={"field": "after"}) from exc
 
 
 @strawberry.federation.type(keys=["id"], name="Assessment", description="A quiz or exam in a course.")
@@ -258,7 +221,7 @@ class AssessmentType:
 
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Self | None:
-        row = await info.context.loaders.assessment_by_id.load(service.parse_object_id(id))
+        row = await info.context.loaders.assessment_by_id.load(parse_object_id(id))
         return None if row is None else cls.from_row(row)
 
     @strawberry.field
@@ -267,10 +230,8 @@ class AssessmentType:
 
     @strawberry.field(description="Questions without keys: enrolled learners, the instructor and admins.")
     async def questions(self, info: Ctx) -> list[QuestionType_] | None:
-        actor = info.context.actor
-        if not service.can_manage(actor, self.row) and not await info.context.loaders.viewer_enrolled.load(
-            self.row.course_id
-        ):
+        enrolled = await info.context.loaders.viewer_enrolled.load(self.row.course_id)
+        if not info.context.service.may_read_questions(info.context.actor, self.row, enrolled=enrolled):
             return None
         return [QuestionType_.present(q, self.row, None) for q in self.row.questions]
 
@@ -278,8 +239,8 @@ class AssessmentType:
     async def viewer_attempts(self, info: Ctx) -> list["AttemptType"]:
         if info.context.actor.user_id is None:
             return []
-        rows = await info.context.attempts.of_learner(str(self.row.id), str(info.context.actor.user_id))
-        return [AttemptType.from_row(r) for r in rows]
+        key = (str(self.row.id), str(info.context.actor.user_id))
+        return [AttemptType.from_row(r) for r in await info.context.loaders.learner_attempts.load(key)]
 
 
 @strawberry.type(description="How one question of a submitted attempt was scored.")
@@ -307,30 +268,25 @@ class AssessmentResultType:
 
     @classmethod
     async def of(cls, info: Ctx, attempt: Attempt) -> "AssessmentResultType | None":
-        if attempt.status is not AttemptStatus.SUBMITTED or attempt.submitted_at is None:
-            return None
-        assessment = await info.context.loaders.assessment_by_id.load(attempt.assessment_id)
+        loaders = info.context.loaders
+        assessment = await loaders.assessment_by_id.load(attempt.assessment_id)
         if assessment is None:
             return None
-        learner_attempts = await info.context.attempts.of_learner(attempt.assessment_id, attempt.user_id)
-        revealed = service.may_reveal(
-            info.context.actor,
-            assessment,
-            attempt,
-            passed_any=any(a.passed for a in learner_attempts),
-            now=info.context.clock(),
-            attempts_used=len(learner_attempts),
-        )
+        learner = await loaders.learner_attempts.load((attempt.assessment_id, attempt.user_id))
+        shown = info.context.service.result(info.context.actor, attempt, assessment, learner)
+        if shown is None or attempt.submitted_at is None:
+            return None
+        revealed = shown.revealed
         questions = {q.id: q for q in assessment.questions}
         results = []
-        for result in attempt.results:
-            question = questions.get(result.question_id)
+        for scored in attempt.results:
+            question = questions.get(scored.question_id)
             results.append(
                 QuestionResultType(
-                    question_id=strawberry.ID(result.question_id),
-                    points=result.points,
-                    max_points=result.max_points,
-                    outcome=OutcomeEnum(result.outcome),
+                    question_id=strawberry.ID(scored.question_id),
+                    points=scored.points,
+                    max_points=scored.max_points,
+                    outcome=OutcomeEnum(scored.outcome),
                     feedback=question.feedback if revealed and question else None,
                     correct_answer=QuestionKey.of(question) if revealed and question else None,
                 )
@@ -410,8 +366,8 @@ class AttemptType:
 
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Self | None:
-        row = await info.context.loaders.attempt_by_id.load(service.parse_object_id(id))
-        return None if row is None or not await _may_see_attempt(info, row) else cls.from_row(row)
+        row = await info.context.loaders.attempt_by_id.load(parse_object_id(id))
+        return None if row is None else cls.from_row(row)
 
     @strawberry.field
     async def assessment(self, info: Ctx) -> AssessmentType | None:
@@ -443,14 +399,6 @@ class AttemptType:
     @strawberry.field(description="The score, once submitted.")
     async def result(self, info: Ctx) -> AssessmentResultType | None:
         return await AssessmentResultType.of(info, self.row)
-
-
-async def _may_see_attempt(info: Ctx, attempt: Attempt) -> bool:
-    actor = info.context.actor
-    if actor.is_admin or actor.is_service or str(actor.user_id) == attempt.user_id:
-        return True
-    assessment = await info.context.loaders.assessment_by_id.load(attempt.assessment_id)
-    return assessment is not None and service.can_manage(actor, assessment)
 
 
 @strawberry.type

@@ -1,10 +1,9 @@
 """The users subgraph's internal operations, called directly with a service token.
 
 Internal operations are @inaccessible, so they are not in the router's API: this client calls the users
-subgraph itself. Its GraphQL errors come back as the same CourseGraphError (code, message, details).
+subgraph itself, through the kernel's internal client, with the service tokens auth signs for itself.
 """
 
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,15 +11,9 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from asgi_correlation_id import correlation_id
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from coursegraph.errors import CourseGraphError, ErrorCode, error_from_graphql
-from coursegraph.observability import REQUEST_ID_HEADER
+from coursegraph.internal import InternalGraphQLClient
 from coursegraph.security import Role
-from coursegraph.tracing import instrument_http_client
-
-logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The users service is unavailable, try again later."
 
@@ -69,21 +62,18 @@ class OAuthIdentity:
 
 
 class UsersClient:
-    def __init__(
-        self,
-        url: str,
-        service_token: Callable[[], str],
-        *,
-        timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._url = url
-        self._service_token = service_token
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
-        instrument_http_client(self._http, "auth")
+    def __init__(self, url: str, service_token: Callable[[], str], *, timeout: float = 10.0) -> None:
+        self._graph = InternalGraphQLClient(
+            url,
+            service="auth",
+            http=httpx.AsyncClient(timeout=timeout),
+            token=service_token,
+            unavailable=UNAVAILABLE,
+        )
+        self.execute = self._graph.execute
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._graph.close()
 
     async def upsert_oauth_user(self, identity: OAuthIdentity, *, bootstrap_admin: bool) -> UserRef:
         variables = {
@@ -118,49 +108,3 @@ class UsersClient:
     async def revoke_refresh_token(self, token_hash: str) -> bool:
         data = await self.execute(REVOKE_MUTATION, {"tokenHash": token_hash})
         return bool(data["revokeRefreshToken"])
-
-    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        body = {"query": query, "variables": variables}
-        headers = {"Authorization": f"Bearer {self._service_token()}"}
-        if request_id := correlation_id.get():
-            # One request id across services, so both services' log lines of a sign-in match.
-            headers[REQUEST_ID_HEADER] = request_id
-        try:
-            # Only a refused connection is retried: the request never arrived, so nothing ran twice.
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type((httpx.ConnectError, httpx.ConnectTimeout)),
-                stop=stop_after_attempt(3),
-                wait=wait_exponential(multiplier=0.1, max=0.5),
-                reraise=True,
-            ):
-                with attempt:
-                    response = await self._http.post(self._url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            logger.error("users service unreachable at %s: %r", self._url, exc)
-            raise CourseGraphError(UNAVAILABLE) from exc
-        return self._result(response)
-
-    def _result(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if response.status_code != 200 or not isinstance(payload, dict):
-            # A refused service token or a broken users service: our problem, not the client's.
-            logger.error("users service answered HTTP %s: %.500s", response.status_code, response.text)
-            raise CourseGraphError(UNAVAILABLE)
-        if errors := payload.get("errors"):
-            raise _error_from(errors[0])
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            logger.error("users service answered without data: %.500s", response.text)
-            raise CourseGraphError(UNAVAILABLE)
-        return data
-
-
-def _error_from(error: dict[str, Any]) -> CourseGraphError:
-    rebuilt = error_from_graphql(error)
-    if rebuilt is None or rebuilt.code is ErrorCode.INTERNAL:
-        logger.error("users service error: %s", error)
-        return CourseGraphError(UNAVAILABLE)
-    return rebuilt

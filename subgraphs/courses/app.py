@@ -1,29 +1,47 @@
-"""The courses subgraph app: MongoDB (FerretDB locally) store, document outbox relayed to course.events."""
+"""The courses subgraph app: MongoDB (FerretDB locally) store, document outbox relayed to course.events,
+the catalog read model kept current from its own writes and course.events."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, WebSocket
+from pydantic import Field
 
+from coursegraph.clock import system_clock
 from coursegraph.document_store import DocumentStore
-from coursegraph.events import Topic
+from coursegraph.events import Event, Topic
 from coursegraph.events.consumer import event_consumer
 from coursegraph.events.publisher import EventPublisher
 from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from coursegraph.tasks import Periodic
-from subgraphs.courses.consumers import ASSESSMENT_TOPIC, PROCESSED_MARKS_KEPT, AssessmentEventHandler
-from subgraphs.courses.context import CoursesContext, make_loaders
-from subgraphs.courses.models import Course, Enrollment
+from subgraphs.courses.catalog import Catalog
+from subgraphs.courses.consumers import (
+    ASSESSMENT_TOPIC,
+    AssessmentEventHandler,
+    CatalogRefresher,
+    EnrollmentCounter,
+)
+from subgraphs.courses.context import CoursesContext
+from subgraphs.courses.loaders import make_loaders
+from subgraphs.courses.models import Certificate, Course, Enrollment, Learner
 from subgraphs.courses.progress import ProgressFeed
-from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
+from subgraphs.courses.repository import (
+    CertificateRepository,
+    CourseRepository,
+    EnrollmentRepository,
+    LearnerRepository,
+    ProcessedEventRepository,
+)
 from subgraphs.courses.schema import schema
+from subgraphs.courses.service import CourseService
 
 
 class CoursesSettings(ServiceSettings):
     courses_database: str = "coursegraph_courses"
+    # The catalog read model is kept current by writes and events; a full reload repairs what they missed.
+    catalog_reload_seconds: float = Field(default=900.0, gt=0)
 
 
 def create_app(settings: CoursesSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
@@ -32,46 +50,74 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings,
         service="courses",
         database=settings.courses_database,
-        models=[Course, Enrollment],
+        models=[Course, Enrollment, Learner, Certificate],
         publisher=publisher,
     )
-    courses, enrollments = CourseRepository(), EnrollmentRepository()
-    handler = AssessmentEventHandler(courses, enrollments, store.database["processed_events"], store.relay)
-    consumer = event_consumer(
-        settings, service="courses", group_id="courses", topics=[ASSESSMENT_TOPIC], handler=handler
+    catalog = Catalog()
+    service = CourseService(
+        CourseRepository(store.relay),
+        EnrollmentRepository(store.relay),
+        LearnerRepository(),
+        CertificateRepository(),
+        catalog,
+        system_clock,
     )
-    forgetting = Periodic(
-        "processed-event marks cleanup",
-        lambda: handler.forget_processed(datetime.now(UTC) - PROCESSED_MARKS_KEPT),
-        interval_seconds=24 * 3600,
+    assessments = AssessmentEventHandler(
+        service, ProcessedEventRepository(store.database["processed_events"]), system_clock
+    )
+    consumer = event_consumer(
+        settings, service="courses", group_id="courses", topics=[ASSESSMENT_TOPIC], handler=assessments
+    )
+    counter = event_consumer(
+        settings,
+        service="courses",
+        group_id="courses-enrollment-counts",
+        topics=[Topic.COURSE],
+        handler=EnrollmentCounter(service),
     )
     progress = ProgressFeed()
-    progress_listener = event_consumer(
-        settings, service="courses", group_id=None, topics=[Topic.COURSE], handler=progress
+    refresher = CatalogRefresher(service)
+
+    async def every_replica(event: Event) -> None:
+        await progress(event)
+        await refresher(event)
+
+    listener = event_consumer(
+        settings, service="courses", group_id=None, topics=[Topic.COURSE], handler=every_replica
     )
+    housekeeping = [
+        Periodic("processed-event marks cleanup", assessments.forget_processed, interval_seconds=24 * 3600),
+        Periodic(
+            "catalog reload",
+            service.load_catalog,
+            interval_seconds=settings.catalog_reload_seconds,
+            first_delay_seconds=settings.catalog_reload_seconds,
+        ),
+    ]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.start()
+        # Listening first: a write another replica makes while the catalog loads still reaches it.
+        await listener.start()
+        await service.load_catalog()
         await consumer.start()
-        await progress_listener.start()
-        forgetting.start()
+        await counter.start()
+        for task in housekeeping:
+            task.start()
         try:
             yield
         finally:
-            await forgetting.stop()
-            await progress_listener.stop()
+            for task in housekeeping:
+                await task.stop()
+            await counter.stop()
             await consumer.stop()
+            await listener.stop()
             await store.stop()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> CoursesContext:
         return CoursesContext(
-            actor=actor,
-            courses=courses,
-            enrollments=enrollments,
-            relay=store.relay,
-            loaders=make_loaders(actor, courses, enrollments),
-            progress=progress,
+            actor=actor, service=service, loaders=make_loaders(service, actor), progress=progress
         )
 
     app = create_service_app(

@@ -1,62 +1,80 @@
-"""What the courses service does with assessment.events: requirements and passes, towards certificates."""
+"""What the courses service does with events: assessment.events towards certificates, and its own
+course.events to keep enrollment counts and the catalog of every replica current."""
 
-import contextlib
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
-
+from coursegraph.clock import Clock
 from coursegraph.events import Event
-from coursegraph.events.relay import Relay
-from subgraphs.courses import service
-from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
+from coursegraph.security import Actor
+from subgraphs.courses.events import CourseEventType
+from subgraphs.courses.repository import ProcessedEventRepository
+from subgraphs.courses.service import CourseService
 
 ASSESSMENT_TOPIC = "assessment.events"
 # Redeliveries come within Kafka's retention (days) and every step is idempotent anyway: older marks only
 # take space.
 PROCESSED_MARKS_KEPT = timedelta(days=30)
+# Consumers act as the service itself.
+COURSES_SERVICE = Actor(service="courses")
+# Events after which a course reads differently in the catalog.
+CATALOG_EVENTS = {
+    CourseEventType.COURSE_CREATED,
+    CourseEventType.COURSE_UPDATED,
+    CourseEventType.COURSE_PUBLISHED,
+    CourseEventType.COURSE_ARCHIVED,
+    CourseEventType.COURSE_ENROLLED,
+}
 
 
 class AssessmentEventHandler:
-    def __init__(
-        self,
-        courses: CourseRepository,
-        enrollments: EnrollmentRepository,
-        processed: AsyncCollection[dict[str, Any]],
-        relay: Relay,
-    ) -> None:
-        self._courses = courses
-        self._enrollments = enrollments
+    def __init__(self, service: CourseService, processed: ProcessedEventRepository, clock: Clock) -> None:
+        self._service = service
         self._processed = processed
-        self._relay = relay
+        self._clock = clock
 
     async def __call__(self, event: Event) -> None:
         # Every step below is idempotent; the processed mark only saves work on redelivery.
-        if await self._processed.find_one({"_id": str(event.event_id)}, {"_id": 1}) is not None:
+        if await self._processed.seen(str(event.event_id)):
             return
         metadata = event.metadata
         if event.event_type in ("ASSESSMENT_CREATED", "ASSESSMENT_UPDATED") and event.course_id:
-            await service.set_required_assessment(
-                self._courses,
+            await self._service.set_required_assessment(
+                COURSES_SERVICE,
                 event.course_id,
                 str(metadata["assessment_id"]),
                 required=bool(metadata.get("required_for_completion")),
             )
         elif event.event_type == "ASSESSMENT_COMPLETED" and metadata.get("passed") and event.course_id:
-            await service.record_assessment_pass(
-                self._courses,
-                self._enrollments,
+            await self._service.record_assessment_pass(
+                COURSES_SERVICE,
                 user_id=str(event.user_id),
                 course_id=event.course_id,
                 assessment_id=str(metadata["assessment_id"]),
             )
-        # A completion just recorded its events: publish them now, not at the next poll.
-        self._relay.notify()
-        with contextlib.suppress(DuplicateKeyError):  # a concurrent redelivery marked it first
-            await self._processed.insert_one({"_id": str(event.event_id), "processed_at": datetime.now(UTC)})
+        await self._processed.remember(str(event.event_id), self._clock())
 
-    async def forget_processed(self, before: datetime) -> int:
-        """Delete the processed marks made before `before`; return how many."""
-        result = await self._processed.delete_many({"processed_at": {"$lt": before}})
-        return result.deleted_count
+    async def forget_processed(self) -> int:
+        return await self._processed.forget_before(self._clock() - PROCESSED_MARKS_KEPT)
+
+
+class EnrollmentCounter:
+    """course.events, one replica each (a consumer group): counts an enrollment the request that made
+    it may not have counted (it stopped in between). Counting twice changes nothing."""
+
+    def __init__(self, service: CourseService) -> None:
+        self._service = service
+
+    async def __call__(self, event: Event) -> None:
+        if event.event_type == CourseEventType.COURSE_ENROLLED:
+            await self._service.count_enrollment_by_id(str(event.metadata["enrollment_id"]))
+
+
+class CatalogRefresher:
+    """course.events, every replica (a broadcast listener): re-reads a course another replica changed."""
+
+    def __init__(self, service: CourseService) -> None:
+        self._service = service
+
+    async def __call__(self, event: Event) -> None:
+        if event.event_type in CATALOG_EVENTS and event.course_id:
+            await self._service.refresh_course(event.course_id)

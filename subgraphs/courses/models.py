@@ -1,10 +1,14 @@
 """The courses store (MongoDB): the requirements' `courses` and `enrollments` documents, and more.
 
 Added to the requirements' fields: stable ids for modules and lessons, a status lifecycle, a version for
-optimistic concurrency, each enrollment's completed lessons and completion time, and each document's
-pending events (`outbox`, see coursegraph.events.document_outbox). Models stay within FerretDB v1's subset.
-Writes after creation use targeted update operators, never whole-document replaces (the relay edits
-`outbox` concurrently).
+optimistic concurrency, the course's enrollment count, each enrollment's completed lessons and completion
+time, and each document's pending events (`outbox`, see coursegraph.events.document_outbox). Models stay
+within FerretDB v1's subset. Writes after creation use targeted update operators, never whole-document
+replaces (the relay edits `outbox` concurrently).
+
+Every read of a request finds its documents by `_id` (ADR 0014): an enrollment's id is derived from its
+learner and course (`enrollment_id`), and a learner's `Learner` document lists their courses in the order
+they enrolled, so "my enrollments" is one lookup and a page of enrollments a batch of lookups.
 """
 
 from datetime import datetime
@@ -13,8 +17,11 @@ from typing import Any
 
 import pymongo
 from beanie import Document
+from bson import ObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
+
+from coursegraph.ids import derived_object_id
 
 
 class CourseStatus(StrEnum):
@@ -50,6 +57,9 @@ class Course(Document):
     status: CourseStatus = CourseStatus.DRAFT
     modules: list[Module] = Field(default_factory=list)
     lesson_count: int = 0
+    enrollment_count: int = 0
+    # The last enrollments counted, so that counting one again (a redelivered event) changes nothing.
+    counted_enrollments: list[str] = Field(default_factory=list)
     # Assessments that must be passed to complete the course (kept from assessment.events).
     required_assessments: list[str] = Field(default_factory=list)
     version: int = 0
@@ -64,10 +74,8 @@ class Course(Document):
     class Settings:
         name = "courses"
         indexes = [
+            # The relay's poll for what no write announced (see coursegraph.events.document_outbox).
             IndexModel([("outbox_pending", pymongo.ASCENDING)]),
-            IndexModel([("instructor_id", pymongo.ASCENDING), ("status", pymongo.ASCENDING)]),
-            IndexModel([("status", pymongo.ASCENDING), ("created_at", pymongo.DESCENDING)]),
-            IndexModel([("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]),
         ]
 
     def lesson_ids(self) -> set[str]:
@@ -86,6 +94,7 @@ class Enrollment(Document):
     # The certificate is part of the enrollment: issued by the same write that completes it, so once.
     certificate_code: str | None = None
     certificate_issued_at: datetime | None = None
+    counted: bool = False  # included in its course's enrollment_count
     version: int = 0
     outbox: list[dict[str, Any]] = Field(default_factory=list)
     outbox_pending: bool = False
@@ -95,8 +104,39 @@ class Enrollment(Document):
         name = "enrollments"
         indexes = [
             IndexModel([("outbox_pending", pymongo.ASCENDING)]),
+            # The requirements' one enrollment per learner and course (the derived _id enforces it too).
             IndexModel([("user_id", pymongo.ASCENDING), ("course_id", pymongo.ASCENDING)], unique=True),
-            IndexModel([("course_id", pymongo.ASCENDING)]),
-            IndexModel([("user_id", pymongo.ASCENDING), ("enrolled_at", pymongo.DESCENDING)]),
-            IndexModel([("certificate_code", pymongo.ASCENDING)]),
         ]
+
+
+def enrollment_id(user_id: str, course_id: str) -> ObjectId:
+    """The id of a learner's one enrollment in a course."""
+    return derived_object_id("enrollment", user_id, course_id)
+
+
+class Learner(Document):
+    """A learner's enrollments, as the ids of their courses in the order they enrolled.
+
+    Written before the enrollment itself, so a crash in between leaves a course here with no enrollment
+    behind it, which readers skip: the enrollment documents are the truth.
+    """
+
+    id: str  # type: ignore[assignment]  # the user's id
+    courses: list[str] = Field(default_factory=list)
+
+    class Settings:
+        name = "learners"
+
+
+class Certificate(Document):
+    """Finds an enrollment by the code printed on its certificate, by `_id`.
+
+    Written before the enrollment records the code, so a lost race leaves one pointing at an enrollment
+    with another code, which verification treats as no certificate.
+    """
+
+    id: str  # type: ignore[assignment]  # the code
+    enrollment_id: str
+
+    class Settings:
+        name = "certificates"

@@ -1,149 +1,218 @@
-"""Every courses-store query. Filters are built only from typed values (never a client's dict)."""
+"""Every courses-store query and write: the only module that speaks MongoDB's query language.
 
-import base64
-import json
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+Requests read and write by `_id` alone (ADR 0014): lists come from the catalog read model or from a
+learner's `Learner` document, and each write is guarded by the version read before it. Filters are built
+only from typed values, never from a client's document. Writes that carry events tell the outbox relay.
+"""
+
+import contextlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from beanie import PydanticObjectId, SortDirection
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
-from coursegraph.errors import BadUserInput
-from coursegraph.mongo import document_lock
-from subgraphs.courses.models import Course, CourseStatus, Enrollment
+from coursegraph.errors import Conflict
+from coursegraph.events.document_outbox import DocumentOutboxRelay, with_events
+from coursegraph.mongo import get_by_ids, guarded_update
+from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
+from subgraphs.courses.models import Certificate, Course, CourseStatus, Enrollment, Learner, enrollment_id
 
-T = TypeVar("T")
-DESC = SortDirection.DESCENDING
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[tuple[str, T]]  # (cursor, item)
-    has_next: bool
-    query: dict[str, Any]  # for totalCount, counted only when asked for
-
-
-def encode_cursor(created_at: datetime, object_id: ObjectId) -> str:
-    raw = json.dumps([created_at.isoformat(), str(object_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
+Events = Sequence[dict[str, Any]]
+# What lists show of a course: no lesson bodies, no outbox (MongoDB drops them at the source).
+SUMMARY_PROJECTION = {"modules.lessons.content": 0, "outbox": 0, "counted_enrollments": 0}
+# How many recently counted enrollments a course remembers (a redelivery comes within seconds).
+COUNTED_KEPT = 16
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, ObjectId]:
-    try:
-        created, object_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(created), ObjectId(object_id)
-    except (ValueError, TypeError) as exc:
-        raise BadUserInput("`after` is not a cursor this API returned.", details={"field": "after"}) from exc
+def _object_id(value: str | ObjectId) -> ObjectId:
+    return value if isinstance(value, ObjectId) else ObjectId(value)
 
 
-def after_filter(field: str, cursor: str | None) -> dict[str, Any]:
-    """Keyset pagination on (field desc, _id desc): stable while documents are added or removed."""
-    if cursor is None:
-        return {}
-    value, object_id = decode_cursor(cursor)
-    return {"$or": [{field: {"$lt": value}}, {field: value, "_id": {"$lt": object_id}}]}
+def summary_of(document: Mapping[str, Any]) -> CourseSummary:
+    """A course document (whole or projected) as the catalog keeps it."""
+    modules = tuple(
+        ModuleOutline(
+            id=module["id"],
+            title=module["title"],
+            order=module["order"],
+            lessons=tuple(
+                LessonOutline(
+                    id=lesson["id"],
+                    title=lesson["title"],
+                    order=lesson["order"],
+                    media_url=lesson.get("media_url"),
+                )
+                for lesson in module.get("lessons", [])
+            ),
+        )
+        for module in document.get("modules", [])
+    )
+    title = str(document["title"])
+    return CourseSummary(
+        id=str(document["_id"]),
+        title=title,
+        description=document.get("description", ""),
+        instructor_id=document["instructor_id"],
+        status=CourseStatus(document["status"]),
+        lesson_count=document.get("lesson_count", 0),
+        enrollment_count=document.get("enrollment_count", 0),
+        created_at=document["created_at"],
+        updated_at=document["updated_at"],
+        published_at=document.get("published_at"),
+        modules=modules,
+        version=document.get("version", 0),
+        folded_title=title.casefold(),
+    )
 
 
 class CourseRepository:
-    collection = Course
+    def __init__(self, relay: DocumentOutboxRelay) -> None:
+        self._relay = relay
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Course]:
-        object_ids = [ObjectId(i) for i in set(ids)]
-        courses = await Course.find({"_id": {"$in": object_ids}}).to_list()
-        return {str(course.id): course for course in courses}
+    @staticmethod
+    def _collection() -> Any:
+        return Course.get_pymongo_collection()
 
-    async def page(
-        self,
-        *,
-        visible: dict[str, Any],
-        instructor_id: str | None,
-        status: CourseStatus | None,
-        search: str | None,
-        first: int,
-        after: str | None,
-    ) -> Page[Course]:
-        conditions: list[dict[str, Any]] = [visible]
-        if instructor_id is not None:
-            conditions.append({"instructor_id": instructor_id})
-        if status is not None:
-            conditions.append({"status": status.value})
-        if search:
-            # Escaped: the search text is matched literally, never as a pattern.
-            conditions.append({"title": {"$regex": re.escape(search), "$options": "i"}})
-        query: dict[str, Any] = {"$and": conditions} if len(conditions) > 1 else conditions[0]
-        paged = {"$and": [query, after_filter("created_at", after)]} if after else query
-        courses = (
-            await Course.find(paged).sort([("created_at", DESC), ("_id", DESC)]).limit(first + 1).to_list()
-        )
-        items = [(encode_cursor(c.created_at, ObjectId(c.id)), c) for c in courses[:first]]
-        return Page(items=items, has_next=len(courses) > first, query=query)
+    async def get(self, course_id: str) -> Course | None:
+        """The whole course, lesson bodies included."""
+        return await Course.find_one({"_id": _object_id(course_id)})
 
-    async def count(self, query: dict[str, Any]) -> int:
-        return await Course.find(query).count()
+    async def get_many(self, course_ids: Sequence[str]) -> dict[str, Course]:
+        found = await get_by_ids(Course, [_object_id(i) for i in course_ids])
+        return {str(course.id): course for course in found}
+
+    async def summary(self, course_id: str) -> CourseSummary | None:
+        document = await self._collection().find_one({"_id": _object_id(course_id)}, SUMMARY_PROJECTION)
+        return None if document is None else summary_of(document)
+
+    async def all_summaries(self) -> list[CourseSummary]:
+        """Every course, for loading the catalog read model (the one full read, at start and reload)."""
+        return [summary_of(document) async for document in self._collection().find({}, SUMMARY_PROJECTION)]
 
     async def insert(self, course: Course) -> Course:
         await course.insert()
+        self._relay.document_written(Course.Settings.name, course.id)
         return course
 
-    async def update(self, course_id: PydanticObjectId, version: int, update: dict[str, Any]) -> bool:
-        """Apply `update` only if nobody changed the course since it was read (its version)."""
-        update = {**update, "$inc": {"version": 1}}
-        collection = Course.get_pymongo_collection()
-        async with document_lock(collection, course_id):
-            result = await collection.update_one({"_id": course_id, "version": version}, update)
-        return result.modified_count == 1
+    async def update(
+        self,
+        course: Course,
+        fields: Mapping[str, Any],
+        events: Events = (),
+        *,
+        inc: Mapping[str, int] | None = None,
+    ) -> bool:
+        """Set `fields` (and record `events`) only if nobody changed the course since it was read."""
+        update: dict[str, Any] = {"$set": dict(fields), "$inc": {**(inc or {}), "version": 1}}
+        applied = await guarded_update(
+            self._collection(), course.id, {"version": course.version}, with_events(update, *events)
+        )
+        if applied and events:
+            self._relay.document_written(Course.Settings.name, course.id)
+        return applied
+
+    async def count_enrollment(self, course: Course, enrollment: str) -> Course | None:
+        """Add one enrollment to the course's count, once; the course as written, or None if it changed
+        since it was read (read it again and retry)."""
+        if enrollment in course.counted_enrollments:
+            return course
+        counted = [*course.counted_enrollments, enrollment][-COUNTED_KEPT:]
+        if not await self.update(course, {"counted_enrollments": counted}, inc={"enrollment_count": 1}):
+            return None
+        written: Course = course.model_copy(
+            update={
+                "counted_enrollments": counted,
+                "enrollment_count": course.enrollment_count + 1,
+                "version": course.version + 1,
+            }
+        )
+        return written
 
 
 class EnrollmentRepository:
-    async def get_many(self, ids: Sequence[str]) -> dict[str, Enrollment]:
-        enrollments = await Enrollment.find({"_id": {"$in": [ObjectId(i) for i in set(ids)]}}).to_list()
-        return {str(e.id): e for e in enrollments}
-
-    async def for_user(self, user_id: str, course_ids: Sequence[str]) -> dict[str, Enrollment]:
-        found = await Enrollment.find(
-            {"user_id": user_id, "course_id": {"$in": list(set(course_ids))}}
-        ).to_list()
-        return {e.course_id: e for e in found}
-
-    async def by_certificate(self, code: str) -> Enrollment | None:
-        return await Enrollment.find_one({"certificate_code": code})
+    def __init__(self, relay: DocumentOutboxRelay) -> None:
+        self._relay = relay
 
     async def get(self, user_id: str, course_id: str) -> Enrollment | None:
-        return await Enrollment.find_one({"user_id": user_id, "course_id": course_id})
+        return await Enrollment.find_one({"_id": enrollment_id(user_id, course_id)})
 
-    async def counts(self, course_ids: Sequence[str]) -> dict[str, int]:
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"course_id": {"$in": list(set(course_ids))}}},
-            {"$group": {"_id": "$course_id", "count": {"$sum": 1}}},
-        ]
-        rows = await Enrollment.get_pymongo_collection().aggregate(pipeline)
-        return {row["_id"]: row["count"] async for row in rows}
+    async def get_many(self, ids: Sequence[str | ObjectId]) -> dict[str, Enrollment]:
+        found = await get_by_ids(Enrollment, [_object_id(i) for i in ids])
+        return {str(e.id): e for e in found}
 
-    async def page_for_user(self, user_id: str, *, first: int, after: str | None) -> Page[Enrollment]:
-        query = {"user_id": user_id}
-        paged = {"$and": [query, after_filter("enrolled_at", after)]} if after else query
-        found = (
-            await Enrollment.find(paged)
-            .sort([("enrolled_at", DESC), ("_id", DESC)])
-            .limit(first + 1)
-            .to_list()
-        )
-        items = [(encode_cursor(e.enrolled_at, ObjectId(e.id)), e) for e in found[:first]]
-        return Page(items=items, has_next=len(found) > first, query=query)
-
-    async def count(self, query: dict[str, Any]) -> int:
-        return await Enrollment.find(query).count()
+    async def of_user(self, user_id: str, course_ids: Sequence[str]) -> dict[str, Enrollment]:
+        """The user's enrollments in these courses, by course id."""
+        found = await self.get_many([enrollment_id(user_id, course_id) for course_id in course_ids])
+        return {e.course_id: e for e in found.values()}
 
     async def insert(self, enrollment: Enrollment) -> Enrollment:
-        await enrollment.insert()
+        """Raises Conflict when the learner is already enrolled (the id, and the unique index, collide)."""
+        try:
+            await enrollment.insert()
+        except DuplicateKeyError as exc:
+            raise Conflict(
+                "Already enrolled in this course.", details={"reason": "ALREADY_ENROLLED"}
+            ) from exc
+        self._relay.document_written(Enrollment.Settings.name, enrollment.id)
         return enrollment
 
-    async def update(self, enrollment_id: PydanticObjectId, version: int, update: dict[str, Any]) -> bool:
-        update = {**update, "$inc": {"version": 1}}
-        collection = Enrollment.get_pymongo_collection()
-        async with document_lock(collection, enrollment_id):
-            result = await collection.update_one({"_id": enrollment_id, "version": version}, update)
-        return result.modified_count == 1
+    async def update(self, enrollment: Enrollment, fields: Mapping[str, Any], events: Events = ()) -> bool:
+        update: dict[str, Any] = {"$set": dict(fields), "$inc": {"version": 1}}
+        applied = await guarded_update(
+            Enrollment.get_pymongo_collection(),
+            enrollment.id,
+            {"version": enrollment.version},
+            with_events(update, *events),
+        )
+        if applied and events:
+            self._relay.document_written(Enrollment.Settings.name, enrollment.id)
+        return applied
+
+    async def mark_counted(self, enrollment: Enrollment) -> None:
+        await guarded_update(
+            Enrollment.get_pymongo_collection(), enrollment.id, {}, {"$set": {"counted": True}}
+        )
+
+
+class LearnerRepository:
+    async def courses_of(self, user_id: str) -> list[str]:
+        """The courses the user enrolled in, oldest enrollment first (and, rarely, one whose enrollment
+        a crash left unwritten: the enrollment documents are the truth)."""
+        learner = await Learner.find_one({"_id": user_id})
+        return [] if learner is None else learner.courses
+
+    async def add_course(self, user_id: str, course_id: str) -> None:
+        await guarded_update(
+            Learner.get_pymongo_collection(), user_id, {}, {"$addToSet": {"courses": course_id}}, upsert=True
+        )
+
+
+class CertificateRepository:
+    async def enrollment_of(self, code: str) -> str | None:
+        certificate = await Certificate.find_one({"_id": code})
+        return None if certificate is None else certificate.enrollment_id
+
+    async def insert(self, code: str, enrollment: str) -> None:
+        await Certificate(id=code, enrollment_id=enrollment).insert()
+
+
+class ProcessedEventRepository:
+    """The events a consumer of this service has handled, by event id (its de-duplication)."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self._collection = collection
+
+    async def seen(self, event_id: str) -> bool:
+        return await self._collection.find_one({"_id": event_id}, {"_id": 1}) is not None
+
+    async def remember(self, event_id: str, at: datetime) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent redelivery marked it first
+            await self._collection.insert_one({"_id": event_id, "processed_at": at})
+
+    async def forget_before(self, before: datetime) -> int:
+        """Delete the marks made before `before` (a daily job: FerretDB has no TTL indexes)."""
+        result = await self._collection.delete_many({"processed_at": {"$lt": before}})
+        return result.deleted_count

@@ -1,7 +1,9 @@
 """The courses service's part of `coursegraph seed`: a demo catalog with enrollments, written in bulk.
 
-Courses and enrollments are Beanie documents (so they validate like any other), written with
-`insert_many` and marked `seeded: true`. No document carries outbox entries: seeding announces nothing.
+Courses, enrollments and learners' lists are Beanie documents (so they validate like any other), written
+with `insert_many` and marked `seeded: true`: enrollments under their derived ids, counted in their
+courses' `enrollment_count`, and listed in their learners' documents, as enrolling does. No document
+carries outbox entries: seeding announces nothing.
 Titles, outlines and lesson text come from the small word lists below; the same seed gives the same
 catalog. About four in five courses are published (with `published_at`), 12% drafts and 8% archived;
 learners enroll in published courses (and in archived ones before they closed), popular courses more
@@ -25,7 +27,16 @@ from coursegraph.mongo import init_models, mongo_client
 from coursegraph.seeding import SEED_MARKER, Advance, Person, StoreUnavailable, redact
 from coursegraph.settings import Profile
 from subgraphs.courses.app import CoursesSettings
-from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus, Lesson, Module
+from subgraphs.courses.models import (
+    Course,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Learner,
+    Lesson,
+    Module,
+    enrollment_id,
+)
 from subgraphs.courses.service import progress_of
 
 COURSE_BATCH = 100
@@ -188,7 +199,7 @@ def _enrollment(rng: random.Random, learner: Person, course: Course, now: dateti
     completed = lessons[:done]  # in course order, as learners mostly go
     finished = done == len(lessons)
     return Enrollment(
-        id=_object_id(rng, enrolled),
+        id=enrollment_id(learner.id, str(course.id)),
         user_id=learner.id,
         course_id=str(course.id),
         enrolled_at=enrolled,
@@ -196,6 +207,7 @@ def _enrollment(rng: random.Random, learner: Person, course: Course, now: dateti
         completed_lessons=completed,
         status=EnrollmentStatus.COMPLETED if finished else EnrollmentStatus.ACTIVE,
         completed_at=_between(rng, enrolled, now) if finished else None,
+        counted=True,
     )
 
 
@@ -203,9 +215,14 @@ def _enrollment(rng: random.Random, learner: Person, course: Course, now: dateti
 class Catalog:
     courses: list[Course]
     enrollments: list[Enrollment]
+    learners: list[Learner]
 
     def totals(self) -> dict[str, int]:
-        return {"courses": len(self.courses), "enrollments": len(self.enrollments)}
+        return {
+            "courses": len(self.courses),
+            "enrollments": len(self.enrollments),
+            "learners": len(self.learners),
+        }
 
     def summary(self) -> dict[str, int]:
         by_status = dict.fromkeys(CourseStatus, 0)
@@ -254,10 +271,21 @@ def plan_catalog(
         for course in chosen.values():
             if (enrollment := _enrollment(rng, learner, course, now)) is not None:
                 enrollments.append(enrollment)
-    return Catalog(courses=catalog, enrollments=enrollments)
+    counts: dict[str, int] = {}
+    courses_of: dict[str, list[Enrollment]] = {}
+    for enrollment in enrollments:
+        counts[enrollment.course_id] = counts.get(enrollment.course_id, 0) + 1
+        courses_of.setdefault(enrollment.user_id, []).append(enrollment)
+    for course in catalog:
+        course.enrollment_count = counts.get(str(course.id), 0)
+    learner_lists = [
+        Learner(id=user_id, courses=[e.course_id for e in sorted(mine, key=lambda e: e.enrolled_at)])
+        for user_id, mine in courses_of.items()
+    ]
+    return Catalog(courses=catalog, enrollments=enrollments, learners=learner_lists)
 
 
-def _documents(documents: Sequence[Course | Enrollment]) -> list[dict[str, Any]]:
+def _documents(documents: Sequence[Course | Enrollment | Learner]) -> list[dict[str, Any]]:
     return [{**document.model_dump(by_alias=True), SEED_MARKER: True} for document in documents]
 
 
@@ -268,9 +296,12 @@ class CourseSeeder:
         self.where = where
 
     async def seeded_documents(self) -> int:
-        courses = await self.database[Course.Settings.name].count_documents({SEED_MARKER: True})
-        enrollments = await self.database[Enrollment.Settings.name].count_documents({SEED_MARKER: True})
-        return courses + enrollments
+        return sum(
+            [
+                await self.database[model.Settings.name].count_documents({SEED_MARKER: True})
+                for model in (Course, Enrollment, Learner)
+            ]
+        )
 
     plan = staticmethod(plan_catalog)
 
@@ -278,6 +309,7 @@ class CourseSeeder:
         for step, items, batch, collection in (
             ("courses", plan.courses, COURSE_BATCH, Course.Settings.name),
             ("enrollments", plan.enrollments, ENROLLMENT_BATCH, Enrollment.Settings.name),
+            ("learners", plan.learners, ENROLLMENT_BATCH, Learner.Settings.name),
         ):
             for start in range(0, len(items), batch):
                 chunk = items[start : start + batch]
@@ -305,6 +337,11 @@ class CourseSeeder:
             }
         )
         removed_courses = await courses.delete_many({"_id": {"$in": course_ids}})
+        # Learners' lists go with their learners; other lists may keep a removed course, which readers
+        # skip (its enrollment is gone).
+        await self.database[Learner.Settings.name].delete_many(
+            {"$or": [{SEED_MARKER: True}, {"_id": {"$in": users}}]}
+        )
         return {"courses": removed_courses.deleted_count, "enrollments": removed_enrollments.deleted_count}
 
     async def close(self) -> None:
@@ -336,5 +373,5 @@ async def connect(overrides: Mapping[str, Any]) -> CourseSeeder:
     except (TimeoutError, PyMongoError) as exc:
         await client.close()
         raise _unreachable(settings, url, exc) from exc
-    await init_models(client, settings.courses_database, [Course, Enrollment])
+    await init_models(client, settings.courses_database, [Course, Enrollment, Learner])
     return CourseSeeder(client, settings.courses_database, f"{url} database {settings.courses_database}")

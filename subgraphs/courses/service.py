@@ -1,28 +1,47 @@
-"""Courses domain logic: who sees and changes what, the course lifecycle, enrollment and progress.
+"""The courses domain: the one door to its data, for reads and writes alike. No GraphQL here.
 
-No GraphQL here. Every write is one single-document insert or update carrying its events (the document
-outbox); updates are guarded by the document's version and retried on a lost race.
+Every method takes the acting caller and applies the rules of `permissions`. Lists come from the catalog
+read model (`catalog.py`) and from learners' documents; everything else is read by id (ADR 0014). Every
+write is one single-document insert or update carrying its events (the document outbox), guarded by the
+document's version and decided again on the fresh document after a lost race.
 """
 
 import base64
+import logging
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
 
+from coursegraph.clock import Clock
 from coursegraph.errors import BadUserInput, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from coursegraph.events.document_outbox import with_events
-from coursegraph.mongo import utc_now
+from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor, Role
+from subgraphs.courses import permissions
+from subgraphs.courses.catalog import Catalog, CourseSummary
 from subgraphs.courses.events import CourseEventType, certificate_event, course_event
-from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus, Lesson, Module
-from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
+from subgraphs.courses.models import (
+    Course,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Lesson,
+    Module,
+    enrollment_id,
+)
+from subgraphs.courses.repository import (
+    CertificateRepository,
+    CourseRepository,
+    EnrollmentRepository,
+    LearnerRepository,
+    summary_of,
+)
+
+logger = logging.getLogger(__name__)
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5_000
@@ -31,55 +50,8 @@ URL_MAX = 2_048
 MODULES_MAX = 50
 LESSONS_MAX = 100
 SEARCH_MAX = 100
-PAGE_MAX = 100
+CERTIFICATE_CODE_MAX = 64
 UPDATE_ATTEMPTS = 20
-
-
-def _now() -> datetime:
-    return utc_now()
-
-
-def parse_object_id(value: str, field: str = "id") -> str:
-    if not ObjectId.is_valid(str(value)):
-        raise BadUserInput(f"{field} is not a valid id.", details={"field": field})
-    return str(ObjectId(str(value)))
-
-
-def page_size(first: int) -> int:
-    if not 1 <= first <= PAGE_MAX:
-        raise BadUserInput(f"`first` must be between 1 and {PAGE_MAX}.", details={"field": "first"})
-    return first
-
-
-# --- who may do what ------------------------------------------------------------------------------
-
-
-def is_owner(actor: Actor, course: Course) -> bool:
-    return actor.user_id is not None and str(actor.user_id) == course.instructor_id
-
-
-def can_manage(actor: Actor, course: Course) -> bool:
-    return actor.is_admin or (actor.role is Role.INSTRUCTOR and is_owner(actor, course))
-
-
-def can_see(actor: Actor, course: Course) -> bool:
-    """Published and archived courses are public (archived ones are closed, not secret); drafts are
-    their managers' only."""
-    return course.status is not CourseStatus.DRAFT or can_manage(actor, course)
-
-
-def can_read_content(actor: Actor, course: Course, enrollment: Enrollment | None) -> bool:
-    return can_manage(actor, course) or enrollment is not None
-
-
-def catalog_visibility(actor: Actor) -> dict[str, Any]:
-    """The courses a caller may list: published ones, plus their own (instructors) or all (admins)."""
-    if actor.is_admin:
-        return {}
-    published: dict[str, Any] = {"status": CourseStatus.PUBLISHED.value}
-    if actor.role is Role.INSTRUCTOR and actor.user_id is not None:
-        return {"$or": [published, {"instructor_id": str(actor.user_id)}]}
-    return published
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -98,6 +70,23 @@ class ModuleDraft:
     id: str | None
     title: str
     lessons: list[LessonDraft]
+
+
+@dataclass(frozen=True)
+class CatalogFilter:
+    instructor_id: str | None = None
+    status: CourseStatus | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class CourseAccess:
+    """What another service needs to know of a course and one user's place in it."""
+
+    course_id: str
+    instructor_id: str
+    status: CourseStatus
+    enrollment: Enrollment | None
 
 
 def _text(value: str, field: str, *, maximum: int, required: bool, errors: list[FieldError]) -> str:
@@ -137,10 +126,9 @@ def build_outline(
         lessons = []
         for l_index, lesson in enumerate(draft.lessons):
             field = f"{prefix}.lessons.{l_index}"
-            lesson_id = _keep_id(lesson.id, known_lessons, seen, f"{field}.id", errors)
             lessons.append(
                 Lesson(
-                    id=lesson_id,
+                    id=_keep_id(lesson.id, known_lessons, seen, f"{field}.id", errors),
                     title=_text(
                         lesson.title, f"{field}.title", maximum=TITLE_MAX, required=True, errors=errors
                     ),
@@ -173,280 +161,16 @@ def _keep_id(given: str | None, known: set[str], seen: set[str], field: str, err
     return given
 
 
-# --- courses --------------------------------------------------------------------------------------
-
-
-async def create_course(
-    repo: CourseRepository, actor: Actor, *, title: str, description: str, modules: list[ModuleDraft]
-) -> Course:
-    instructor_id = actor.require_role(Role.INSTRUCTOR, Role.ADMIN)
-    errors: list[FieldError] = []
-    clean_title = _text(title, "title", maximum=TITLE_MAX, required=True, errors=errors)
-    clean_description = _text(
-        description, "description", maximum=DESCRIPTION_MAX, required=False, errors=errors
-    )
-    outline, outline_errors = build_outline(modules, None)
-    if errors or outline_errors:
-        raise ValidationFailed(errors + outline_errors)
-    now = _now()
-    course = Course(
-        id=ObjectId(),
-        title=clean_title,
-        description=clean_description,
-        instructor_id=str(instructor_id),
-        modules=outline,
-        lesson_count=sum(len(m.lessons) for m in outline),
-        created_at=now,
-        updated_at=now,
-    )
-    course.outbox_pending = True
-    course.outbox = [
-        course_event(
-            CourseEventType.COURSE_CREATED,
-            key=str(course.id),
-            course_id=str(course.id),
-            user_id=course.instructor_id,
-            title=course.title,
-        )
-    ]
-    return await repo.insert(course)
-
-
-async def _managed_course(repo: CourseRepository, actor: Actor, course_id: str) -> Course:
-    actor.require_user()
-    course = (await repo.get_many([course_id])).get(course_id)
-    # A course the caller may not see does not exist for them (drafts are private).
-    if course is None or not can_see(actor, course):
-        raise NotFound("Course not found.")
-    if not can_manage(actor, course):
-        raise Forbidden("Only the course's instructor or an admin can change it.")
-    return course
-
-
-async def _update_course(
-    repo: CourseRepository,
-    actor: Actor,
-    course_id: str,
-    change: Callable[[Course], Awaitable[dict[str, Any] | None] | dict[str, Any] | None],
-) -> Course:
-    """Read, decide, write guarded by version; on a lost race, decide again on the fresh document."""
-    for _ in range(UPDATE_ATTEMPTS):
-        course = await _managed_course(repo, actor, course_id)
-        update = change(course)
-        if isinstance(update, Awaitable):
-            update = await update
-        if update is None:
-            return course
-        if await repo.update(course.id, course.version, update):  # type: ignore[arg-type]
-            return await _managed_course(repo, actor, course_id)
-    raise Conflict("The course is being changed by someone else; try again.")
-
-
-async def update_course(
-    repo: CourseRepository,
-    actor: Actor,
-    course_id: str,
-    *,
-    title: str | None,
-    description: str | None,
-    modules: list[ModuleDraft] | None,
-) -> Course:
-    def change(course: Course) -> dict[str, Any]:
-        if course.status is CourseStatus.ARCHIVED:
-            raise Conflict("An archived course cannot be edited.", details={"reason": "COURSE_ARCHIVED"})
-        errors: list[FieldError] = []
-        fields: dict[str, Any] = {"updated_at": _now()}
-        if title is not None:
-            fields["title"] = _text(title, "title", maximum=TITLE_MAX, required=True, errors=errors)
-        if description is not None:
-            fields["description"] = _text(
-                description, "description", maximum=DESCRIPTION_MAX, required=False, errors=errors
-            )
-        if modules is not None:
-            outline, outline_errors = build_outline(modules, course)
-            errors += outline_errors
-            if course.status is CourseStatus.PUBLISHED and not any(m.lessons for m in outline):
-                errors.append(FieldError("modules", "NO_LESSONS", "A published course needs a lesson."))
-            fields["modules"] = [m.model_dump() for m in outline]
-            fields["lesson_count"] = sum(len(m.lessons) for m in outline)
-        if errors:
-            raise ValidationFailed(errors)
-        return {"$set": fields}
-
-    return await _update_course(repo, actor, course_id, change)
-
-
-async def publish_course(repo: CourseRepository, actor: Actor, course_id: str) -> Course:
-    def change(course: Course) -> dict[str, Any] | None:
-        if course.status is CourseStatus.PUBLISHED:
-            return None  # idempotent: no second event
-        if course.status is CourseStatus.ARCHIVED:
-            raise Conflict(
-                "An archived course cannot be published again.", details={"reason": "COURSE_ARCHIVED"}
-            )
-        if course.lesson_count == 0:
-            raise ValidationFailed([FieldError("modules", "NO_LESSONS", "Add a lesson before publishing.")])
-        now = _now()
-        event = course_event(
-            CourseEventType.COURSE_PUBLISHED,
-            key=str(course.id),
-            course_id=str(course.id),
-            user_id=course.instructor_id,
-            title=course.title,
-        )
-        return with_events(
-            {"$set": {"status": CourseStatus.PUBLISHED.value, "published_at": now, "updated_at": now}}, event
-        )
-
-    return await _update_course(repo, actor, course_id, change)
-
-
-async def archive_course(repo: CourseRepository, actor: Actor, course_id: str) -> Course:
-    def change(course: Course) -> dict[str, Any] | None:
-        if course.status is CourseStatus.ARCHIVED:
-            return None
-        now = _now()
-        event = course_event(
-            CourseEventType.COURSE_ARCHIVED,
-            key=str(course.id),
-            course_id=str(course.id),
-            user_id=str(actor.user_id),
-        )
-        return with_events(
-            {"$set": {"status": CourseStatus.ARCHIVED.value, "archived_at": now, "updated_at": now}}, event
-        )
-
-    return await _update_course(repo, actor, course_id, change)
-
-
-# --- enrollment and progress ----------------------------------------------------------------------
-
-
-async def enroll(
-    courses: CourseRepository, enrollments: EnrollmentRepository, actor: Actor, course_id: str
-) -> Enrollment:
-    user_id = str(actor.require_user())
-    course = (await courses.get_many([course_id])).get(course_id)
-    if course is None or not can_see(actor, course):
-        raise NotFound("Course not found.")
-    if course.status is not CourseStatus.PUBLISHED:
-        raise Conflict("This course is not open for enrollment.", details={"reason": "COURSE_NOT_PUBLISHED"})
-    if is_owner(actor, course):
-        raise Conflict("Instructors cannot enroll in their own course.", details={"reason": "OWN_COURSE"})
-    enrollment = Enrollment(id=ObjectId(), user_id=user_id, course_id=course_id, enrolled_at=_now())
-    enrollment.outbox_pending = True
-    enrollment.outbox = [
-        course_event(
-            CourseEventType.COURSE_ENROLLED,
-            key=str(enrollment.id),
-            course_id=course_id,
-            user_id=user_id,
-            enrollment_id=str(enrollment.id),
-            course_title=course.title,
-        )
-    ]
-    try:
-        # The unique (user_id, course_id) index decides races: one insert wins, with its one event.
-        return await enrollments.insert(enrollment)
-    except DuplicateKeyError as exc:
-        raise Conflict("Already enrolled in this course.", details={"reason": "ALREADY_ENROLLED"}) from exc
+def clean_search(search: str | None) -> str | None:
+    """Search text is matched literally (never as a pattern) and bounded."""
+    cleaned = unicodedata.normalize("NFC", search).strip() if search else None
+    if cleaned and len(cleaned) > SEARCH_MAX:
+        raise ValidationFailed([FieldError("filter.search", "TOO_LONG", f"At most {SEARCH_MAX} characters.")])
+    return cleaned.casefold() if cleaned else None
 
 
 def progress_of(completed: int, total: int) -> float:
     return 100.0 if total == 0 else round(min(100.0, 100.0 * completed / total), 2)
-
-
-async def complete_lesson(
-    courses: CourseRepository,
-    enrollments: EnrollmentRepository,
-    actor: Actor,
-    course_id: str,
-    lesson_id: str,
-) -> Enrollment:
-    user_id = str(actor.require_user())
-    for _ in range(UPDATE_ATTEMPTS):
-        course = (await courses.get_many([course_id])).get(course_id)
-        enrollment = await enrollments.get(user_id, course_id)
-        if course is None or not can_see(actor, course):
-            raise NotFound("Course not found.")
-        if enrollment is None:
-            raise Forbidden("Enroll in the course before completing its lessons.")
-        if lesson_id not in course.lesson_ids():
-            raise NotFound("Lesson not found in this course.", details={"field": "lessonId"})
-        if lesson_id in enrollment.completed_lessons:
-            return enrollment  # idempotent: nothing changes, nothing is announced
-        update = _completion_update(course, enrollment, lesson_id)
-        if await enrollments.update(enrollment.id, enrollment.version, update):  # type: ignore[arg-type]
-            refreshed = await enrollments.get(user_id, course_id)
-            assert refreshed is not None
-            return refreshed
-    raise Conflict("Progress is being updated concurrently; try again.")
-
-
-def _completion_update(course: Course, enrollment: Enrollment, lesson_id: str) -> dict[str, Any]:
-    completed = [*enrollment.completed_lessons, lesson_id]
-    # Only lessons still in the course count; progress never goes back (lessons may be added later).
-    current = sum(1 for lesson in completed if lesson in course.lesson_ids())
-    progress = max(enrollment.progress, progress_of(current, course.lesson_count))
-    key, course_id, user_id = str(enrollment.id), str(course.id), enrollment.user_id
-    events = [
-        course_event(
-            CourseEventType.LESSON_COMPLETED,
-            key=key,
-            course_id=course_id,
-            user_id=user_id,
-            lesson_id=lesson_id,
-        )
-    ]
-    fields: dict[str, Any] = {"completed_lessons": completed}
-    if progress != enrollment.progress:
-        fields["progress"] = progress
-        events.append(
-            course_event(
-                CourseEventType.PROGRESS_UPDATED,
-                key=key,
-                course_id=course_id,
-                user_id=user_id,
-                progress=progress,
-                previous_progress=enrollment.progress,
-            )
-        )
-    completion_fields, completion_events = _completion(
-        course, enrollment, progress, enrollment.passed_assessments
-    )
-    return with_events({"$set": {**fields, **completion_fields}}, *events, *completion_events)
-
-
-def _completion(
-    course: Course, enrollment: Enrollment, progress: float, passed: list[str]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Complete the enrollment, with its certificate, when every lesson is done and every required
-    assessment passed. Exactly once: the version guard makes the write that completes it unique."""
-    if enrollment.completed_at is not None or progress < 100.0:
-        return {}, []
-    if not set(course.required_assessments) <= set(passed):
-        return {}, []
-    now = _now()
-    code = new_certificate_code()
-    key, course_id, user_id = str(enrollment.id), str(course.id), enrollment.user_id
-    fields = {
-        "status": EnrollmentStatus.COMPLETED.value,
-        "completed_at": now,
-        "certificate_code": code,
-        "certificate_issued_at": now,
-    }
-    events = [
-        course_event(CourseEventType.COURSE_COMPLETED, key=key, course_id=course_id, user_id=user_id),
-        certificate_event(
-            key=key,
-            course_id=course_id,
-            user_id=user_id,
-            code=code,
-            course_title=course.title,
-            issued_at=now.isoformat(),
-        ),
-    ]
-    return fields, events
 
 
 def new_certificate_code() -> str:
@@ -455,44 +179,523 @@ def new_certificate_code() -> str:
     return "CG-" + "-".join(raw[i : i + 4] for i in range(0, 20, 4))
 
 
-# --- what assessment.events tell this service ------------------------------------------------------
+class CourseService:
+    def __init__(
+        self,
+        courses: CourseRepository,
+        enrollments: EnrollmentRepository,
+        learners: LearnerRepository,
+        certificates: CertificateRepository,
+        catalog: Catalog,
+        clock: Clock,
+    ) -> None:
+        self._courses = courses
+        self._enrollments = enrollments
+        self._learners = learners
+        self._certificates = certificates
+        self._catalog = catalog
+        self._clock = clock
 
+    # --- the catalog read model -------------------------------------------------------------------
 
-async def set_required_assessment(
-    repo: CourseRepository, course_id: str, assessment_id: str, *, required: bool
-) -> None:
-    for _ in range(UPDATE_ATTEMPTS):
-        course = (await repo.get_many([course_id])).get(course_id)
+    async def load_catalog(self) -> int:
+        """Read every course into the catalog (at start, and periodically to repair); return how many."""
+        started = self._clock()
+        summaries = await self._courses.all_summaries()
+        self._catalog.replace_all(summaries, started_at=started)
+        return len(summaries)
+
+    async def refresh_course(self, course_id: str) -> None:
+        """Another replica changed this course (course.events): read it again."""
+        summary = await self._courses.summary(course_id)
+        if summary is not None:
+            self._catalog.put(summary)
+
+    def _remember(self, course: Course) -> CourseSummary:
+        summary = summary_of(course.model_dump(by_alias=True))
+        self._catalog.put(summary)
+        return summary
+
+    async def _summaries(self, course_ids: Sequence[str]) -> dict[str, CourseSummary]:
+        """From the catalog; a course it does not know yet (just created elsewhere) is read by id."""
+        found = {i: s for i in dict.fromkeys(course_ids) if (s := self._catalog.get(i)) is not None}
+        missing = [i for i in dict.fromkeys(course_ids) if i not in found]
+        if missing:
+            for course in (await self._courses.get_many(missing)).values():
+                summary = self._remember(course)
+                found[summary.id] = summary
+        return found
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    async def courses(self, actor: Actor, course_ids: Sequence[str]) -> list[CourseSummary | None]:
+        """Courses by id, None where there is none or the caller may not see it (drafts)."""
+        found = await self._summaries(course_ids)
+        return [
+            s if (s := found.get(i)) is not None and permissions.can_see(actor, s) else None
+            for i in course_ids
+        ]
+
+    async def any_courses(self, course_ids: Sequence[str]) -> list[CourseSummary | None]:
+        """Courses by id whatever their status: what a certificate or an enrollment refers to stays."""
+        found = await self._summaries(course_ids)
+        return [found.get(i) for i in course_ids]
+
+    def catalog_page(
+        self, actor: Actor, where: CatalogFilter, *, first: int, after: str | None
+    ) -> Page[CourseSummary]:
+        """The catalog, newest first: published courses, plus one's own (instructors) or all (admins)."""
+        first = page_size(first)
+        start = decode_cursor(after)
+        search = clean_search(where.search)
+
+        def matches(course: CourseSummary) -> bool:
+            return (
+                permissions.listed_in_catalog(actor, course)
+                and (where.instructor_id is None or course.instructor_id == where.instructor_id)
+                and (where.status is None or course.status is where.status)
+                and (search is None or search in course.folded_title)
+            )
+
+        items: list[tuple[str, CourseSummary]] = []
+        for course in self._catalog.newest_first(matches, after=start):
+            if len(items) == first:
+                return Page(items, has_next=True, total=lambda: self._catalog.count(matches))
+            items.append((encode_cursor(course.position), course))
+        return Page(items, has_next=False, total=lambda: self._catalog.count(matches))
+
+    async def lesson_bodies(
+        self, actor: Actor, course_ids: Sequence[str], viewer: Sequence[Enrollment | None]
+    ) -> list[dict[str, str]]:
+        """Each course's lesson bodies by lesson id, for a caller who may read them (else empty);
+        `viewer` is the caller's enrollment in each course, as `viewer_enrollments` answered."""
+        summaries = await self._summaries(course_ids)
+        readable = [
+            course_id
+            for course_id, enrollment in zip(course_ids, viewer, strict=True)
+            if (course := summaries.get(course_id)) is not None
+            and permissions.can_read_content(actor, course, enrollment)
+        ]
+        courses = await self._courses.get_many(readable) if readable else {}
+        return [
+            {lesson.id: lesson.content for module in c.modules for lesson in module.lessons}
+            if (c := courses.get(course_id)) is not None
+            else {}
+            for course_id in course_ids
+        ]
+
+    def may_read_content(self, actor: Actor, course: CourseSummary, enrollment: Enrollment | None) -> bool:
+        return permissions.can_read_content(actor, course, enrollment)
+
+    async def viewer_enrollments(self, actor: Actor, course_ids: Sequence[str]) -> list[Enrollment | None]:
+        """The caller's own enrollment in each course, if any."""
+        if actor.user_id is None:
+            return [None] * len(course_ids)
+        user_id = str(actor.user_id)
+        enrolled = set(await self._learners.courses_of(user_id))
+        wanted = [c for c in dict.fromkeys(course_ids) if c in enrolled]
+        found = await self._enrollments.of_user(user_id, wanted) if wanted else {}
+        return [found.get(course_id) for course_id in course_ids]
+
+    async def enrollments(self, actor: Actor, ids: Sequence[str]) -> list[Enrollment | None]:
+        """Enrollments by id, None where there is none or the caller may not see it."""
+        found = await self._enrollments.get_many(ids)
+        summaries = await self._summaries([e.course_id for e in found.values()])
+        return [
+            e
+            if (e := found.get(i)) is not None
+            and permissions.can_see_enrollment(actor, e, summaries.get(e.course_id))
+            else None
+            for i in ids
+        ]
+
+    async def enrollments_of(
+        self, actor: Actor, user_id: str, *, first: int, after: str | None
+    ) -> Page[Enrollment]:
+        """A user's enrollments, newest first: the user themself and admins only."""
+        if not permissions.can_list_enrollments_of(actor, user_id):
+            raise Forbidden("Only the user themself and admins see their enrollments.")
+        first = page_size(first)
+        start = decode_cursor(after)
+        course_ids = list(reversed(await self._learners.courses_of(user_id)))
+        if start is not None:
+            position = next((i for i, c in enumerate(course_ids) if c == start.id), None)
+            if position is None:
+                raise BadUserInput("`after` is not a cursor this API returned.", details={"field": "after"})
+            course_ids = course_ids[position + 1 :]
+        # One batch of lookups for the page, and the page's end from the list itself.
+        window = course_ids[:first]
+        found = await self._enrollments.of_user(user_id, window)
+        items = [
+            (encode_cursor(Position(e.enrolled_at, e.course_id)), e)
+            for course_id in window
+            if (e := found.get(course_id)) is not None
+        ]
+        return Page(items, has_next=len(course_ids) > first, total=lambda: len(course_ids))
+
+    def courses_teaching(
+        self, actor: Actor, user_id: str, *, first: int, after: str | None
+    ) -> Page[CourseSummary]:
+        """The courses a user teaches that the caller may see (drafts only to their managers)."""
+        return self.catalog_page(actor, CatalogFilter(instructor_id=user_id), first=first, after=after)
+
+    async def certificate(self, code: str) -> Enrollment | None:
+        """Public: the enrollment a certificate code was issued for, or None."""
+        cleaned = code.strip().upper()
+        if not 1 <= len(cleaned) <= CERTIFICATE_CODE_MAX:
+            raise BadUserInput(
+                f"A certificate code has at most {CERTIFICATE_CODE_MAX} characters.",
+                details={"field": "code"},
+            )
+        enrollment_id = await self._certificates.enrollment_of(cleaned)
+        if enrollment_id is None:
+            return None
+        enrollment = (await self._enrollments.get_many([enrollment_id])).get(enrollment_id)
+        # A code written ahead of a completion that lost its race names an enrollment with another code.
+        return enrollment if enrollment is not None and enrollment.certificate_code == cleaned else None
+
+    async def course_access(self, actor: Actor, course_id: str, user_id: str) -> CourseAccess | None:
+        """Internal (service tokens): a course, read from the store, and the user's enrollment in it."""
+        actor.require_service()
+        course = await self._courses.summary(course_id)
         if course is None:
-            return
-        current = set(course.required_assessments)
-        wanted = current | {assessment_id} if required else current - {assessment_id}
-        if wanted == current:
-            return
-        if await repo.update(course.id, course.version, {"$set": {"required_assessments": sorted(wanted)}}):  # type: ignore[arg-type]
-            return
-    raise Conflict("Could not record the assessment requirement; will retry.")
+            return None
+        enrollment = await self._enrollments.get(user_id, course_id)
+        return CourseAccess(course.id, course.instructor_id, course.status, enrollment)
 
+    async def own_enrollment(self, actor: Actor, course_id: str) -> Enrollment:
+        """The caller's enrollment in a course (for following its progress)."""
+        user_id = str(actor.require_user())
+        enrollment = await self._enrollments.get(user_id, course_id)
+        if enrollment is None:
+            raise Forbidden("Enroll in the course to follow your progress.")
+        return enrollment
 
-async def record_assessment_pass(
-    courses: CourseRepository,
-    enrollments: EnrollmentRepository,
-    *,
-    user_id: str,
-    course_id: str,
-    assessment_id: str,
-) -> None:
-    """A learner passed an assessment: remember it, and complete the enrollment if that was the last step."""
-    for _ in range(UPDATE_ATTEMPTS):
-        course = (await courses.get_many([course_id])).get(course_id)
-        enrollment = await enrollments.get(user_id, course_id)
-        if course is None or enrollment is None:
-            return  # nothing to complete (e.g. the learner was never enrolled)
-        if assessment_id in enrollment.passed_assessments:
-            return  # a redelivered event: already recorded
-        passed = [*enrollment.passed_assessments, assessment_id]
-        fields, events = _completion(course, enrollment, enrollment.progress, passed)
-        update = with_events({"$set": {"passed_assessments": passed, **fields}}, *events)
-        if await enrollments.update(enrollment.id, enrollment.version, update):  # type: ignore[arg-type]
+    # --- course writes ----------------------------------------------------------------------------
+
+    async def create_course(
+        self, actor: Actor, *, title: str, description: str, modules: list[ModuleDraft]
+    ) -> CourseSummary:
+        instructor_id = actor.require_role(Role.INSTRUCTOR, Role.ADMIN)
+        errors: list[FieldError] = []
+        clean_title = _text(title, "title", maximum=TITLE_MAX, required=True, errors=errors)
+        clean_description = _text(
+            description, "description", maximum=DESCRIPTION_MAX, required=False, errors=errors
+        )
+        outline, outline_errors = build_outline(modules, None)
+        if errors or outline_errors:
+            raise ValidationFailed(errors + outline_errors)
+        now = self._clock()
+        course = Course(
+            id=ObjectId(),
+            title=clean_title,
+            description=clean_description,
+            instructor_id=str(instructor_id),
+            modules=outline,
+            lesson_count=sum(len(m.lessons) for m in outline),
+            created_at=now,
+            updated_at=now,
+        )
+        course.outbox_pending = True
+        course.outbox = [
+            course_event(
+                CourseEventType.COURSE_CREATED,
+                key=str(course.id),
+                course_id=str(course.id),
+                user_id=course.instructor_id,
+                title=course.title,
+            )
+        ]
+        return self._remember(await self._courses.insert(course))
+
+    async def _managed_course(self, actor: Actor, course_id: str) -> Course:
+        actor.require_user()
+        course = await self._courses.get(course_id)
+        # A course the caller may not see does not exist for them (drafts are private).
+        if course is None or not permissions.can_see(actor, course):
+            raise NotFound("Course not found.")
+        if not permissions.can_manage(actor, course):
+            raise Forbidden("Only the course's instructor or an admin can change it.")
+        return course
+
+    async def _change_course(
+        self,
+        actor: Actor,
+        course_id: str,
+        change: Callable[[Course], tuple[dict[str, Any], list[dict[str, Any]]] | None],
+    ) -> CourseSummary:
+        """Read, decide, write guarded by version; on a lost race, decide again on the fresh document."""
+        for _ in range(UPDATE_ATTEMPTS):
+            course = await self._managed_course(actor, course_id)
+            decided = change(course)
+            if decided is None:
+                return self._remember(course)
+            fields, events = decided
+            if await self._courses.update(course, fields, events):
+                return self._remember(await self._managed_course(actor, course_id))
+        raise Conflict("The course is being changed by someone else; try again.")
+
+    async def update_course(
+        self,
+        actor: Actor,
+        course_id: str,
+        *,
+        title: str | None,
+        description: str | None,
+        modules: list[ModuleDraft] | None,
+    ) -> CourseSummary:
+        def change(course: Course) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            if course.status is CourseStatus.ARCHIVED:
+                raise Conflict("An archived course cannot be edited.", details={"reason": "COURSE_ARCHIVED"})
+            errors: list[FieldError] = []
+            fields: dict[str, Any] = {"updated_at": self._clock()}
+            if title is not None:
+                fields["title"] = _text(title, "title", maximum=TITLE_MAX, required=True, errors=errors)
+            if description is not None:
+                fields["description"] = _text(
+                    description, "description", maximum=DESCRIPTION_MAX, required=False, errors=errors
+                )
+            if modules is not None:
+                outline, outline_errors = build_outline(modules, course)
+                errors += outline_errors
+                if course.status is CourseStatus.PUBLISHED and not any(m.lessons for m in outline):
+                    errors.append(FieldError("modules", "NO_LESSONS", "A published course needs a lesson."))
+                fields["modules"] = [m.model_dump() for m in outline]
+                fields["lesson_count"] = sum(len(m.lessons) for m in outline)
+            if errors:
+                raise ValidationFailed(errors)
+            changed = sorted(name for name in ("title", "description", "modules") if name in fields)
+            event = course_event(
+                CourseEventType.COURSE_UPDATED,
+                key=str(course.id),
+                course_id=str(course.id),
+                user_id=str(actor.user_id),
+                changed=changed,
+            )
+            return fields, [event]
+
+        return await self._change_course(actor, course_id, change)
+
+    async def publish_course(self, actor: Actor, course_id: str) -> CourseSummary:
+        def change(course: Course) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+            if course.status is CourseStatus.PUBLISHED:
+                return None  # idempotent: no second event
+            if course.status is CourseStatus.ARCHIVED:
+                raise Conflict(
+                    "An archived course cannot be published again.", details={"reason": "COURSE_ARCHIVED"}
+                )
+            if course.lesson_count == 0:
+                raise ValidationFailed(
+                    [FieldError("modules", "NO_LESSONS", "Add a lesson before publishing.")]
+                )
+            now = self._clock()
+            event = course_event(
+                CourseEventType.COURSE_PUBLISHED,
+                key=str(course.id),
+                course_id=str(course.id),
+                user_id=course.instructor_id,
+                title=course.title,
+            )
+            return {"status": CourseStatus.PUBLISHED.value, "published_at": now, "updated_at": now}, [event]
+
+        return await self._change_course(actor, course_id, change)
+
+    async def archive_course(self, actor: Actor, course_id: str) -> CourseSummary:
+        def change(course: Course) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+            if course.status is CourseStatus.ARCHIVED:
+                return None
+            now = self._clock()
+            event = course_event(
+                CourseEventType.COURSE_ARCHIVED,
+                key=str(course.id),
+                course_id=str(course.id),
+                user_id=str(actor.user_id),
+            )
+            return {"status": CourseStatus.ARCHIVED.value, "archived_at": now, "updated_at": now}, [event]
+
+        return await self._change_course(actor, course_id, change)
+
+    # --- enrollment and progress ------------------------------------------------------------------
+
+    async def enroll(self, actor: Actor, course_id: str) -> Enrollment:
+        user_id = str(actor.require_user())
+        course = await self._courses.get(course_id)
+        if course is None or not permissions.can_see(actor, course):
+            raise NotFound("Course not found.")
+        if course.status is not CourseStatus.PUBLISHED:
+            raise Conflict(
+                "This course is not open for enrollment.", details={"reason": "COURSE_NOT_PUBLISHED"}
+            )
+        if permissions.is_owner(actor, course):
+            raise Conflict("Instructors cannot enroll in their own course.", details={"reason": "OWN_COURSE"})
+        # The learner's list first: if the enrollment is never written, readers skip the entry.
+        await self._learners.add_course(user_id, course_id)
+        enrollment = Enrollment(
+            id=enrollment_id(user_id, course_id),
+            user_id=user_id,
+            course_id=course_id,
+            enrolled_at=self._clock(),
+        )
+        enrollment.outbox_pending = True
+        enrollment.outbox = [
+            course_event(
+                CourseEventType.COURSE_ENROLLED,
+                key=str(enrollment.id),
+                course_id=course_id,
+                user_id=user_id,
+                enrollment_id=str(enrollment.id),
+                course_title=course.title,
+            )
+        ]
+        # One insert wins a race (the derived id collides); the loser is told it is already enrolled.
+        await self._enrollments.insert(enrollment)
+        await self.count_enrollment(enrollment, course)
+        return enrollment
+
+    async def count_enrollment(self, enrollment: Enrollment, course: Course | None = None) -> None:
+        """Count the enrollment in its course, once. Done right after enrolling; COURSE_ENROLLED does it
+        again (a no-op) in case the process stopped in between (ADR 0016)."""
+        if enrollment.counted:
             return
-    raise Conflict("Could not record the assessment result; will retry.")
+        for _ in range(UPDATE_ATTEMPTS):
+            course = course or await self._courses.get(enrollment.course_id)
+            if course is None:
+                return
+            counted = await self._courses.count_enrollment(course, str(enrollment.id))
+            if counted is not None:
+                await self._enrollments.mark_counted(enrollment)
+                self._remember(counted)
+                return
+            course = None  # changed since read: read it again
+        raise Conflict("Could not count the enrollment; will retry.")
+
+    async def count_enrollment_by_id(self, enrollment_id: str) -> None:
+        enrollment = (await self._enrollments.get_many([enrollment_id])).get(enrollment_id)
+        if enrollment is not None:
+            await self.count_enrollment(enrollment)
+
+    async def complete_lesson(self, actor: Actor, course_id: str, lesson_id: str) -> Enrollment:
+        user_id = str(actor.require_user())
+        for _ in range(UPDATE_ATTEMPTS):
+            course = await self._courses.get(course_id)
+            enrollment = await self._enrollments.get(user_id, course_id)
+            if course is None or not permissions.can_see(actor, course):
+                raise NotFound("Course not found.")
+            if enrollment is None:
+                raise Forbidden("Enroll in the course before completing its lessons.")
+            if lesson_id not in course.lesson_ids():
+                raise NotFound("Lesson not found in this course.", details={"field": "lessonId"})
+            if lesson_id in enrollment.completed_lessons:
+                return enrollment  # idempotent: nothing changes, nothing is announced
+            fields, events = await self._completion_change(course, enrollment, lesson_id)
+            if await self._enrollments.update(enrollment, fields, events):
+                refreshed = await self._enrollments.get(user_id, course_id)
+                assert refreshed is not None
+                return refreshed
+        raise Conflict("Progress is being updated concurrently; try again.")
+
+    async def _completion_change(
+        self, course: Course, enrollment: Enrollment, lesson_id: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        completed = [*enrollment.completed_lessons, lesson_id]
+        # Only lessons still in the course count; progress never goes back (lessons may be added later).
+        current = sum(1 for lesson in completed if lesson in course.lesson_ids())
+        progress = max(enrollment.progress, progress_of(current, course.lesson_count))
+        key, course_id, user_id = str(enrollment.id), str(course.id), enrollment.user_id
+        events = [
+            course_event(
+                CourseEventType.LESSON_COMPLETED,
+                key=key,
+                course_id=course_id,
+                user_id=user_id,
+                lesson_id=lesson_id,
+            )
+        ]
+        fields: dict[str, Any] = {"completed_lessons": completed}
+        if progress != enrollment.progress:
+            fields["progress"] = progress
+            events.append(
+                course_event(
+                    CourseEventType.PROGRESS_UPDATED,
+                    key=key,
+                    course_id=course_id,
+                    user_id=user_id,
+                    progress=progress,
+                    previous_progress=enrollment.progress,
+                )
+            )
+        completion_fields, completion_events = await self._completion(
+            course, enrollment, progress, enrollment.passed_assessments
+        )
+        return {**fields, **completion_fields}, [*events, *completion_events]
+
+    async def _completion(
+        self, course: Course, enrollment: Enrollment, progress: float, passed: list[str]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Complete the enrollment, with its certificate, when every lesson is done and every required
+        assessment passed. Exactly once: the version guard makes the write that completes it unique."""
+        if enrollment.completed_at is not None or progress < 100.0:
+            return {}, []
+        if not set(course.required_assessments) <= set(passed):
+            return {}, []
+        now = self._clock()
+        code = new_certificate_code()
+        # Written first, so a code on an enrollment always finds it (see CertificateRepository).
+        await self._certificates.insert(code, str(enrollment.id))
+        key, course_id, user_id = str(enrollment.id), str(course.id), enrollment.user_id
+        fields = {
+            "status": EnrollmentStatus.COMPLETED.value,
+            "completed_at": now,
+            "certificate_code": code,
+            "certificate_issued_at": now,
+        }
+        events = [
+            course_event(CourseEventType.COURSE_COMPLETED, key=key, course_id=course_id, user_id=user_id),
+            certificate_event(
+                key=key,
+                course_id=course_id,
+                user_id=user_id,
+                code=code,
+                course_title=course.title,
+                issued_at=now.isoformat(),
+            ),
+        ]
+        return fields, events
+
+    # --- what assessment.events tell this service ----------------------------------------------------
+
+    async def set_required_assessment(
+        self, actor: Actor, course_id: str, assessment_id: str, *, required: bool
+    ) -> None:
+        """Internal (service tokens and assessment.events): whether an assessment is required."""
+        actor.require_service()
+        for _ in range(UPDATE_ATTEMPTS):
+            course = await self._courses.get(course_id)
+            if course is None:
+                return
+            current = set(course.required_assessments)
+            wanted = current | {assessment_id} if required else current - {assessment_id}
+            if wanted == current:
+                return
+            if await self._courses.update(course, {"required_assessments": sorted(wanted)}):
+                return
+        raise Conflict("Could not record the assessment requirement; will retry.")
+
+    async def record_assessment_pass(
+        self, actor: Actor, *, user_id: str, course_id: str, assessment_id: str
+    ) -> None:
+        """A learner passed an assessment: remember it, and complete the enrollment if that was the last
+        step."""
+        actor.require_service()
+        for _ in range(UPDATE_ATTEMPTS):
+            course = await self._courses.get(course_id)
+            enrollment = await self._enrollments.get(user_id, course_id)
+            if course is None or enrollment is None:
+                return  # nothing to complete (e.g. the learner was never enrolled)
+            if assessment_id in enrollment.passed_assessments:
+                return  # a redelivered event: already recorded
+            passed = [*enrollment.passed_assessments, assessment_id]
+            fields, events = await self._completion(course, enrollment, enrollment.progress, passed)
+            if await self._enrollments.update(enrollment, {"passed_assessments": passed, **fields}, events):
+                return
+        raise Conflict("Could not record the assessment result; will retry.")

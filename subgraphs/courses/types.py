@@ -1,17 +1,18 @@
 """GraphQL types of the courses subgraph."""
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Self
 
 import strawberry
 from strawberry.types import Info
 
-from coursegraph.errors import Forbidden
 from coursegraph.graphql import PageInfo, UserError
+from coursegraph.ids import parse_object_id
+from coursegraph.pagination import Page
 from subgraphs.courses import service
+from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.context import CoursesContext
-from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus
-from subgraphs.courses.repository import Page
+from subgraphs.courses.models import CourseStatus, Enrollment, EnrollmentStatus
 
 Ctx = Info[CoursesContext, None]
 
@@ -26,8 +27,17 @@ class LessonType:
     id: strawberry.ID
     title: str
     order: int
-    content: str | None
     media_url: str | None
+    course_id: strawberry.Private[str]
+    readable: strawberry.Private[bool]
+
+    @strawberry.field
+    async def content(self, info: Ctx) -> str | None:
+        # Bodies are read only when asked for: lists never carry them.
+        if not self.readable:
+            return None
+        bodies = await info.context.loaders.lesson_bodies_by_course.load(self.course_id)
+        return bodies.get(self.id)
 
 
 @strawberry.type(name="Module", description="An ordered group of lessons.")
@@ -50,25 +60,15 @@ class UserType:
     async def enrollments(
         self, info: Ctx, first: int = 20, after: str | None = None
     ) -> "EnrollmentConnection | None":
-        actor = info.context.actor
-        if actor.user_id is None or (str(actor.user_id) != str(self.id) and not actor.is_admin):
-            raise Forbidden("Only the user themself and admins see their enrollments.")
-        page = await info.context.enrollments.page_for_user(
-            str(self.id), first=service.page_size(first), after=after
+        page = await info.context.service.enrollments_of(
+            info.context.actor, str(self.id), first=first, after=after
         )
-        return EnrollmentConnection.from_page(page, info.context)
+        return EnrollmentConnection.from_page(page)
 
     @strawberry.field(description="Courses this user teaches that the caller may see, newest first.")
-    async def courses_teaching(
-        self, info: Ctx, first: int = 20, after: str | None = None
-    ) -> "CourseConnection":
-        page = await info.context.courses.page(
-            visible=service.catalog_visibility(info.context.actor),
-            instructor_id=str(self.id),
-            status=None,
-            search=None,
-            first=service.page_size(first),
-            after=after,
+    def courses_teaching(self, info: Ctx, first: int = 20, after: str | None = None) -> "CourseConnection":
+        page = info.context.service.courses_teaching(
+            info.context.actor, str(self.id), first=first, after=after
         )
         return CourseConnection.from_page(page, info.context)
 
@@ -82,40 +82,40 @@ class CourseType:
     description: str
     status: CourseStatusEnum  # type: ignore[valid-type]
     lesson_count: int
+    enrollment_count: int = strawberry.field(description="How many learners are enrolled.")
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
-    row: strawberry.Private[Course]
+    summary: strawberry.Private[CourseSummary]
 
     @classmethod
-    def from_row(cls, row: Course) -> Self:
+    def of(cls, summary: CourseSummary) -> Self:
         return cls(
-            id=strawberry.ID(str(row.id)),
-            title=row.title,
-            description=row.description,
-            status=row.status,
-            lesson_count=row.lesson_count,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            published_at=row.published_at,
-            row=row,
+            id=strawberry.ID(summary.id),
+            title=summary.title,
+            description=summary.description,
+            status=summary.status,
+            lesson_count=summary.lesson_count,
+            enrollment_count=summary.enrollment_count,
+            created_at=summary.created_at,
+            updated_at=summary.updated_at,
+            published_at=summary.published_at,
+            summary=summary,
         )
 
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Self | None:
-        row = await info.context.loaders.course_by_id.load(service.parse_object_id(id))
-        return cls.from_row(row) if row is not None and service.can_see(info.context.actor, row) else None
+        summary = await info.context.loaders.course_by_id.load(parse_object_id(id))
+        return None if summary is None else cls.of(summary)
 
     @strawberry.field
     def instructor(self) -> UserType:
-        return UserType(id=strawberry.ID(self.row.instructor_id))
+        return UserType(id=strawberry.ID(self.summary.instructor_id))
 
     @strawberry.field(description="Modules in order, each with its lessons in order.")
     async def modules(self, info: Ctx) -> list[ModuleType]:
-        actor = info.context.actor
-        readable = service.can_manage(actor, self.row) or (
-            await info.context.loaders.viewer_enrollment_by_course.load(str(self.row.id)) is not None
-        )
+        course_id = self.summary.id
+        readable = await info.context.loaders.content_readable_by_course.load(course_id)
         return [
             ModuleType(
                 id=strawberry.ID(module.id),
@@ -126,22 +126,19 @@ class CourseType:
                         id=strawberry.ID(lesson.id),
                         title=lesson.title,
                         order=lesson.order,
-                        content=lesson.content if readable else None,
                         media_url=lesson.media_url if readable else None,
+                        course_id=course_id,
+                        readable=readable,
                     )
                     for lesson in module.lessons
                 ],
             )
-            for module in self.row.modules
+            for module in self.summary.modules
         ]
-
-    @strawberry.field(description="How many learners are enrolled.")
-    async def enrollment_count(self, info: Ctx) -> int:
-        return await info.context.loaders.enrollment_count_by_course.load(str(self.row.id))
 
     @strawberry.field(description="The caller's enrollment in this course, if any.")
     async def viewer_enrollment(self, info: Ctx) -> "EnrollmentType | None":
-        row = await info.context.loaders.viewer_enrollment_by_course.load(str(self.row.id))
+        row = await info.context.loaders.viewer_enrollment_by_course.load(self.summary.id)
         return None if row is None else EnrollmentType.from_row(row)
 
 
@@ -169,14 +166,8 @@ class EnrollmentType:
 
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Self | None:
-        row = await info.context.loaders.enrollment_by_id.load(service.parse_object_id(id))
-        if row is None:
-            return None
-        actor = info.context.actor
-        if actor.is_admin or actor.is_service or str(actor.user_id) == row.user_id:
-            return cls.from_row(row)
-        course = await info.context.loaders.course_by_id.load(row.course_id)
-        return cls.from_row(row) if course is not None and service.can_manage(actor, course) else None
+        row = await info.context.loaders.enrollment_by_id.load(parse_object_id(id))
+        return None if row is None else cls.from_row(row)
 
     @strawberry.field
     def user(self) -> UserType:
@@ -184,8 +175,9 @@ class EnrollmentType:
 
     @strawberry.field
     async def course(self, info: Ctx) -> CourseType | None:
-        row = await info.context.loaders.course_by_id.load(self.row.course_id)
-        return None if row is None else CourseType.from_row(row)
+        # The learner keeps the course, whatever has become of it since.
+        summary = await info.context.loaders.any_course_by_id.load(self.row.course_id)
+        return None if summary is None else CourseType.of(summary)
 
     @strawberry.field(
         description="Issued when every lesson is complete and every required assessment passed."
@@ -213,8 +205,8 @@ class CertificateType:
     @strawberry.field
     async def course(self, info: Ctx) -> CourseType | None:
         # Shown even if the course was archived since: the certificate stays valid.
-        row = await info.context.loaders.course_by_id.load(self.row.course_id)
-        return None if row is None else CourseType.from_row(row)
+        summary = await info.context.loaders.any_course_by_id.load(self.row.course_id)
+        return None if summary is None else CourseType.of(summary)
 
 
 @strawberry.federation.type(inaccessible=True, description="Internal: what another service needs to know.")
@@ -224,6 +216,17 @@ class CourseAccess:
     status: CourseStatusEnum  # type: ignore[valid-type]
     enrollment_id: strawberry.ID | None
     enrollment_status: EnrollmentStatusEnum | None  # type: ignore[valid-type]
+
+    @classmethod
+    def of(cls, access: service.CourseAccess) -> Self:
+        enrollment = access.enrollment
+        return cls(
+            course_id=strawberry.ID(access.course_id),
+            instructor_id=strawberry.ID(access.instructor_id),
+            status=access.status,
+            enrollment_id=None if enrollment is None else strawberry.ID(str(enrollment.id)),
+            enrollment_status=None if enrollment is None else enrollment.status,
+        )
 
 
 @strawberry.type
@@ -236,24 +239,23 @@ class CourseEdge:
 class CourseConnection:
     edges: list[CourseEdge]
     page_info: PageInfo
-    query: strawberry.Private[dict[str, Any]]
-    context: strawberry.Private[CoursesContext]
+    page: strawberry.Private[Page[CourseSummary]]
 
     @classmethod
-    def from_page(cls, page: Page[Course], context: CoursesContext) -> Self:
-        for _, row in page.items:
-            # Prime the loader: a reference to one of these courses later in the request costs no query.
-            context.loaders.course_by_id.prime(str(row.id), row)
+    def from_page(cls, page: Page[CourseSummary], context: CoursesContext) -> Self:
+        for _, summary in page.items:
+            # A reference to one of these courses later in the request costs nothing.
+            context.loaders.course_by_id.prime(summary.id, summary)
         return cls(
-            edges=[CourseEdge(cursor=cursor, node=CourseType.from_row(row)) for cursor, row in page.items],
-            page_info=_page_info(page),
-            query=page.query,
-            context=context,
+            edges=[CourseEdge(cursor=cursor, node=CourseType.of(s)) for cursor, s in page.items],
+            page_info=PageInfo.of(page),
+            page=page,
         )
 
     @strawberry.field(description="How many courses match, across all pages.")
-    async def total_count(self) -> int:
-        return await self.context.courses.count(self.query)
+    def total_count(self) -> int:
+        assert self.page.total is not None
+        return self.page.total()
 
 
 @strawberry.type
@@ -266,30 +268,20 @@ class EnrollmentEdge:
 class EnrollmentConnection:
     edges: list[EnrollmentEdge]
     page_info: PageInfo
-    query: strawberry.Private[dict[str, Any]]
-    context: strawberry.Private[CoursesContext]
+    page: strawberry.Private[Page[Enrollment]]
 
     @classmethod
-    def from_page(cls, page: Page[Enrollment], context: CoursesContext) -> Self:
+    def from_page(cls, page: Page[Enrollment]) -> Self:
         return cls(
             edges=[EnrollmentEdge(cursor=c, node=EnrollmentType.from_row(row)) for c, row in page.items],
-            page_info=_page_info(page),
-            query=page.query,
-            context=context,
+            page_info=PageInfo.of(page),
+            page=page,
         )
 
     @strawberry.field(description="How many enrollments, across all pages.")
-    async def total_count(self) -> int:
-        return await self.context.enrollments.count(self.query)
-
-
-def _page_info(page: Page[Any]) -> PageInfo:
-    return PageInfo(
-        has_next_page=page.has_next,
-        has_previous_page=False,  # forward pagination only (first/after)
-        start_cursor=page.items[0][0] if page.items else None,
-        end_cursor=page.items[-1][0] if page.items else None,
-    )
+    def total_count(self) -> int:
+        assert self.page.total is not None
+        return self.page.total()
 
 
 @strawberry.input(description="Narrow the catalog; all given conditions apply.")
@@ -297,6 +289,13 @@ class CourseFilter:
     instructor_id: strawberry.ID | None = None
     status: CourseStatusEnum | None = None  # type: ignore[valid-type]
     search: str | None = strawberry.field(default=None, description="Case-insensitive text in the title.")
+
+    def to_filter(self) -> service.CatalogFilter:
+        return service.CatalogFilter(
+            instructor_id=None if self.instructor_id is None else str(self.instructor_id),
+            status=self.status,
+            search=self.search,
+        )
 
 
 @strawberry.input

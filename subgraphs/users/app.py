@@ -2,13 +2,14 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, WebSocket
 from pydantic import Field
 
+from coursegraph.clock import system_clock
 from coursegraph.db import create_engine, session_factory, sqlite_url
 from coursegraph.events.outbox import OutboxRelay
 from coursegraph.events.publisher import EventPublisher
@@ -57,7 +58,7 @@ def create_app(settings: UsersSettings | None = None, publisher: EventPublisher 
         sessions,
         outbox,
         retention=timedelta(hours=settings.users_retention_hours),
-        clock=lambda: datetime.now(UTC),
+        clock=system_clock,
     )
     housekeeping_task = Periodic(
         "users housekeeping", housekeeping.run_once, interval_seconds=settings.users_housekeeping_seconds

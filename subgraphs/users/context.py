@@ -13,7 +13,6 @@ from coursegraph.graphql import ServiceContext
 from coursegraph.metrics import ENTITY_BATCHES
 from subgraphs.users import service
 from subgraphs.users.models import User
-from subgraphs.users.repository import UserRepository
 
 
 @dataclass
@@ -25,7 +24,7 @@ def make_loaders(sessions: async_sessionmaker[AsyncSession]) -> Loaders:
     async def load_users(ids: list[uuid.UUID]) -> list[User | None]:
         ENTITY_BATCHES.labels("users", "User").inc()
         async with sessions() as session:
-            return await service.get_users(UserRepository(session), ids)
+            return await service.get_users(session, ids)
 
     return Loaders(user_by_id=DataLoader(load_fn=load_users))
 

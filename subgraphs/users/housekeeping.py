@@ -5,13 +5,13 @@ deleted once; the other replica's delete finds nothing).
 """
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from coursegraph.clock import Clock
 from coursegraph.events.outbox import prune_published
 from subgraphs.users.repository import RefreshTokenRepository
 
@@ -32,7 +32,7 @@ class Housekeeping:
         outbox: sa.Table,
         *,
         retention: timedelta,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox

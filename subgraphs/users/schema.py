@@ -6,11 +6,11 @@ import strawberry
 from strawberry.types import Info
 
 from coursegraph.errors import Unauthenticated, ValidationFailed
-from coursegraph.graphql import UserError, build_schema, parse_uuid
+from coursegraph.graphql import UserError, build_schema
+from coursegraph.ids import parse_uuid
 from coursegraph.security import Role
 from subgraphs.users import service
 from subgraphs.users.context import UsersContext
-from subgraphs.users.repository import RefreshTokenRepository, UserRepository
 from subgraphs.users.types import (
     OAuthIdentityInput,
     RefreshGrant,
@@ -49,7 +49,7 @@ class Mutation:
         try:
             async with info.context.transaction() as session:
                 row = await service.update_user(
-                    UserRepository(session),
+                    session,
                     info.context.actor,
                     user_id,
                     name=input.name,
@@ -70,7 +70,7 @@ class Mutation:
             bootstrap_admin=input.bootstrap_admin,
         )
         async with info.context.transaction() as session:
-            row = await service.upsert_oauth_user(UserRepository(session), info.context.actor, identity)
+            row = await service.upsert_oauth_user(session, info.context.actor, identity)
         return UserType.from_row(row)
 
     @strawberry.federation.mutation(inaccessible=True)
@@ -79,8 +79,7 @@ class Mutation:
     ) -> RefreshGrant:
         async with info.context.transaction() as session:
             row, family_id = await service.issue_refresh_token(
-                RefreshTokenRepository(session),
-                UserRepository(session),
+                session,
                 info.context.actor,
                 user_id=parse_uuid(user_id, "userId"),
                 token_hash=token_hash,
@@ -94,8 +93,7 @@ class Mutation:
     ) -> RefreshGrant:
         async with info.context.transaction() as session:
             rotation = await service.rotate_refresh_token(
-                RefreshTokenRepository(session),
-                UserRepository(session),
+                session,
                 info.context.actor,
                 token_hash=token_hash,
                 new_token_hash=new_token_hash,
@@ -113,9 +111,7 @@ class Mutation:
     @strawberry.federation.mutation(inaccessible=True)
     async def revoke_refresh_token(self, info: Ctx, token_hash: str) -> bool:
         async with info.context.transaction() as session:
-            return await service.revoke_refresh_family(
-                RefreshTokenRepository(session), info.context.actor, token_hash=token_hash
-            )
+            return await service.revoke_refresh_family(session, info.context.actor, token_hash=token_hash)
 
 
 _ROTATION_MESSAGES = {

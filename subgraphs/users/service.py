@@ -1,18 +1,22 @@
 """Users domain logic: profiles, roles, OAuth identities and refresh-token families. No GraphQL here.
 
-Every function takes the session of the caller's transaction and the acting user; none commits.
+Every function takes the session of the caller's transaction (opened at the edge, one per mutation) and
+the acting user, and reaches the store through the repositories it builds on that session; none commits.
 """
 
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursegraph.clock import utc_now
 from coursegraph.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from coursegraph.security import Actor, Role
+from subgraphs.users import permissions
 from subgraphs.users.events import UserEventType, record
 from subgraphs.users.models import PROVIDERS, RefreshToken, RefreshTokenFamily, User, UserIdentity
 from subgraphs.users.repository import RefreshTokenRepository, UserRepository
@@ -21,7 +25,7 @@ NAME_MAX_LENGTH = 200
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def clean_name(name: str, *, field: str = "name") -> str:
@@ -44,13 +48,13 @@ def clean_email(email: str) -> str:
         raise ValidationFailed([FieldError("email", "INVALID", "Email address is not valid.")]) from exc
 
 
-async def get_users(repo: UserRepository, user_ids: list[uuid.UUID]) -> list[User | None]:
-    found = await repo.get_many(user_ids)
+async def get_users(session: AsyncSession, user_ids: list[uuid.UUID]) -> list[User | None]:
+    found = await UserRepository(session).get_many(user_ids)
     return [found.get(user_id) for user_id in user_ids]
 
 
 async def update_user(
-    repo: UserRepository,
+    session: AsyncSession,
     actor: Actor,
     user_id: uuid.UUID,
     *,
@@ -58,16 +62,12 @@ async def update_user(
     role: Role | None,
 ) -> User:
     actor.require_user()
+    repo = UserRepository(session)
     user = await repo.get(user_id, for_update=True)
     # Existence is not secret for users (ids appear in courses), so NOT_FOUND comes first.
     if user is None:
         raise NotFound("User not found.")
-    actor.require_self_or_admin(user_id)
-    if role is not None and role.value != user.role:
-        if not actor.is_admin:
-            raise Forbidden("Only an admin can change roles.")
-        if actor.user_id == user.id:
-            raise Forbidden("Admins cannot change their own role (ask another admin).")
+    permissions.check_may_update(actor, user, role)
     new_name = clean_name(name) if name is not None else None
 
     now = _now()
@@ -108,9 +108,10 @@ class OAuthIdentity:
     bootstrap_admin: bool = False
 
 
-async def upsert_oauth_user(repo: UserRepository, actor: Actor, identity: OAuthIdentity) -> User:
+async def upsert_oauth_user(session: AsyncSession, actor: Actor, identity: OAuthIdentity) -> User:
     """Find the account of a provider identity, link it by verified email, or register a new user."""
     actor.require_service()
+    repo = UserRepository(session)
     if identity.provider not in PROVIDERS:
         raise ValidationFailed([FieldError("provider", "INVALID", "Unknown provider.")])
     if not identity.email_verified:
@@ -178,8 +179,7 @@ class Rotation:
 
 
 async def issue_refresh_token(
-    repo: RefreshTokenRepository,
-    users: UserRepository,
+    session: AsyncSession,
     actor: Actor,
     *,
     user_id: uuid.UUID,
@@ -188,6 +188,7 @@ async def issue_refresh_token(
 ) -> tuple[User, uuid.UUID]:
     """Start a new family (one sign-in) with its first token."""
     actor.require_service()
+    repo, users = RefreshTokenRepository(session), UserRepository(session)
     user = await users.get(user_id)
     if user is None:
         raise NotFound("User not found.")
@@ -201,8 +202,7 @@ async def issue_refresh_token(
 
 
 async def rotate_refresh_token(
-    repo: RefreshTokenRepository,
-    users: UserRepository,
+    session: AsyncSession,
     actor: Actor,
     *,
     token_hash: str,
@@ -211,6 +211,7 @@ async def rotate_refresh_token(
 ) -> Rotation:
     """Exchange a refresh token for its successor; a second use of any token revokes the family."""
     actor.require_service()
+    repo, users = RefreshTokenRepository(session), UserRepository(session)
     found = await repo.by_hash(token_hash)
     if found is None:
         return Rotation(RotationStatus.INVALID)
@@ -234,9 +235,10 @@ async def rotate_refresh_token(
     return Rotation(RotationStatus.ROTATED, user=user, family_id=family.id)
 
 
-async def revoke_refresh_family(repo: RefreshTokenRepository, actor: Actor, *, token_hash: str) -> bool:
+async def revoke_refresh_family(session: AsyncSession, actor: Actor, *, token_hash: str) -> bool:
     """Sign-out: the whole family stops working. Unknown tokens are not an error (idempotent)."""
     actor.require_service()
+    repo = RefreshTokenRepository(session)
     found = await repo.by_hash(token_hash)
     if found is None:
         return False

@@ -6,8 +6,10 @@ from typing import Self
 import strawberry
 from strawberry.types import Info
 
-from coursegraph.graphql import UserError, parse_uuid
+from coursegraph.graphql import UserError
+from coursegraph.ids import parse_uuid
 from coursegraph.security import PERMISSIONS, Role
+from subgraphs.users import permissions
 from subgraphs.users.context import UsersContext
 from subgraphs.users.models import User as UserRow
 
@@ -51,21 +53,16 @@ class UserType:
         shareable=True, description="Visible to the user themself and to admins; null for others."
     )
     def email(self, info: Info[UsersContext, None]) -> str | None:
-        return self.row.email if _may_see_private(info, self.row) else None
+        return self.row.email if permissions.may_see_private(info.context.actor, self.row) else None
 
     @strawberry.field(description="The provider the account registered with; self and admins only.")
     def provider(self, info: Info[UsersContext, None]) -> str | None:
-        return self.row.provider if _may_see_private(info, self.row) else None
+        return self.row.provider if permissions.may_see_private(info.context.actor, self.row) else None
 
     @strawberry.field(description="The user's role and the permissions it grants.")
     def roles(self) -> UserRoles:
         role = Role(self.row.role)
         return UserRoles(role=role, permissions=list(PERMISSIONS[role]))
-
-
-def _may_see_private(info: Info[UsersContext, None], row: UserRow) -> bool:
-    actor = info.context.actor
-    return actor.is_admin or actor.is_service or actor.user_id == row.id
 
 
 @strawberry.input

@@ -25,11 +25,12 @@ from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.events.publisher import InProcessEventBus
 from coursegraph.mongo import init_models, mongo_client
 from coursegraph.security import Actor, Role
-from subgraphs.assessments import service
+from subgraphs.assessments import permissions, service
 from subgraphs.assessments.models import (
     Assessment,
     Attempt,
     AttemptStatus,
+    CourseAssessments,
     MatchPair,
     Option,
     Question,
@@ -39,7 +40,7 @@ from subgraphs.assessments.models import (
 )
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.scoring import RawAnswer
-from subgraphs.assessments.service import AssessmentDraft, CourseAccess
+from subgraphs.assessments.service import AssessmentDraft, AssessmentService, CourseAccess
 
 pytestmark = pytest.mark.integration
 
@@ -137,16 +138,27 @@ class Engine:
     courses: FakeCourses
     instructor: Actor
     learner: Actor
-    assessments: AssessmentRepository = field(default_factory=AssessmentRepository)
-    attempts: AttemptRepository = field(default_factory=AttemptRepository)
+    now: datetime = T0  # the engine's clock: each call below sets it first
+
+    def __post_init__(self) -> None:
+        # A relay that never runs: the events a write recorded stay in its document for the tests.
+        idle_relay = DocumentOutboxRelay([], InProcessEventBus())
+        self.assessments = AssessmentRepository(idle_relay)
+        self.attempts = AttemptRepository(idle_relay)
+        self.service = AssessmentService(
+            self.assessments, self.attempts, self.courses, clock=lambda: self.now, grace=GRACE
+        )
 
     async def create(self, questions: list[Question] | None = None, **settings: Any) -> Assessment:
         draft = AssessmentDraft(
             title=f"Quiz {uuid.uuid4().hex[:8]}", questions=questions or [SINGLE, TRUE_FALSE], **settings
         )
-        return await service.create_assessment(
-            self.assessments, self.courses, self.instructor, self.courses.course_id, draft, T0
-        )
+        self.now = T0
+        return await self.service.create_assessment(self.instructor, self.courses.course_id, draft)
+
+    async def update(self, assessment: Assessment, draft: AssessmentDraft, now: datetime) -> Assessment:
+        self.now = now
+        return await self.service.update_assessment(self.instructor, str(assessment.id), draft)
 
     def new_learner(self) -> Actor:
         actor = Actor(user_id=uuid.uuid4(), role=Role.LEARNER)
@@ -154,55 +166,26 @@ class Engine:
         return actor
 
     async def start(self, assessment: Assessment, now: datetime, actor: Actor | None = None) -> Attempt:
-        return await service.start_attempt(
-            self.assessments,
-            self.attempts,
-            self.courses,
-            actor or self.learner,
-            str(assessment.id),
-            now=now,
-            grace=GRACE,
-        )
+        self.now = now
+        return await self.service.start_attempt(actor or self.learner, str(assessment.id))
 
     async def save(
         self, attempt: Attempt, answers: Answers, now: datetime, actor: Actor | None = None
     ) -> Attempt:
-        return await service.save_answers(
-            self.assessments,
-            self.attempts,
-            actor or self.learner,
-            str(attempt.id),
-            answers,
-            now=now,
-            grace=GRACE,
-        )
+        self.now = now
+        return await self.service.save_answers(actor or self.learner, str(attempt.id), answers)
 
     async def submit(
         self, attempt: Attempt, answers: Answers, now: datetime, actor: Actor | None = None
     ) -> Attempt:
-        return await service.submit(
-            self.assessments,
-            self.attempts,
-            actor or self.learner,
-            str(attempt.id),
-            answers,
-            now=now,
-            grace=GRACE,
-        )
+        self.now = now
+        return await self.service.submit(actor or self.learner, str(attempt.id), answers)
 
     async def submit_for(
         self, assessment: Assessment, answers: Answers, now: datetime, actor: Actor | None = None
     ) -> Attempt:
-        return await service.submit_for_assessment(
-            self.assessments,
-            self.attempts,
-            self.courses,
-            actor or self.learner,
-            str(assessment.id),
-            answers,
-            now=now,
-            grace=GRACE,
-        )
+        self.now = now
+        return await self.service.submit_for_assessment(actor or self.learner, str(assessment.id), answers)
 
     async def raw_attempt(self, attempt_id: Any) -> Document:
         """The attempt document as stored, events included."""
@@ -245,7 +228,7 @@ async def database(mongodb_url: str) -> AsyncIterator[tuple[AsyncMongoClient[Doc
 
 async def new_engine(client: AsyncMongoClient[Document], name: str) -> Engine:
     # Bound on every test: Beanie's binding is global, and other tests may bind the models elsewhere.
-    await init_models(client, name, [Assessment, Attempt])
+    await init_models(client, name, [Assessment, Attempt, CourseAssessments])
     instructor = Actor(user_id=uuid.uuid4(), role=Role.INSTRUCTOR)
     learner = Actor(user_id=uuid.uuid4(), role=Role.LEARNER)
     courses = FakeCourses(
@@ -402,9 +385,8 @@ async def test_an_expired_last_attempt_is_closed_and_no_new_one_starts(engine: E
 
 
 async def sweep(engine: Engine, now: datetime, limit: int = service.SWEEP_BATCH) -> int:
-    return await service.close_expired_attempts(
-        engine.assessments, engine.attempts, now=now, grace=GRACE, limit=limit
-    )
+    engine.now = now
+    return await engine.service.close_expired_attempts(limit=limit)
 
 
 async def test_the_sweeper_closes_only_attempts_past_deadline_and_grace(lone_engine: Engine) -> None:
@@ -675,11 +657,8 @@ async def test_the_score_policy_picks_the_best_or_the_latest_attempt(engine: Eng
     best = service.result_attempt(assessment, attempts)
     assert best is not None and best.number == 2, "the best score, the earliest of equals"
 
-    updated = await service.update_assessment(
-        engine.assessments,
-        engine.courses,
-        engine.instructor,
-        str(assessment.id),
+    updated = await engine.update(
+        assessment,
         # The questions again, unchanged: a settings-only update fails (see the next test).
         AssessmentDraft(score_policy=ScorePolicy.LATEST, questions=assessment.questions),
         at(2000),
@@ -694,13 +673,8 @@ async def test_a_settings_only_update_keeps_the_questions(engine: Engine) -> Non
     """Changing a setting without resending the questions (the common edit) must work and keep them."""
     assessment = await engine.create(score_policy=ScorePolicy.BEST)
 
-    updated = await service.update_assessment(
-        engine.assessments,
-        engine.courses,
-        engine.instructor,
-        str(assessment.id),
-        AssessmentDraft(score_policy=ScorePolicy.LATEST, title="Renamed"),
-        at(1),
+    updated = await engine.update(
+        assessment, AssessmentDraft(score_policy=ScorePolicy.LATEST, title="Renamed"), at(1)
     )
 
     assert updated.score_policy is ScorePolicy.LATEST and updated.title == "Renamed"
@@ -779,7 +753,7 @@ async def test_reveal_policy_for_learners_and_managers(
     admin = Actor(user_id=uuid.uuid4(), role=Role.ADMIN)
 
     def reveal(actor: Actor) -> bool:
-        return service.may_reveal(actor, assessment, attempt, passed_any=passed_any, now=NOW)
+        return permissions.may_reveal(actor, assessment, attempt, passed_any=passed_any, now=NOW)
 
     assert reveal(engine.learner) is revealed
     assert reveal(other_instructor) is revealed, "teaching another course gives no more than learning"
@@ -798,7 +772,7 @@ async def test_after_last_attempt_reveals_only_when_no_attempt_is_left(
 ) -> None:
     assessment, attempt = _reveal_subjects(engine, RevealPolicy.AFTER_LAST_ATTEMPT, True, None)
     assessment.max_attempts = max_attempts
-    shown = service.may_reveal(
+    shown = permissions.may_reveal(
         engine.learner, assessment, attempt, passed_any=True, now=NOW, attempts_used=used
     )
     assert shown is revealed
@@ -830,9 +804,7 @@ async def test_an_update_made_while_the_relay_publishes_is_kept_and_relayed(engi
         draft = AssessmentDraft(title=title, questions=[SINGLE, TRUE_FALSE])
         await asyncio.gather(
             relay.publish_pending(),
-            service.update_assessment(
-                engine.assessments, engine.courses, engine.instructor, str(assessment.id), draft, at(1)
-            ),
+            engine.update(assessment, draft, at(1)),
         )
         await relay.publish_pending()
         stored = await engine.db[Assessment.Settings.name].find_one({"_id": assessment.id})

@@ -8,11 +8,8 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 
-from coursegraph.events.document_outbox import DocumentOutboxRelay
-from coursegraph.events.publisher import InProcessEventBus
 from coursegraph.mongo import mongo_client
-from subgraphs.courses.consumers import AssessmentEventHandler
-from subgraphs.courses.repository import CourseRepository, EnrollmentRepository
+from subgraphs.courses.repository import ProcessedEventRepository
 
 pytestmark = pytest.mark.integration
 
@@ -29,14 +26,14 @@ async def marks(mongodb_url: str) -> AsyncIterator[AsyncCollection[dict[str, Any
 
 
 async def test_marks_older_than_the_cutoff_are_forgotten(marks: AsyncCollection[dict[str, Any]]) -> None:
-    relay = DocumentOutboxRelay([], InProcessEventBus())
-    handler = AssessmentEventHandler(CourseRepository(), EnrollmentRepository(), marks, relay)
+    processed = ProcessedEventRepository(marks)
     ages = {"old-1": 40, "old-2": 31, "recent": 29, "new": 0}
     await marks.insert_many(
         [{"_id": event_id, "processed_at": NOW - timedelta(days=days)} for event_id, days in ages.items()]
     )
 
-    assert await handler.forget_processed(NOW - timedelta(days=30)) == 2
+    assert await processed.forget_before(NOW - timedelta(days=30)) == 2
 
     assert sorted([doc["_id"] async for doc in marks.find({})]) == ["new", "recent"]
-    assert await handler.forget_processed(NOW - timedelta(days=30)) == 0
+    assert await processed.seen("recent") and not await processed.seen("old-1")
+    assert await processed.forget_before(NOW - timedelta(days=30)) == 0

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from coursegraph.seeding import SEED_EMAIL_DOMAIN, SEED_MARKER
+from subgraphs.courses.models import enrollment_id
 from tests.support.stack import REPO, Stack, run_stack
 
 pytestmark = pytest.mark.integration
@@ -125,14 +126,17 @@ async def seeded_snapshot(stores: Stores) -> dict[str, Any]:
     """Everything seeding wrote, in a comparable form."""
     courses = await stores.courses.find({SEED_MARKER: True}).to_list()
     enrollments = await stores.enrollments.find({SEED_MARKER: True}).to_list()
+    # Enrolling derives an enrollment's id from its learner and course (ADR 0014): seeding does too.
+    assert all(e["_id"] == enrollment_id(e["user_id"], e["course_id"]) for e in enrollments)
+    counts = Counter(e["course_id"] for e in enrollments)
+    assert all(c["enrollment_count"] == counts[str(c["_id"])] for c in courses), "counted, as enrolling does"
     return {
         "users": [(str(u["id"]), u["email"], u["name"], u["role"]) for u in await seeded_users(stores)],
         "courses": sorted(
             (same(c["_id"]), c["instructor_id"], c["title"], c["status"], c["lesson_count"]) for c in courses
         ),
         "enrollments": sorted(
-            (same(e["_id"]), e["user_id"], same(e["course_id"]), e["completed_lessons"], e["progress"])
-            for e in enrollments
+            (e["user_id"], same(e["course_id"]), e["completed_lessons"], e["progress"]) for e in enrollments
         ),
     }
 
@@ -189,6 +193,15 @@ async def test_enrollments_agree_with_their_courses(stores: Stores, seeded: Run)
         assert (enrollment["completed_at"] is not None) == finished
         progress_seen.add("none" if not completed else "all" if finished else "partial")
     assert progress_seen == {"none", "partial", "all"}
+    # Each learner's list of courses (what "my enrollments" reads, ADR 0014), in the order they enrolled.
+    lists = {doc["_id"]: doc["courses"] async for doc in stores.courses.database["learners"].find({})}
+    by_learner: dict[str, list[dict[str, Any]]] = {}
+    for enrollment in enrollments:
+        by_learner.setdefault(enrollment["user_id"], []).append(enrollment)
+    assert lists == {
+        user: [e["course_id"] for e in sorted(mine, key=lambda e: e["enrolled_at"])]
+        for user, mine in by_learner.items()
+    }
 
 
 async def test_seeding_announces_nothing(stores: Stores, seeded: Run) -> None:

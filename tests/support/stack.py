@@ -151,6 +151,8 @@ def run_test_stack(
         "COURSEGRAPH_COURSES_DATABASE": courses_database,
         "COURSEGRAPH_ASSESSMENTS_DATABASE": assessments_database,
         "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        # Its own consumer groups too: another stack's consumers must not take its events.
+        "COURSEGRAPH_KAFKA_CONSUMER_GROUP_PREFIX": f"{run}-",
         "COURSEGRAPH_ADMIN_EMAILS": admin_email,
         **env,
     }

@@ -1,0 +1,109 @@
+"""How a MongoDB-wire server answers the courses service's query shapes, one at a time.
+
+Not a test (pytest does not collect it). Run it against a server holding a seeded catalog
+(`coursegraph seed`), e.g. the test infrastructure's FerretDB on SQLite and one on PostgreSQL:
+
+    uv run python bench/document_store.py --mongodb-url mongodb://127.0.0.1:57017/
+
+It reads what it needs from the catalog (a course, an enrollment, 20 course ids), runs each query once to
+warm up and then `--repeat` times, and prints the median and the fastest time of each (docs/adr/0014).
+"""
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pymongo import MongoClient
+from rich.console import Console
+from rich.table import Table
+
+
+def measure(repeat: int, run: Callable[[], object]) -> tuple[float, float]:
+    run()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mongodb-url", required=True)
+    parser.add_argument("--database", default="coursegraph_courses")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    client: MongoClient[dict[str, Any]] = MongoClient(args.mongodb_url, tz_aware=True)
+    db = client[args.database]
+    courses, enrollments, learners = db["courses"], db["enrollments"], db["learners"]
+    course = courses.find_one({}, {"_id": 1, "instructor_id": 1, "version": 1})
+    enrollment = enrollments.find_one({}, {"_id": 1, "user_id": 1, "course_id": 1})
+    if course is None or enrollment is None:
+        raise SystemExit(f"no seeded catalog in {args.database}: run `coursegraph seed` first")
+    twenty = [c["_id"] for c in courses.find({}, {"_id": 1}).limit(20)]
+    server = client.admin.command("buildInfo")
+    backend = (
+        f"FerretDB {server['ferretdbVersion']}"
+        if "ferretdbVersion" in server
+        else f"MongoDB {server['version']}"
+    )
+
+    queries: list[tuple[str, Callable[[], object]]] = [
+        ("course by _id alone", lambda: courses.find_one({"_id": course["_id"]})),
+        ("enrollment by _id alone", lambda: enrollments.find_one({"_id": enrollment["_id"]})),
+        ("a learner's list by _id alone", lambda: learners.find_one({"_id": enrollment["user_id"]})),
+        (
+            "course by _id and version (a guarded write's filter)",
+            lambda: courses.find_one({"_id": course["_id"], "version": course.get("version", 0)}),
+        ),
+        ("enrollments by user_id", lambda: list(enrollments.find({"user_id": enrollment["user_id"]}))),
+        (
+            "enrollment by user_id and course_id",
+            lambda: list(
+                enrollments.find({"user_id": enrollment["user_id"], "course_id": enrollment["course_id"]})
+            ),
+        ),
+        ("courses by instructor_id", lambda: list(courses.find({"instructor_id": course["instructor_id"]}))),
+        (
+            "enrollments counted by course_id",
+            lambda: enrollments.count_documents({"course_id": enrollment["course_id"]}),
+        ),
+        ("20 courses by _id $in", lambda: list(courses.find({"_id": {"$in": twenty}}))),
+        (
+            "published courses, newest first, 21",
+            lambda: list(
+                courses.find({"status": "published"}).sort([("created_at", -1), ("_id", -1)]).limit(21)
+            ),
+        ),
+        (
+            "enrollment counts of 20 courses ($group)",
+            lambda: list(
+                enrollments.aggregate(
+                    [
+                        {"$match": {"course_id": {"$in": [str(i) for i in twenty]}}},
+                        {"$group": {"_id": "$course_id", "count": {"$sum": 1}}},
+                    ]
+                )
+            ),
+        ),
+    ]
+    table = Table(title=f"{backend} at {args.mongodb_url}, {courses.estimated_document_count()} courses, "
+                  f"{enrollments.estimated_document_count()} enrollments")  # fmt: skip
+    table.add_column("query")
+    table.add_column("median ms", justify="right")
+    table.add_column("fastest ms", justify="right")
+    for name, run in queries:
+        median, fastest = measure(args.repeat, run)
+        table.add_row(name, f"{median:,.1f}", f"{fastest:,.1f}")
+    Console().print(table)
+    client.close()
+
+
+if __name__ == "__main__":
+    main()

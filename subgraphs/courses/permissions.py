@@ -1,0 +1,42 @@
+"""Who may see and do what in the courses domain (ADR 0007): every rule in one place."""
+
+from coursegraph.security import Actor, Role
+from subgraphs.courses.catalog import CourseSummary
+from subgraphs.courses.models import Course, CourseStatus, Enrollment
+
+AnyCourse = Course | CourseSummary
+
+
+def is_owner(actor: Actor, course: AnyCourse) -> bool:
+    return actor.user_id is not None and str(actor.user_id) == course.instructor_id
+
+
+def can_manage(actor: Actor, course: AnyCourse) -> bool:
+    return actor.is_admin or (actor.role is Role.INSTRUCTOR and is_owner(actor, course))
+
+
+def can_see(actor: Actor, course: AnyCourse) -> bool:
+    """Published and archived courses are public (archived ones are closed, not secret); drafts are
+    their managers' only. A course the caller may not see does not exist for them."""
+    return course.status is not CourseStatus.DRAFT or can_manage(actor, course)
+
+
+def listed_in_catalog(actor: Actor, course: AnyCourse) -> bool:
+    """The catalog lists published courses, plus an instructor's own and, for admins, every course."""
+    return course.status is CourseStatus.PUBLISHED or actor.is_admin or can_manage(actor, course)
+
+
+def can_read_content(actor: Actor, course: AnyCourse, enrollment: Enrollment | None) -> bool:
+    """Lesson bodies and media: the course's learners and its managers."""
+    return can_manage(actor, course) or enrollment is not None
+
+
+def can_see_enrollment(actor: Actor, enrollment: Enrollment, course: AnyCourse | None) -> bool:
+    """An enrollment: its learner, admins, services, and the course's managers."""
+    if actor.is_admin or actor.is_service or str(actor.user_id) == enrollment.user_id:
+        return True
+    return course is not None and can_manage(actor, course)
+
+
+def can_list_enrollments_of(actor: Actor, user_id: str) -> bool:
+    return actor.user_id is not None and (str(actor.user_id) == user_id or actor.is_admin)
