@@ -318,6 +318,7 @@ class CourseService:
         first = page_size(first)
         start = decode_cursor(after)
         course_ids = list(reversed(await self._learners.courses_of(user_id)))
+        total = len(course_ids)
         if start is not None:
             position = next((i for i, c in enumerate(course_ids) if c == start.id), None)
             if position is None:
@@ -331,7 +332,7 @@ class CourseService:
             for course_id in window
             if (e := found.get(course_id)) is not None
         ]
-        return Page(items, has_next=len(course_ids) > first, total=lambda: len(course_ids))
+        return Page(items, has_next=len(course_ids) > first, total=lambda: total)
 
     def courses_teaching(
         self, actor: Actor, user_id: str, *, first: int, after: str | None
