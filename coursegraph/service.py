@@ -15,6 +15,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from coursegraph.errors import CourseGraphError, ErrorCode
+from coursegraph.events.relay import relays_woken_after
 from coursegraph.graphql import ServiceContext, with_error_codes
 from coursegraph.metrics import in_request, render
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
@@ -120,7 +121,8 @@ def create_service_app(
 
 
 class RequestWorkMiddleware:
-    """Store calls made while serving a request count as "request" work in /metrics (pure ASGI)."""
+    """Store calls made while serving a request count as "request" work in /metrics, and the outbox relays
+    its writes woke start publishing once it has answered (pure ASGI)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -128,7 +130,11 @@ class RequestWorkMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = in_request.set(scope["type"] in ("http", "websocket"))
         try:
-            await self.app(scope, receive, send)
+            if scope["type"] == "http":
+                with relays_woken_after():
+                    await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
         finally:
             in_request.reset(token)
 

@@ -7,9 +7,11 @@ after Kafka acknowledged it. A crash between publish and pop publishes that even
 at-least-once and consumers drop duplicates by `event_id`.
 
 Repositories tell the relay which document they just wrote (`document_written`), and the relay publishes
-it reading and writing by `_id` only. The poll over the pending flag (`publish_pending`) is the safety net
-for what no write of this process announced (a crash before publishing, another replica): MongoDB answers
-it from the flag's index, FerretDB v1 by decoding the collection (ADR 0014), so it runs seldom.
+it reading and writing by `_id` only. Writers append events only together with a new `version`, so once
+a document's events are all sent, one write guarded by the version they were read at empties its outbox.
+The poll over the pending flag (`publish_pending`) is the safety net for what no write of this process
+announced (a crash before publishing, another replica): MongoDB answers it from the flag's index,
+FerretDB v1 by decoding the collection (ADR 0014), so it runs seldom.
 """
 
 import itertools
@@ -116,20 +118,29 @@ class DocumentOutboxRelay(Relay):
             )
             if not claimed:
                 return published
+            sent = 0
             try:
                 for entry in entries:
                     event = Event.model_validate_json(entry["payload"])
                     await self._publisher.publish(entry["topic"], entry["key"], event)
-                    # Pop it only if it is still the first entry: writers only ever append.
-                    await guarded_update(
-                        collection,
-                        document_id,
-                        {f"{OUTBOX}.0.event_id": entry["event_id"]},
-                        {"$pop": {OUTBOX: -1}},
-                    )
-                    published += 1
+                    sent += 1
             finally:
-                await guarded_update(collection, document_id, {}, {"$set": {LEASE: None}})
+                # Writers append events only with a new version: if it is still the one read, every event
+                # in the outbox is one just sent, and one write empties it. Else pop what was sent, in
+                # order, and look again.
+                done = {"$set": {OUTBOX: [], PENDING: False, LEASE: None}}
+                if sent < len(entries) or not await guarded_update(
+                    collection, document_id, {"version": document.get("version")}, done
+                ):
+                    for entry in entries[:sent]:
+                        await guarded_update(
+                            collection,
+                            document_id,
+                            {f"{OUTBOX}.0.event_id": entry["event_id"]},
+                            {"$pop": {OUTBOX: -1}},
+                        )
+                    await guarded_update(collection, document_id, {}, {"$set": {LEASE: None}})
+            published += sent
 
     async def prepare(self) -> None:
         """Flag documents whose events were written before the flag existed (a one-time scan)."""

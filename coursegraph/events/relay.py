@@ -4,10 +4,29 @@ import asyncio
 import contextlib
 import logging
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 from coursegraph.tasks import BackgroundTask
 
 logger = logging.getLogger(__name__)
+
+# The relays a request's writes woke, told once the request is done (see `relays_woken_after`).
+_deferred: ContextVar[set["Relay"] | None] = ContextVar("deferred_relays", default=None)
+
+
+@contextlib.contextmanager
+def relays_woken_after() -> Iterator[None]:
+    """Wake the relays that writes inside the block announced only when it ends: a request's events go out
+    once it has answered, and publishing them does not compete with the rest of its work."""
+    woken: set[Relay] = set()
+    token = _deferred.set(woken)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        for relay in woken:
+            relay.notify()
 
 
 class Relay(BackgroundTask):
@@ -25,7 +44,12 @@ class Relay(BackgroundTask):
         return await self.publish_pending()
 
     def notify(self) -> None:
-        """A write just committed events: publish now rather than at the next poll."""
+        """A write just committed events: publish now (or when the request ends) rather than at the next
+        poll."""
+        deferred = _deferred.get()
+        if deferred is not None:
+            deferred.add(self)
+            return
         self._wakeup.set()
 
     async def prepare(self) -> None:
