@@ -33,17 +33,16 @@ COURSE_FIELDS = """
   id title description status lessonCount enrollmentCount createdAt updatedAt publishedAt
   instructor { id name }
   modules { id title order lessons { id title order content mediaUrl } }"""
-# A catalog page shows each course's outline, never its lessons' bodies (ADR 0015): open the course.
-CATALOG_COURSE_FIELDS = """
+# A catalog page lists course summaries; the outline and lessons are on the course (ADR 0015).
+SUMMARY_FIELDS = """
   id title description status lessonCount enrollmentCount createdAt updatedAt publishedAt
-  instructor { id name }
-  modules { id title order lessons { id title order mediaUrl } }"""
+  instructor { id name }"""
 ENROLLMENT_FIELDS = "id enrolledAt progress completedLessonIds status completedAt user { id } course { id }"
 
 COURSES = f"""
 query Courses($first: Int!, $after: String, $filter: CourseFilter) {{
   courses(first: $first, after: $after, filter: $filter) {{
-    edges {{ node {{ {CATALOG_COURSE_FIELDS} }} }}
+    edges {{ node {{ {SUMMARY_FIELDS} }} }}
     pageInfo {{ hasNextPage endCursor }}
     totalCount
   }}
@@ -147,11 +146,7 @@ class Lesson(GraphOutput):
     id: str
     title: str
     order: int
-    content: str | None = Field(
-        default=None,
-        description="Only for enrolled learners, the instructor and admins, and only with one course "
-        "(`GET /courses/{course_id}`): catalog pages carry no lesson bodies.",
-    )
+    content: str | None = Field(description="Only for enrolled learners, the instructor and admins.")
     media_url: str | None = Field(description="Only for enrolled learners, the instructor and admins.")
 
 
@@ -162,19 +157,26 @@ class Module(GraphOutput):
     lessons: list[Lesson]
 
 
-class Course(GraphOutput):
+class CourseSummary(GraphOutput):
+    """A course as the catalog lists it: everything but its outline (`GET /courses/{course_id}` has it)."""
+
     id: str
     title: str
     description: str
     status: Annotated[CourseStatus, FromGraphEnum]
     instructor_id: str = Field(validation_alias=AliasPath("instructor", "id"))
     instructor: Instructor
-    modules: list[Module]
     lesson_count: int
     enrollment_count: int
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+
+
+class Course(CourseSummary):
+    """A course with its outline: modules and lessons in order."""
+
+    modules: list[Module]
 
 
 class PageInfo(GraphOutput):
@@ -183,7 +185,7 @@ class PageInfo(GraphOutput):
 
 
 class CoursePage(GraphOutput):
-    items: list[Course] = Field(validation_alias="edges")
+    items: list[CourseSummary] = Field(validation_alias="edges")
     page_info: PageInfo
     total_count: int
 

@@ -44,8 +44,6 @@ class GraphOutput(BaseModel):
     model_config = ConfigDict(
         alias_generator=AliasGenerator(validation_alias=to_camel),
         validate_by_name=True,
-        # Every field is in every response, defaults included: the document says so.
-        json_schema_serialization_defaults_required=True,
     )
 
 
