@@ -141,10 +141,3 @@ class DocumentOutboxRelay(Relay):
                         )
                     await guarded_update(collection, document_id, {}, {"$set": {LEASE: None}})
             published += sent
-
-    async def prepare(self) -> None:
-        """Flag documents whose events were written before the flag existed (a one-time scan)."""
-        for collection in self._collections.values():
-            await collection.update_many(
-                {f"{OUTBOX}.0": {"$exists": True}, PENDING: {"$ne": True}}, {"$set": {PENDING: True}}
-            )

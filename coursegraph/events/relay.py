@@ -52,15 +52,8 @@ class Relay(BackgroundTask):
             return
         self._wakeup.set()
 
-    async def prepare(self) -> None:
-        """Called once before the first pass."""
-
     async def _run(self) -> None:
         backoff = self.poll_seconds
-        try:
-            await self.prepare()
-        except Exception as exc:
-            logger.warning("outbox relay: preparation failed: %r", exc)
         polled = True  # the first pass looks for everything (what a previous run left)
         while True:
             try:

@@ -42,13 +42,6 @@ WHOLE_COLLECTION_READS = {
 # Background filters with no index, and why that is fine.
 UNINDEXED_BACKGROUND = {
     ("processed_events", "delete"): "the daily removal of old processed-event marks",
-    ("courses", "update"): "the relay's one-time flagging of events written before the pending flag",
-    ("enrollments", "update"): "the same, for enrollments",
-    ("learners", "update"): "the same, for learners' lists",
-    ("certificates", "update"): "the same, for certificates",
-    ("assessments", "update"): "the same, for assessments",
-    ("attempts", "update"): "the same, for attempts",
-    ("course_assessments", "update"): "the same, for courses' lists of assessments",
 }
 POINT_READ_COMMANDS = {"find", "update", "delete", "findAndModify"}
 

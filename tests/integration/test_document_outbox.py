@@ -88,19 +88,6 @@ async def test_a_leased_document_is_left_to_its_relay(
     await publisher.close()
 
 
-async def test_events_written_before_the_flag_existed_are_found(
-    collection: AsyncCollection[dict[str, Any]], kafka_bootstrap: str
-) -> None:
-    topic = f"doc-outbox-{uuid.uuid4().hex[:8]}"
-    await collection.insert_one({"outbox": [outbox_entry(topic, "old", _event("OLD", "old"))]})
-    publisher = KafkaEventPublisher(kafka_bootstrap, client_id="tests")
-    relay = DocumentOutboxRelay([collection], publisher)
-    assert await relay.publish_pending() == 0, "unflagged: the indexed poll does not see it"
-    await relay.prepare()
-    assert await relay.publish_pending() == 1
-    await publisher.close()
-
-
 async def test_consumer_retries_then_parks_poison_and_failing_events(kafka_bootstrap: str) -> None:
     topic = f"consumer-test-{uuid.uuid4().hex[:8]}"
     good, failing = _event("GOOD", "a"), _event("FAILS", "b")
