@@ -4,11 +4,13 @@ Each loader asks the service (never a repository), so the service's rules apply 
 Pages prime `course_by_id`, so a later reference to a course of the page costs nothing.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
 from coursegraph.metrics import ENTITY_BATCHES
+from coursegraph.pagination import Page
 from coursegraph.security import Actor
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.models import Enrollment
@@ -18,11 +20,14 @@ from subgraphs.courses.service import CourseService
 @dataclass
 class Loaders:
     course_by_id: DataLoader[str, CourseSummary | None]  # courses the caller may see
+
     any_course_by_id: DataLoader[str, CourseSummary | None]  # whatever their status
     enrollment_by_id: DataLoader[str, Enrollment | None]  # enrollments the caller may see
     viewer_enrollment_by_course: DataLoader[str, Enrollment | None]  # the caller's own
     content_readable_by_course: DataLoader[str, bool]  # whether the caller may read lesson bodies
     lesson_bodies_by_course: DataLoader[str, dict[str, str]]  # lesson id -> body, when readable
+    # A page of a user's enrollments, by (user id, first, after).
+    enrollments_of_user: DataLoader[tuple[str, int, str | None], Page[Enrollment]]
 
 
 def make_loaders(service: CourseService, actor: Actor) -> Loaders:
@@ -52,6 +57,11 @@ def make_loaders(service: CourseService, actor: Actor) -> Loaders:
         enrollments = await viewer_enrollment_by_course.load_many(course_ids)
         return await service.lesson_bodies(actor, course_ids, enrollments)
 
+    async def load_enrollment_pages(
+        requests: list[tuple[str, int, str | None]],
+    ) -> Sequence[Page[Enrollment] | BaseException]:
+        return await service.enrollments_of(actor, requests)
+
     any_course_by_id: DataLoader[str, CourseSummary | None] = DataLoader(load_fn=load_any_courses)
     viewer_enrollment_by_course: DataLoader[str, Enrollment | None] = DataLoader(
         load_fn=load_viewer_enrollments
@@ -63,4 +73,5 @@ def make_loaders(service: CourseService, actor: Actor) -> Loaders:
         viewer_enrollment_by_course=viewer_enrollment_by_course,
         content_readable_by_course=DataLoader(load_fn=load_readable),
         lesson_bodies_by_course=DataLoader(load_fn=load_bodies),
+        enrollments_of_user=DataLoader(load_fn=load_enrollment_pages),
     )

@@ -148,6 +148,11 @@ class EnrollmentRepository:
         found = await self.get_many([enrollment_id(user_id, course_id) for course_id in course_ids])
         return {e.course_id: e for e in found.values()}
 
+    async def of_pairs(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Enrollment]:
+        """Enrollments of (user id, course id) pairs, in one batch."""
+        found = await self.get_many([enrollment_id(user_id, course_id) for user_id, course_id in pairs])
+        return {(e.user_id, e.course_id): e for e in found.values()}
+
     async def insert(self, enrollment: Enrollment) -> Enrollment:
         """Raises Conflict when the learner is already enrolled (the id, and the unique index, collide)."""
         try:
@@ -183,6 +188,10 @@ class LearnerRepository:
         a crash left unwritten: the enrollment documents are the truth)."""
         learner = await Learner.find_one({"_id": user_id})
         return [] if learner is None else learner.courses
+
+    async def courses_of_many(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
+        found = await get_by_ids(Learner, list(user_ids))
+        return {learner.id: learner.courses for learner in found}
 
     async def add_course(self, user_id: str, course_id: str) -> None:
         await guarded_update(

@@ -18,7 +18,15 @@ from typing import Any
 from bson import ObjectId
 
 from coursegraph.clock import Clock
-from coursegraph.errors import BadUserInput, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from coursegraph.errors import (
+    BadUserInput,
+    Conflict,
+    CourseGraphError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor, Role
 from subgraphs.courses import permissions
@@ -310,29 +318,49 @@ class CourseService:
         ]
 
     async def enrollments_of(
-        self, actor: Actor, user_id: str, *, first: int, after: str | None
-    ) -> Page[Enrollment]:
-        """A user's enrollments, newest first: the user themself and admins only."""
+        self, actor: Actor, requests: Sequence[tuple[str, int, str | None]]
+    ) -> list[Page[Enrollment] | CourseGraphError]:
+        """Users' enrollments, newest first, a page each (user id, first, after): the user themself and
+        admins only. Every user's list, then every page's enrollments, each in one batch."""
+        lists = await self._learners.courses_of_many([user_id for user_id, _, _ in requests])
+        pages: list[tuple[str, list[str], bool, int] | CourseGraphError] = []
+        for user_id, first, after in requests:
+            try:
+                pages.append(self._enrollment_page(actor, user_id, lists.get(user_id, []), first, after))
+            except CourseGraphError as exc:
+                pages.append(exc)
+        wanted = [(page[0], c) for page in pages if not isinstance(page, CourseGraphError) for c in page[1]]
+        found = await self._enrollments.of_pairs(wanted)
+        answers: list[Page[Enrollment] | CourseGraphError] = []
+        for page in pages:
+            if isinstance(page, CourseGraphError):
+                answers.append(page)
+                continue
+            user_id, course_ids, has_next, total = page
+            items = [
+                (encode_cursor(Position(e.enrolled_at, e.course_id)), e)
+                for course_id in course_ids
+                if (e := found.get((user_id, course_id))) is not None
+            ]
+            answers.append(Page(items, has_next=has_next, total=_constant(total)))
+        return answers
+
+    def _enrollment_page(
+        self, actor: Actor, user_id: str, enrolled: list[str], first: int, after: str | None
+    ) -> tuple[str, list[str], bool, int]:
+        """The course ids of one page of a user's enrollments (newest first), whether more follow, and
+        how many there are in all."""
         if not permissions.can_list_enrollments_of(actor, user_id):
             raise Forbidden("Only the user themself and admins see their enrollments.")
-        first = page_size(first)
-        start = decode_cursor(after)
-        course_ids = list(reversed(await self._learners.courses_of(user_id)))
-        total = len(course_ids)
+        size, start = page_size(first), decode_cursor(after)
+        newest_first = list(reversed(enrolled))
+        rest = newest_first
         if start is not None:
-            position = next((i for i, c in enumerate(course_ids) if c == start.id), None)
+            position = next((i for i, c in enumerate(newest_first) if c == start.id), None)
             if position is None:
                 raise BadUserInput("`after` is not a cursor this API returned.", details={"field": "after"})
-            course_ids = course_ids[position + 1 :]
-        # One batch of lookups for the page, and the page's end from the list itself.
-        window = course_ids[:first]
-        found = await self._enrollments.of_user(user_id, window)
-        items = [
-            (encode_cursor(Position(e.enrolled_at, e.course_id)), e)
-            for course_id in window
-            if (e := found.get(course_id)) is not None
-        ]
-        return Page(items, has_next=len(course_ids) > first, total=lambda: total)
+            rest = newest_first[position + 1 :]
+        return user_id, rest[:size], len(rest) > size, len(newest_first)
 
     def courses_teaching(
         self, actor: Actor, user_id: str, *, first: int, after: str | None
@@ -700,3 +728,7 @@ class CourseService:
             if await self._enrollments.update(enrollment, {"passed_assessments": passed, **fields}, events):
                 return
         raise Conflict("Could not record the assessment result; will retry.")
+
+
+def _constant(value: int) -> Callable[[], int]:
+    return lambda: value

@@ -60,9 +60,7 @@ class UserType:
     async def enrollments(
         self, info: Ctx, first: int = 20, after: str | None = None
     ) -> "EnrollmentConnection | None":
-        page = await info.context.service.enrollments_of(
-            info.context.actor, str(self.id), first=first, after=after
-        )
+        page = await info.context.loaders.enrollments_of_user.load((str(self.id), first, after))
         return EnrollmentConnection.from_page(page)
 
     @strawberry.field(description="Courses this user teaches that the caller may see, newest first.")

@@ -152,3 +152,39 @@ def test_the_catalog_costs_the_same_for_3_and_12_courses(stack: E2EStack) -> Non
     assert large.mongodb_queries == small.mongodb_queries, costs
     assert large.mongodb_by_operation == small.mongodb_by_operation, costs
     assert large.sql_statements == small.sql_statements, costs
+
+
+ENROLLMENTS_PAGE = "enrollments(first: 5) { totalCount edges { node { id } } }"
+
+
+def users_enrollments(ids: list[str]) -> str:
+    fields = " ".join(
+        f'u{i}: user(id: "{user_id}") {{ {ENROLLMENTS_PAGE} }}' for i, user_id in enumerate(ids)
+    )
+    return "{ " + fields + " }"
+
+
+@pytest.mark.timeout(300)
+def test_several_users_enrollments_cost_the_same_for_2_and_5_users(stack: E2EStack) -> None:
+    """An admin's view of several learners' enrollments: their lists, then their enrollments, in one
+    batch each (a page of a user's enrollments is loaded per request, not per user)."""
+    admin = stack.sign_in_admin()["access_token"]
+    instructor = stack.sign_in_as("instructor")["access_token"]
+    courses = [stack.create_course(instructor, lessons=1)["id"] for _ in range(2)]
+    learners = []
+    for _ in range(5):
+        learner = stack.sign_in()
+        for course_id in courses:
+            body = stack.graphql(ENROLL, {"c": course_id}, token=learner["access_token"]).json()
+            assert body.get("errors") is None, body
+        learners.append(learner["user"]["id"])
+    costs = {}
+    for size in (2, 5):
+        before = read_cost(stack)
+        body = stack.graphql(users_enrollments(learners[:size]), token=admin).json()
+        after = read_cost(stack)
+        assert body.get("errors") is None, body
+        pages = [body["data"][f"u{index}"]["enrollments"] for index in range(size)]
+        assert all(page["totalCount"] == 2 and len(page["edges"]) == 2 for page in pages)
+        costs[size] = after.minus(before).mongodb_queries
+    assert costs[2] == costs[5] == 2, costs
