@@ -1,5 +1,6 @@
 """The FastAPI app every subgraph runs in: GraphQL endpoint, health probes, request ids, auth."""
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
@@ -70,9 +71,11 @@ def create_service_app(
             # unless it continues a trace itself (consumers do, from the event's traceparent).
             with untraced():
                 if lifespan is None:
+                    freeze_long_lived_objects()
                     yield
                 else:
                     async with lifespan(app):
+                        freeze_long_lived_objects()
                         yield
         finally:
             await shutdown_tracing(name)
@@ -118,6 +121,13 @@ def create_service_app(
     instrument_app(app, name)
     instrument_graphql(schema, name)
     return app
+
+
+def freeze_long_lived_objects() -> None:
+    """Leave what start-up made (modules, schemas, the catalog read model) out of the garbage collector's
+    full collections, which stop every request while they walk all objects: these live as long as the
+    process (measured: a full collection of a courses service with the demo catalog took 120 ms)."""
+    gc.freeze()
 
 
 class RequestWorkMiddleware:

@@ -70,8 +70,8 @@ class Catalog:
 
     def put(self, summary: CourseSummary) -> None:
         current = self._by_id.get(summary.id)
-        if current is not None and current.version > summary.version:
-            return  # a stale read of a course this replica already has newer
+        if current is not None and current.version >= summary.version:
+            return  # what this replica has already, or a stale read of it (writes bump the version)
         if current is None:
             bisect.insort(self._order, summary.position)
         self._by_id[summary.id] = summary
