@@ -9,10 +9,11 @@ Two of its limits shape these primitives (ADR 0010, ADR 0014):
   can both apply (measured: two winners in 17 of 20 trials), where MongoDB applies exactly one. So on
   FerretDB a guarded update holds a per-document lock in this process, reads, checks and writes; correct
   for one instance of a service, and replicas need MongoDB itself (as compose.yml runs).
-- Of all filters, it answers only a lone `_id` equality from an index (SQLite backend; on its PostgreSQL
-  backend nothing is indexed at all): any other filter decodes the whole collection. So on FerretDB
-  every read and write of a request goes by `_id` alone, and a batch is that many lookups; on MongoDB
-  the same calls use the `_id` index with their usual filters (`$in`, the guard).
+- Of all filters, it answers only a lone `_id` equality from an index (its SQLite backend, as the project
+  builds it: upstream's lookup missed the index too; its PostgreSQL backend indexes nothing): any other
+  filter decodes the whole collection. So on FerretDB every read and write of a request goes by `_id`
+  alone, and a batch is that many lookups; on MongoDB the same calls use the `_id` index with their
+  usual filters (`$in`, the guard).
 """
 
 import asyncio

@@ -15,9 +15,9 @@ FerretDB v1 by decoding the collection (ADR 0014), so it runs seldom.
 """
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -141,3 +141,31 @@ class DocumentOutboxRelay(Relay):
                         )
                     await guarded_update(collection, document_id, {}, {"$set": {LEASE: None}})
             published += sent
+
+
+class Versioned(Protocol):
+    """A document read earlier: its id and the version it had then."""
+
+    id: Any
+    version: int
+
+
+async def versioned_update(
+    relay: DocumentOutboxRelay,
+    collection: AsyncCollection[dict[str, Any]],
+    document: Versioned,
+    fields: Mapping[str, Any],
+    events: Sequence[dict[str, Any]] = (),
+    *,
+    inc: Mapping[str, int] | None = None,
+    guard: Mapping[str, Any] | None = None,
+) -> bool:
+    """Set `fields` and record `events` in one write, only if the document is still at the version it was
+    read at (and meets `guard`); a new version marks the change. Return whether it applied; the relay
+    hears of the events it recorded."""
+    update: dict[str, Any] = {"$set": dict(fields), "$inc": {**(inc or {}), "version": 1}}
+    conditions = {**(guard or {}), "version": document.version}
+    applied = await guarded_update(collection, document.id, conditions, with_events(update, *events))
+    if applied and events:
+        relay.document_written(collection.name, document.id)
+    return applied

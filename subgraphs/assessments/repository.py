@@ -14,7 +14,7 @@ from typing import Any
 from beanie import SortDirection
 from bson import ObjectId
 
-from coursegraph.events.document_outbox import DocumentOutboxRelay, with_events
+from coursegraph.events.document_outbox import DocumentOutboxRelay, versioned_update
 from coursegraph.mongo import get_by_ids, guarded_update
 from coursegraph.pagination import Position
 from subgraphs.assessments.models import Assessment, Attempt, AttemptStatus, CourseAssessments, attempt_id
@@ -59,16 +59,8 @@ class AssessmentRepository:
 
     async def update(self, assessment: Assessment, fields: Mapping[str, Any], events: Events = ()) -> bool:
         """Set `fields` (and record `events`) only if nobody changed the assessment since it was read."""
-        update: dict[str, Any] = {"$set": dict(fields), "$inc": {"version": 1}}
-        applied = await guarded_update(
-            Assessment.get_pymongo_collection(),
-            assessment.id,
-            {"version": assessment.version},
-            with_events(update, *events),
-        )
-        if applied and events:
-            self._relay.document_written(Assessment.Settings.name, assessment.id)
-        return applied
+        collection = Assessment.get_pymongo_collection()
+        return await versioned_update(self._relay, collection, assessment, fields, events)
 
 
 class AttemptRepository:
@@ -147,13 +139,6 @@ class AttemptRepository:
 
     async def update_open(self, attempt: Attempt, fields: Mapping[str, Any], events: Events = ()) -> bool:
         """Change an attempt only while it is open and unchanged since read: one submit wins a race."""
-        update: dict[str, Any] = {"$set": dict(fields), "$inc": {"version": 1}}
-        applied = await guarded_update(
-            Attempt.get_pymongo_collection(),
-            attempt.id,
-            {"version": attempt.version, "status": AttemptStatus.IN_PROGRESS.value},
-            with_events(update, *events),
-        )
-        if applied and events:
-            self._relay.document_written(Attempt.Settings.name, attempt.id)
-        return applied
+        open_ = {"status": AttemptStatus.IN_PROGRESS.value}
+        collection = Attempt.get_pymongo_collection()
+        return await versioned_update(self._relay, collection, attempt, fields, events, guard=open_)

@@ -15,7 +15,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from coursegraph.errors import Conflict
-from coursegraph.events.document_outbox import DocumentOutboxRelay, with_events
+from coursegraph.events.document_outbox import DocumentOutboxRelay, versioned_update
 from coursegraph.mongo import get_by_ids, guarded_update
 from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
 from subgraphs.courses.models import Certificate, Course, CourseStatus, Enrollment, Learner, enrollment_id
@@ -106,13 +106,7 @@ class CourseRepository:
         inc: Mapping[str, int] | None = None,
     ) -> bool:
         """Set `fields` (and record `events`) only if nobody changed the course since it was read."""
-        update: dict[str, Any] = {"$set": dict(fields), "$inc": {**(inc or {}), "version": 1}}
-        applied = await guarded_update(
-            self._collection(), course.id, {"version": course.version}, with_events(update, *events)
-        )
-        if applied and events:
-            self._relay.document_written(Course.Settings.name, course.id)
-        return applied
+        return await versioned_update(self._relay, self._collection(), course, fields, events, inc=inc)
 
     async def count_enrollment(self, course: Course, enrollment: str) -> Course | None:
         """Add one enrollment to the course's count, once; the course as written, or None if it changed
@@ -165,16 +159,8 @@ class EnrollmentRepository:
         return enrollment
 
     async def update(self, enrollment: Enrollment, fields: Mapping[str, Any], events: Events = ()) -> bool:
-        update: dict[str, Any] = {"$set": dict(fields), "$inc": {"version": 1}}
-        applied = await guarded_update(
-            Enrollment.get_pymongo_collection(),
-            enrollment.id,
-            {"version": enrollment.version},
-            with_events(update, *events),
-        )
-        if applied and events:
-            self._relay.document_written(Enrollment.Settings.name, enrollment.id)
-        return applied
+        collection = Enrollment.get_pymongo_collection()
+        return await versioned_update(self._relay, collection, enrollment, fields, events)
 
     async def mark_counted(self, enrollment: Enrollment) -> None:
         await guarded_update(
