@@ -57,6 +57,8 @@ from tests.support.stack import REPO, Stack, run_stack
 # work); the baseline asks the subgraph for the same fields except the instructor's name.
 ROUTER_QUERY = rest_operations.COURSES
 BASELINE_QUERY = ROUTER_QUERY.replace("instructor { id name }", "instructor { id }")
+# `--outline`: each course's outline too, as `GET /courses` listed it before ADR 0015 (REST no longer does).
+OUTLINE = "instructor { id name }\n  modules { id title order lessons { id title order mediaUrl } }"
 CURSOR_QUERY = """query Cursors($first: Int!) { courses(first: $first) { edges { cursor } } }"""
 assert BASELINE_QUERY != ROUTER_QUERY, (
     "rest-compat's catalog operation no longer selects instructor { id name }"
@@ -251,7 +253,7 @@ def stack_for(env: dict[str, str], log_dir: Path) -> Iterator[Stack]:
         yield stack
 
 
-def targets(stack: Stack, first: int, pages: int) -> list[Target]:
+def targets(stack: Stack, first: int, pages: int, *, outline: bool = False) -> list[Target]:
     """The three targets, each asking for the same `pages` pages in the same order.
 
     Pages are windows of the catalog that start one course apart, so that requests in flight at the
@@ -267,10 +269,12 @@ def targets(stack: Stack, first: int, pages: int) -> list[Target]:
         raise SystemExit(f"fewer than {first} published courses: seed more")
     # After None: the first page; after the k-th course's cursor: the page starting at course k + 1.
     windows: list[str | None] = [None, *cursors[: len(cursors) - first]][:pages]
+    router_query = ROUTER_QUERY.replace("instructor { id name }", OUTLINE) if outline else ROUTER_QUERY
+    baseline_query = router_query.replace("instructor { id name }", "instructor { id }")
     return [
-        Target("baseline", "subgraph (direct)", stack.subgraph_urls["courses"], BASELINE_QUERY, first,
+        Target("baseline", "subgraph (direct)", stack.subgraph_urls["courses"], baseline_query, first,
                windows, b'"edges"'),
-        Target("router", "router (GraphQL)", stack.router_url, ROUTER_QUERY, first, windows, b'"edges"'),
+        Target("router", "router (GraphQL)", stack.router_url, router_query, first, windows, b'"edges"'),
         Target("rest", "rest-compat (REST)", f"{stack.rest_url}/courses", None, first, windows, b'"items"'),
     ]  # fmt: skip
 
@@ -546,6 +550,11 @@ def main() -> None:
         action="store_true",
         help="turn OpenTelemetry tracing on, exporting to an OTLP receiver in this process (its cost)",
     )
+    parser.add_argument(
+        "--outline",
+        action="store_true",
+        help="the subgraph and the router also list each course's outline (REST lists summaries)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     args = parser.parse_args()
     if args.duration <= 0 or args.concurrency < 1 or not 1 <= args.page_size <= 100:
@@ -592,7 +601,7 @@ def main() -> None:
         with stack_for(env, Path(scratch)) as stack:
             assert stack.process is not None
             groups = ProcessGroups(stack.process.pid, ferretdb_pid or FerretDB().pid(), Postgres().pid())
-            all_targets = targets(stack, args.page_size, args.pages)
+            all_targets = targets(stack, args.page_size, args.pages, outline=args.outline)
             if len(all_targets[0].after) < args.concurrency:
                 say(
                     f"note: {len(all_targets[0].after)} distinct pages for {args.concurrency} workers: "
@@ -620,6 +629,7 @@ def main() -> None:
             "seed": args.seed,
             "document_store": document_store,
             "tracing": args.tracing,
+            "outline": args.outline,
             "spans_received": spans_received,
         },
         "seed_seconds": round(seed_seconds, 2),
