@@ -14,7 +14,11 @@ from typing import Any
 def row(now: dict[str, Any], then: dict[str, Any] | None) -> str:
     cpu = now["cpu_ms_per_call_above_idle"]
     cells = [now["operation"]]
-    if then is None:
+    if then is not None and then["p50_ms"] is None:  # the baseline failed at it: say so
+        error = then.get("first_error", "").split(":")[0] or "failed"
+        cells += [f"({error})", f"{now['p50_ms']:.1f}", "", "", f"{now['p99_ms']:.0f}", "",
+                  f"{cpu['python services']:.1f}", "", f"{cpu['ferretdb']:.1f}"]  # fmt: skip
+    elif then is None:
         cells += [
             f"{now['p50_ms']:.1f}",
             f"{now['p99_ms']:.0f}",
