@@ -90,8 +90,9 @@ class Actor:
         if self.require_user() != user_id and not self.is_admin:
             raise Forbidden()
 
-    def require_service(self) -> str:
-        if self.service is None:
+    def require_service(self, *allowed: str) -> str:
+        """A service token, of one of the `allowed` services (client ids) when they are named."""
+        if self.service is None or (allowed and self.service not in allowed):
             raise Forbidden("Internal operation.")
         return self.service
 
@@ -146,17 +147,21 @@ class TokenVerifier:
             raise Unauthenticated("Token expired.") from exc
         except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
             raise Unauthenticated("Invalid token.") from exc
-        return actor_from_claims(claims, internal_audience=self._internal_audience)
+        return actor_from_claims(claims, audience=self._audience, internal_audience=self._internal_audience)
 
 
-def actor_from_claims(claims: dict[str, Any], *, internal_audience: str) -> Actor:
+def actor_from_claims(claims: dict[str, Any], *, audience: str, internal_audience: str) -> Actor:
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     role = claims.get("role")
     if role == SERVICE_ROLE:
-        # A service token is only valid with the internal audience, never as a user token.
-        if internal_audience not in audiences:
+        # A service token is only valid with the internal audience, never as a user token; it names the
+        # OAuth client it was issued to (RFC 9068 `client_id`), which is who may call what.
+        client_id = claims.get("client_id")
+        if internal_audience not in audiences or audience in audiences:
             raise Unauthenticated("Invalid token.")
-        return Actor(service=str(claims["sub"]), claims=claims)
+        if not isinstance(client_id, str) or not client_id:
+            raise Unauthenticated("Invalid token.")
+        return Actor(service=client_id, claims=claims)
     if internal_audience in audiences:
         raise Unauthenticated("Invalid token.")
     try:

@@ -22,7 +22,8 @@ from subgraphs.auth.settings import AuthSettings, ConfigurationError
 ALGORITHM = "RS256"
 MIN_KEY_BITS = 2048
 GENERATED_KEY = Path("keys") / "jwt-signing.pem"
-SERVICE_SUBJECT = "service:auth"
+SERVICE_CLIENT_ID = "auth"
+SERVICE_SUBJECT = f"service:{SERVICE_CLIENT_ID}"
 
 
 def _b64url(data: bytes) -> str:
@@ -143,7 +144,7 @@ class TokenMinter:
     def client_token(self, client_id: str) -> AccessToken:
         """A service token for another service (OAuth 2.0 client credentials)."""
         ttl = self._settings.service_token_ttl_seconds
-        claims = {"sub": f"service:{client_id}", "role": SERVICE_ROLE}
+        claims = {"sub": f"service:{client_id}", "client_id": client_id, "role": SERVICE_ROLE}
         return AccessToken(
             token=self._sign(claims, ttl, self._settings.jwt_internal_audience), expires_in=ttl
         )
@@ -154,7 +155,9 @@ class TokenMinter:
         # Re-mint with a third of the lifetime left, so a token never expires in flight.
         if self._service_token is None or self._service_token[1] - now < ttl / 3:
             token = self._sign(
-                {"sub": SERVICE_SUBJECT, "role": SERVICE_ROLE}, ttl, self._settings.jwt_internal_audience
+                {"sub": SERVICE_SUBJECT, "client_id": SERVICE_CLIENT_ID, "role": SERVICE_ROLE},
+                ttl,
+                self._settings.jwt_internal_audience,
             )
             self._service_token = (token, now + ttl)
         return self._service_token[0]

@@ -60,6 +60,8 @@ LESSONS_MAX = 100
 SEARCH_MAX = 100
 CERTIFICATE_CODE_MAX = 64
 UPDATE_ATTEMPTS = 20
+# Service identities (OAuth client ids) allowed to call internal operations.
+ASSESSMENTS, COURSES = "assessments", "courses"
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -384,8 +386,9 @@ class CourseService:
         return enrollment if enrollment is not None and enrollment.certificate_code == cleaned else None
 
     async def course_access(self, actor: Actor, course_id: str, user_id: str) -> CourseAccess | None:
-        """Internal (service tokens): a course, read from the store, and the user's enrollment in it."""
-        actor.require_service()
+        """Internal (the assessments service): a course, read from the store, and the user's enrollment
+        in it."""
+        actor.require_service(ASSESSMENTS)
         course = await self._courses.summary(course_id)
         if course is None:
             return None
@@ -696,8 +699,9 @@ class CourseService:
     async def set_required_assessment(
         self, actor: Actor, course_id: str, assessment_id: str, *, required: bool
     ) -> None:
-        """Internal (service tokens and assessment.events): whether an assessment is required."""
-        actor.require_service()
+        """Internal (the assessments service, and this service's consumer of assessment.events): whether
+        an assessment is required."""
+        actor.require_service(ASSESSMENTS, COURSES)
         for _ in range(UPDATE_ATTEMPTS):
             course = await self._courses.get(course_id)
             if course is None:
@@ -714,8 +718,8 @@ class CourseService:
         self, actor: Actor, *, user_id: str, course_id: str, assessment_id: str
     ) -> None:
         """A learner passed an assessment: remember it, and complete the enrollment if that was the last
-        step."""
-        actor.require_service()
+        step. Internal: this service's consumer of assessment.events."""
+        actor.require_service(COURSES)
         for _ in range(UPDATE_ATTEMPTS):
             course = await self._courses.get(course_id)
             enrollment = await self._enrollments.get(user_id, course_id)

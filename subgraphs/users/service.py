@@ -22,6 +22,8 @@ from subgraphs.users.models import PROVIDERS, RefreshToken, RefreshTokenFamily, 
 from subgraphs.users.repository import RefreshTokenRepository, UserRepository
 
 NAME_MAX_LENGTH = 200
+# The one service that may call the users service's internal operations (sign-in, refresh, sign-out).
+AUTH = "auth"
 
 
 def _now() -> datetime:
@@ -110,7 +112,7 @@ class OAuthIdentity:
 
 async def upsert_oauth_user(session: AsyncSession, actor: Actor, identity: OAuthIdentity) -> User:
     """Find the account of a provider identity, link it by verified email, or register a new user."""
-    actor.require_service()
+    actor.require_service(AUTH)
     repo = UserRepository(session)
     if identity.provider not in PROVIDERS:
         raise ValidationFailed([FieldError("provider", "INVALID", "Unknown provider.")])
@@ -187,7 +189,7 @@ async def issue_refresh_token(
     expires_at: datetime,
 ) -> tuple[User, uuid.UUID]:
     """Start a new family (one sign-in) with its first token."""
-    actor.require_service()
+    actor.require_service(AUTH)
     repo, users = RefreshTokenRepository(session), UserRepository(session)
     user = await users.get(user_id)
     if user is None:
@@ -210,7 +212,7 @@ async def rotate_refresh_token(
     expires_at: datetime,
 ) -> Rotation:
     """Exchange a refresh token for its successor; a second use of any token revokes the family."""
-    actor.require_service()
+    actor.require_service(AUTH)
     repo, users = RefreshTokenRepository(session), UserRepository(session)
     found = await repo.by_hash(token_hash)
     if found is None:
@@ -237,7 +239,7 @@ async def rotate_refresh_token(
 
 async def revoke_refresh_family(session: AsyncSession, actor: Actor, *, token_hash: str) -> bool:
     """Sign-out: the whole family stops working. Unknown tokens are not an error (idempotent)."""
-    actor.require_service()
+    actor.require_service(AUTH)
     repo = RefreshTokenRepository(session)
     found = await repo.by_hash(token_hash)
     if found is None:
