@@ -34,7 +34,8 @@ def encode_cursor(position: Position) -> str:
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def decode_cursor(cursor: str | None) -> Position | None:
+def decode_cursor(cursor: str | None, *, valid_id: Callable[[str], bool] | None = None) -> Position | None:
+    """The position a cursor names; `valid_id` says whether an id could be one of the list's."""
     if cursor is None:
         return None
     invalid = BadUserInput("`after` is not a cursor this API returned.", details={"field": "after"})
@@ -48,7 +49,7 @@ def decode_cursor(cursor: str | None) -> Position | None:
         parsed = datetime.fromisoformat(at)
     except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError) as exc:
         raise invalid from exc
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or (valid_id is not None and not valid_id(item_id)):
         raise invalid
     return Position(parsed, item_id)
 

@@ -67,7 +67,7 @@ QuestionType = Literal[
 ]
 Outcome = Literal["correct", "partial", "incorrect", "unanswered"]
 ScorePolicy = Literal["best", "latest"]
-RevealPolicy = Literal["after_submission", "after_passing", "after_due", "never"]
+RevealPolicy = Literal["after_submission", "after_last_attempt", "after_passing", "after_due", "never"]
 AttemptStatus = Literal["in_progress", "submitted"]
 
 AssessmentId = Annotated[

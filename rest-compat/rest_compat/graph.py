@@ -1,6 +1,7 @@
 """What every domain module shares: the GraphQL client for the router, the errors and envelope answers, and
 the base models that map the REST bodies' snake_case names to the graph's camelCase ones."""
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,6 +62,9 @@ ToGraphEnum = PlainSerializer(_upper_case)
 
 
 # --- errors and the envelope ----------------------------------------------------------------------------
+
+
+NOT_TEXT = "The request has a string that is not valid Unicode text (a lone surrogate)."
 
 
 class GraphError(Exception):
@@ -129,9 +133,13 @@ class GraphClient:
         """The `Runner`: sends the operation with the request's forwarded headers."""
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
         try:
-            response = await self._client.post(
-                self._url, json={"query": query, "variables": variables}, headers=headers
-            )
+            content = json.dumps({"query": query, "variables": variables}, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            # JSON escapes let a client send a lone UTF-16 surrogate, which no text can hold.
+            raise GraphError(ErrorCode.BAD_USER_INPUT, NOT_TEXT) from exc
+        headers["content-type"] = "application/json"
+        try:
+            response = await self._client.post(self._url, content=content, headers=headers)
         except httpx.TransportError as exc:
             raise RouterUnavailable(str(exc)) from exc
         try:

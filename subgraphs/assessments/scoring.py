@@ -38,6 +38,7 @@ from fractions import Fraction
 from typing import Any, assert_never
 
 from coursegraph.errors import FieldError, ValidationFailed
+from coursegraph.text import is_text
 from subgraphs.assessments.models import Question, QuestionResult, QuestionType
 
 PROMPT_MAX = 2_000
@@ -80,15 +81,6 @@ def _has_control_characters(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in text)
 
 
-def _is_encodable(text: str) -> bool:
-    """False for lone surrogates, which BSON (UTF-8) cannot store."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 # --- authoring --------------------------------------------------------------------------------------------
 
 
@@ -101,7 +93,7 @@ def _check_text(
             errors.append(FieldError(field, "REQUIRED", f"{field} must not be empty."))
     elif len(cleaned) > maximum:
         errors.append(FieldError(field, "TOO_LONG", f"{field} must be at most {maximum} characters."))
-    elif _has_control_characters(cleaned) or not _is_encodable(cleaned):
+    elif _has_control_characters(cleaned) or not is_text(cleaned):
         errors.append(FieldError(field, "INVALID", f"{field} must not contain control characters."))
 
 
@@ -275,7 +267,7 @@ def _parse_text(text: str, field: str) -> dict[str, Any]:
     cleaned = text.strip()
     if len(cleaned) > ANSWER_TEXT_MAX:
         raise _reject(field, "TOO_LONG", f"An answer is at most {ANSWER_TEXT_MAX} characters.")
-    if _has_control_characters(cleaned) or not _is_encodable(cleaned):
+    if _has_control_characters(cleaned) or not is_text(cleaned):
         raise _reject(field, "INVALID", "The answer must not contain control characters.")
     if not normalise_text(cleaned, case_sensitive=True):
         raise _reject(field, "EMPTY_ANSWER", "Leave the question out to leave it unanswered.")

@@ -30,6 +30,7 @@ from coursegraph.errors import (
 )
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor, Role
+from coursegraph.text import is_text
 from subgraphs.assessments import permissions, scoring
 from subgraphs.assessments.events import AssessmentEventType, assessment_event
 from subgraphs.assessments.models import (
@@ -111,8 +112,13 @@ def _validate(values: dict[str, Any]) -> list[FieldError]:
     title = values.get("title")
     if title is not None and not 1 <= len(title.strip()) <= TITLE_MAX:
         errors.append(FieldError("title", "INVALID", f"Title must be 1 to {TITLE_MAX} characters."))
-    if len(values.get("instructions") or "") > INSTRUCTIONS_MAX:
+    elif title is not None and not is_text(title):
+        errors.append(FieldError("title", "INVALID", "Title must be valid Unicode text."))
+    instructions = values.get("instructions") or ""
+    if len(instructions) > INSTRUCTIONS_MAX:
         errors.append(FieldError("instructions", "TOO_LONG", f"At most {INSTRUCTIONS_MAX} characters."))
+    elif not is_text(instructions):
+        errors.append(FieldError("instructions", "INVALID", "Instructions must be valid Unicode text."))
     passing = values.get("passing_score")
     if passing is not None and not (math.isfinite(passing) and 0 <= passing <= 100):
         errors.append(FieldError("passingScore", "INVALID", "Passing score is a percentage, 0 to 100."))

@@ -29,6 +29,7 @@ from coursegraph.errors import (
 )
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor, Role
+from coursegraph.text import clean_text, is_text
 from subgraphs.courses import permissions
 from subgraphs.courses.catalog import Catalog, CourseSummary
 from subgraphs.courses.events import CourseEventType, certificate_event, course_event
@@ -100,20 +101,13 @@ class CourseAccess:
 
 
 def _text(value: str, field: str, *, maximum: int, required: bool, errors: list[FieldError]) -> str:
-    cleaned = unicodedata.normalize("NFC", value).strip()
-    if required and not cleaned:
-        errors.append(FieldError(field, "REQUIRED", f"{field} must not be empty."))
-    elif len(cleaned) > maximum:
-        errors.append(FieldError(field, "TOO_LONG", f"{field} must be at most {maximum} characters."))
-    elif any(unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in cleaned):
-        errors.append(FieldError(field, "INVALID", f"{field} must not contain control characters."))
-    return cleaned
+    return clean_text(value, field, maximum=maximum, required=required, errors=errors)
 
 
 def _media_url(value: str | None, field: str, errors: list[FieldError]) -> str | None:
     if value is None or value == "":
         return None
-    if len(value) > URL_MAX or not value.startswith(("https://", "http://")):
+    if len(value) > URL_MAX or not value.startswith(("https://", "http://")) or not is_text(value):
         errors.append(FieldError(field, "INVALID", f"{field} must be an http(s) URL."))
     return value
 
@@ -173,6 +167,8 @@ def _keep_id(given: str | None, known: set[str], seen: set[str], field: str, err
 
 def clean_search(search: str | None) -> str | None:
     """Search text is matched literally (never as a pattern) and bounded."""
+    if search and not is_text(search):
+        raise ValidationFailed([FieldError("filter.search", "INVALID", "Search must be valid Unicode text.")])
     cleaned = unicodedata.normalize("NFC", search).strip() if search else None
     if cleaned and len(cleaned) > SEARCH_MAX:
         raise ValidationFailed([FieldError("filter.search", "TOO_LONG", f"At most {SEARCH_MAX} characters.")])
@@ -256,7 +252,7 @@ class CourseService:
     ) -> Page[CourseSummary]:
         """The catalog, newest first: published courses, plus one's own (instructors) or all (admins)."""
         first = page_size(first)
-        start = decode_cursor(after)
+        start = decode_cursor(after, valid_id=ObjectId.is_valid)
         search = clean_search(where.search)
 
         def matches(course: CourseSummary) -> bool:
@@ -354,7 +350,7 @@ class CourseService:
         how many there are in all."""
         if not permissions.can_list_enrollments_of(actor, user_id):
             raise Forbidden("Only the user themself and admins see their enrollments.")
-        size, start = page_size(first), decode_cursor(after)
+        size, start = page_size(first), decode_cursor(after, valid_id=ObjectId.is_valid)
         newest_first = list(reversed(enrolled))
         rest = newest_first
         if start is not None:

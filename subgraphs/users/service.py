@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coursegraph.clock import utc_now
 from coursegraph.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from coursegraph.security import Actor, Role
+from coursegraph.text import is_text
 from subgraphs.users import permissions
 from subgraphs.users.events import UserEventType, record
 from subgraphs.users.models import PROVIDERS, RefreshToken, RefreshTokenFamily, User, UserIdentity
@@ -31,6 +32,8 @@ def _now() -> datetime:
 
 
 def clean_name(name: str, *, field: str = "name") -> str:
+    if not is_text(name):
+        raise ValidationFailed([FieldError(field, "INVALID", "Name must be valid Unicode text.")])
     cleaned = unicodedata.normalize("NFC", name).strip()
     if not cleaned:
         raise ValidationFailed([FieldError(field, "REQUIRED", "Name must not be empty.")])
@@ -44,6 +47,8 @@ def clean_name(name: str, *, field: str = "name") -> str:
 
 
 def clean_email(email: str) -> str:
+    if not is_text(email):
+        raise ValidationFailed([FieldError("email", "INVALID", "Email address is not valid.")])
     try:
         return validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
