@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from coursegraph.errors import ErrorCode
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
@@ -28,6 +29,18 @@ from rest_compat.graph import (
 from rest_compat.settings import RestCompatSettings
 
 logger = logging.getLogger(__name__)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(app: FastAPI, request: Request) -> set[str]:
+    """The methods some route answers at the request's path."""
+    return {
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in app.routes)
+    }
 
 
 def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
@@ -77,11 +90,16 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
         return envelope_error(ErrorCode.BAD_USER_INPUT, "The request is not valid.", {"fields": fields})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}.get(
             exc.status_code, ErrorCode.BAD_USER_INPUT if exc.status_code < 500 else ErrorCode.INTERNAL
         )
-        return envelope_error(code, str(exc.detail), status=exc.status_code)
+        response = envelope_error(code, str(exc.detail), status=exc.status_code)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Every method the path answers, not only the first route's (RFC 9110 §15.5.6).
+            response.headers["Allow"] = ", ".join(sorted(allowed_methods(app, request)))
+        return response
 
     @app.exception_handler(RouterUnavailable)
     async def router_unavailable(_: Request, exc: RouterUnavailable) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, StringConstraints
 
 from coursegraph.envelope import Envelope
@@ -74,8 +74,14 @@ class SignedOut(BaseModel):
 # --- the endpoints --------------------------------------------------------------------------------------
 
 
+def no_store(response: Response) -> None:
+    """Token responses are never cached (RFC 6749 §5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
 def router(run: Runner) -> APIRouter:
-    router = APIRouter(tags=["auth"])
+    router = APIRouter(tags=["auth"], dependencies=[Depends(no_store)])
 
     @router.post("/auth/google", summary="Sign in with a Google authorization code (PKCE)")
     async def sign_in_with_google(request: Request, body: OAuthSignInRequest) -> Envelope[Tokens]:
