@@ -4,15 +4,17 @@ It never touches a database or imports a subgraph: the router is its only backen
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coursegraph.errors import ErrorCode
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
@@ -29,6 +31,39 @@ from rest_compat.graph import (
 from rest_compat.settings import RestCompatSettings
 
 logger = logging.getLogger(__name__)
+
+
+class BodyLimit:
+    """Refuse a request body over `limit` bytes, announced (Content-Length) or streamed (chunked), before
+    more of it is read (pure ASGI: it counts what the app receives). Field limits bound what the graph
+    accepts; this bounds what is read at all."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"The request body is larger than {self.limit} bytes."
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.limit:
+            await envelope_error(ErrorCode.BAD_USER_INPUT, too_large, status=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # An HTTPException: the app's readers let it through, and its handler answers 413.
+                    raise StarletteHTTPException(413, too_large)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -62,17 +97,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware, **request_id_middleware_options())
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        # Field limits bound what the graph accepts; this bounds what we read at all.
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_body_bytes:
-            return envelope_error(
-                ErrorCode.BAD_USER_INPUT,
-                f"The request body is larger than {settings.max_body_bytes} bytes.",
-                status=413,
-            )
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.exception_handler(GraphError)
     async def graph_error(_: Request, exc: GraphError) -> JSONResponse:

@@ -1,4 +1,8 @@
-"""HTTP rules a REST client relies on (issue 8, findings 18 and 19)."""
+"""HTTP rules a REST client relies on (issue 8, findings 9, 18 and 19)."""
+
+import json
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -29,3 +33,30 @@ def test_token_responses_are_never_cached(stack: E2EStack) -> None:
         "POST", "/auth/refresh", json={"refresh_token": signed_in.json()["data"]["refresh_token"]}
     )
     assert refreshed.status_code == 200 and refreshed.headers["cache-control"] == "no-store"
+
+
+LIMIT = 8 * 1024 * 1024  # rest-compat's default COURSEGRAPH_MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["announced", "chunked"])
+def test_a_body_over_the_limit_is_refused_however_it_is_sent(stack: E2EStack, chunked: bool) -> None:
+    """Finding 9: the cap held only for a Content-Length; a chunked body was read whole."""
+    instructor = stack.sign_in_as("instructor")["access_token"]
+    title = f"Too big {uuid.uuid4().hex[:8]}"
+    body = json.dumps({"title": title, "description": "x" * (LIMIT + 1)}).encode()
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 65_536):
+            yield body[start : start + 65_536]
+
+    response = stack.rest(
+        "POST",
+        "/courses",
+        token=instructor,
+        content=chunks() if chunked else body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413, response.text[:300]
+    assert response.json()["error"]["code"] == "BAD_USER_INPUT"
+    listed = stack.rest("GET", "/courses", token=instructor, params={"search": title})
+    assert listed.json()["data"]["items"] == [], "nothing was created"
