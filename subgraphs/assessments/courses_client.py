@@ -1,7 +1,7 @@
 """The courses service as the assessment engine needs it: ownership and enrollment, by service token."""
 
 from coursegraph.internal import InternalGraphQLClient
-from subgraphs.assessments.service import CourseAccess
+from subgraphs.assessments.ports import CourseAccess
 
 COURSE_ACCESS = """
 query CourseAccess($courseId: ID!, $userId: ID!) {

@@ -11,18 +11,20 @@ from strawberry.dataloader import DataLoader
 from coursegraph.metrics import ENTITY_BATCHES
 from coursegraph.security import Actor
 from subgraphs.assessments.models import Assessment, Attempt
+from subgraphs.assessments.ports import CourseAccess
 from subgraphs.assessments.service import AssessmentService
 
 
 @dataclass
 class Loaders:
-    assessment_by_id: DataLoader[str, Assessment | None]
+    assessment_by_id: DataLoader[str, Assessment | None]  # whatever the caller may see (internal use)
+    visible_assessment_by_id: DataLoader[str, Assessment | None]  # those the caller may see
     assessments_by_course: DataLoader[str, list[Assessment]]
     attempt_by_id: DataLoader[str, Attempt | None]  # attempts the caller may see
     # A learner's attempts at an assessment, by (assessment id, user id).
     learner_attempts: DataLoader[tuple[str, str], list[Attempt]]
-    # Whether the caller is enrolled in a course (may read its assessments' questions).
-    viewer_enrolled: DataLoader[str, bool]
+    # The caller's view of a course: its status and whether they are enrolled.
+    course_access: DataLoader[str, CourseAccess | None]
 
 
 def make_loaders(service: AssessmentService, actor: Actor) -> Loaders:
@@ -43,14 +45,24 @@ def make_loaders(service: AssessmentService, actor: Actor) -> Loaders:
     async def load_learner_attempts(keys: list[tuple[str, str]]) -> list[list[Attempt]]:
         return await service.learner_attempts(keys)
 
-    async def load_enrolled(course_ids: list[str]) -> list[bool]:
-        return await service.enrolled(actor, course_ids)
+    async def load_course_accesses(course_ids: list[str]) -> list[CourseAccess | None]:
+        return await service.course_accesses(actor, course_ids)
+
+    async def load_visible(ids: list[str]) -> list[Assessment | None]:
+        found = await assessment_by_id.load_many(ids)
+        courses = await course_access.load_many([a.course_id for a in found if a is not None])
+        access = dict(zip([a.course_id for a in found if a is not None], courses, strict=True))
+        return [
+            a if a is not None and service.may_see(actor, a, access[a.course_id]) else None for a in found
+        ]
 
     assessment_by_id: DataLoader[str, Assessment | None] = DataLoader(load_fn=load_assessments)
+    course_access: DataLoader[str, CourseAccess | None] = DataLoader(load_fn=load_course_accesses)
     return Loaders(
         assessment_by_id=assessment_by_id,
+        visible_assessment_by_id=DataLoader(load_fn=load_visible),
         assessments_by_course=DataLoader(load_fn=load_by_course),
         attempt_by_id=DataLoader(load_fn=load_attempts),
         learner_attempts=DataLoader(load_fn=load_learner_attempts),
-        viewer_enrolled=DataLoader(load_fn=load_enrolled),
+        course_access=course_access,
     )

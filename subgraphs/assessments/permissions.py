@@ -5,6 +5,7 @@ from datetime import datetime
 from coursegraph.errors import Forbidden
 from coursegraph.security import Actor, Role
 from subgraphs.assessments.models import Assessment, Attempt, AttemptStatus, RevealPolicy
+from subgraphs.assessments.ports import CourseAccess
 
 
 def can_manage(actor: Actor, assessment: Assessment) -> bool:
@@ -14,9 +15,19 @@ def can_manage(actor: Actor, assessment: Assessment) -> bool:
     return actor.role is Role.INSTRUCTOR and str(actor.user_id) == assessment.instructor_id
 
 
-def can_read_questions(actor: Actor, assessment: Assessment, *, enrolled: bool) -> bool:
-    """Questions (never keys): the course's learners and the assessment's managers."""
-    return can_manage(actor, assessment) or enrolled
+def can_see(actor: Actor, assessment: Assessment, course: CourseAccess | None) -> bool:
+    """An assessment: its managers, and anyone who may see its course (a draft course's are private)."""
+    return can_manage(actor, assessment) or (course is not None and course.status != "DRAFT")
+
+
+def can_read_questions(
+    actor: Actor, assessment: Assessment, course: CourseAccess | None, *, now: datetime
+) -> bool:
+    """Questions (never keys): the assessment's managers, and the course's learners once it opens."""
+    if can_manage(actor, assessment):
+        return True
+    opened = assessment.available_from is None or now >= assessment.available_from
+    return course is not None and course.status != "DRAFT" and course.enrolled and opened
 
 
 def can_see_attempt(actor: Actor, attempt: Attempt, assessment: Assessment | None) -> bool:

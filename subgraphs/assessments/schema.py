@@ -26,8 +26,8 @@ from subgraphs.assessments.types import (
 class Query:
     @strawberry.field(description="An assessment by id (questions without keys for learners).")
     async def assessment(self, info: Ctx, id: strawberry.ID) -> AssessmentType | None:
-        row = await info.context.service.assessment(info.context.actor, parse_object_id(id))
-        return None if row is None else AssessmentType.from_row(row)
+        info.context.actor.require_user()
+        return await AssessmentType.resolve_reference(info, id)
 
     @strawberry.field(
         description="The caller's result for an assessment, per its score policy (best or latest)."

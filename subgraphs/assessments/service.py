@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
@@ -43,6 +43,7 @@ from subgraphs.assessments.models import (
     ScorePolicy,
     attempt_id,
 )
+from subgraphs.assessments.ports import CourseAccess, CoursesPort
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 
 logger = logging.getLogger(__name__)
@@ -54,23 +55,6 @@ TIME_LIMIT_MAX = 7 * 24 * 3600
 UPDATE_ATTEMPTS = 20
 SWEEP_BATCH = 100
 _random = secrets.SystemRandom()
-
-
-# --- the courses service, as this one needs it -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CourseAccess:
-    course_id: str
-    instructor_id: str
-    status: str  # "DRAFT" | "PUBLISHED" | "ARCHIVED"
-    enrolled: bool
-
-
-class CoursesPort(Protocol):
-    async def access(self, course_id: str, user_id: str) -> CourseAccess | None: ...
-
-    async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None: ...
 
 
 def result_attempt(assessment: Assessment, attempts: Sequence[Attempt]) -> Attempt | None:
@@ -307,25 +291,23 @@ class AssessmentService:
         found = await self._assessments.get_many(ids)
         return [found.get(i) for i in ids]
 
-    async def assessment(self, actor: Actor, assessment_id: str) -> Assessment | None:
-        actor.require_user()
-        return (await self.assessments([assessment_id]))[0]
-
     async def assessments_of_courses(self, course_ids: Sequence[str]) -> list[list[Assessment]]:
         """Each course's assessments, oldest first."""
         found = await self._assessments.of_courses(course_ids)
         return [found.get(course_id, []) for course_id in course_ids]
 
-    async def enrolled(self, actor: Actor, course_ids: Sequence[str]) -> list[bool]:
-        """Whether the caller is enrolled in each course (asked of the courses service, concurrently)."""
+    async def course_accesses(self, actor: Actor, course_ids: Sequence[str]) -> list[CourseAccess | None]:
+        """The caller's view of each course (status, enrollment), asked of the courses service at once."""
         if actor.user_id is None:
-            return [False] * len(course_ids)
+            return [None] * len(course_ids)
         user_id = str(actor.user_id)
-        answers = await asyncio.gather(*(self._courses.access(c, user_id) for c in course_ids))
-        return [access is not None and access.enrolled for access in answers]
+        return list(await asyncio.gather(*(self._courses.access(c, user_id) for c in course_ids)))
 
-    def may_read_questions(self, actor: Actor, assessment: Assessment, *, enrolled: bool) -> bool:
-        return permissions.can_read_questions(actor, assessment, enrolled=enrolled)
+    def may_see(self, actor: Actor, assessment: Assessment, course: CourseAccess | None) -> bool:
+        return permissions.can_see(actor, assessment, course)
+
+    def may_read_questions(self, actor: Actor, assessment: Assessment, course: CourseAccess | None) -> bool:
+        return permissions.can_read_questions(actor, assessment, course, now=self._clock())
 
     def may_see_key(self, actor: Actor, assessment: Assessment) -> bool:
         return permissions.can_manage(actor, assessment)

@@ -221,7 +221,7 @@ class AssessmentType:
 
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Self | None:
-        row = await info.context.loaders.assessment_by_id.load(parse_object_id(id))
+        row = await info.context.loaders.visible_assessment_by_id.load(parse_object_id(id))
         return None if row is None else cls.from_row(row)
 
     @strawberry.field
@@ -230,8 +230,8 @@ class AssessmentType:
 
     @strawberry.field(description="Questions without keys: enrolled learners, the instructor and admins.")
     async def questions(self, info: Ctx) -> list[QuestionType_] | None:
-        enrolled = await info.context.loaders.viewer_enrolled.load(self.row.course_id)
-        if not info.context.service.may_read_questions(info.context.actor, self.row, enrolled=enrolled):
+        course = await info.context.loaders.course_access.load(self.row.course_id)
+        if not info.context.service.may_read_questions(info.context.actor, self.row, course):
             return None
         return [QuestionType_.present(q, self.row, None) for q in self.row.questions]
 

@@ -38,9 +38,10 @@ from subgraphs.assessments.models import (
     RevealPolicy,
     ScorePolicy,
 )
+from subgraphs.assessments.ports import CourseAccess
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.scoring import RawAnswer
-from subgraphs.assessments.service import AssessmentDraft, AssessmentService, CourseAccess
+from subgraphs.assessments.service import AssessmentDraft, AssessmentService
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,19 @@
+"""The courses service as the assessments service needs it: who teaches a course, its status, who is
+enrolled (answered by `courses_client.CoursesClient`, with a service token; tests pass their own)."""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CourseAccess:
+    course_id: str
+    instructor_id: str
+    status: str  # "DRAFT" | "PUBLISHED" | "ARCHIVED"
+    enrolled: bool
+
+
+class CoursesPort(Protocol):
+    async def access(self, course_id: str, user_id: str) -> CourseAccess | None: ...
+
+    async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None: ...
