@@ -1,8 +1,14 @@
 """Who may see and change what of a user (ADR 0005): every rule of the users domain in one place."""
 
-from coursegraph.errors import Forbidden
+from coursegraph.errors import Forbidden, Unauthenticated
 from coursegraph.security import Actor, Role
 from subgraphs.users.models import User
+
+
+def check_may_see_profile(actor: Actor) -> None:
+    """A user's role: signed-in callers and services (the public catalog shows instructors' names)."""
+    if actor.user_id is None and not actor.is_service:
+        raise Unauthenticated("Sign in to see profiles.")
 
 
 def may_see_private(actor: Actor, user: User) -> bool:

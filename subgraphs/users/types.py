@@ -26,28 +26,31 @@ class UserRoles:
 class UserType:
     id: strawberry.ID
     # Shareable: the auth subgraph returns these of the signed-in user in its sign-in payloads.
-    name: str = strawberry.federation.field(shareable=True)
-    role: RoleEnum = strawberry.federation.field(shareable=True)  # type: ignore[valid-type]
-    created_at: datetime
-    updated_at: datetime
+    name: str = strawberry.federation.field(shareable=True, description="Public (the catalog shows it).")
     row: strawberry.Private[UserRow]
 
     @classmethod
     def from_row(cls, row: UserRow) -> Self:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            name=row.name,
-            role=Role(row.role),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            row=row,
-        )
+        return cls(id=strawberry.ID(str(row.id)), name=row.name, row=row)
 
     @classmethod
     async def resolve_reference(cls, info: Info[UsersContext, None], id: strawberry.ID) -> Self | None:
         # Batched: a list of N users from another subgraph is one query here.
         row = await info.context.loaders.user_by_id.load(parse_uuid(id))
         return None if row is None else cls.from_row(row)
+
+    @strawberry.federation.field(shareable=True, description="Signed-in callers only.")
+    def role(self, info: Info[UsersContext, None]) -> RoleEnum:  # type: ignore[valid-type]
+        permissions.check_may_see_profile(info.context.actor)
+        return Role(self.row.role)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
 
     @strawberry.federation.field(
         shareable=True, description="Visible to the user themself and to admins; null for others."
@@ -59,8 +62,9 @@ class UserType:
     def provider(self, info: Info[UsersContext, None]) -> str | None:
         return self.row.provider if permissions.may_see_private(info.context.actor, self.row) else None
 
-    @strawberry.field(description="The user's role and the permissions it grants.")
-    def roles(self) -> UserRoles:
+    @strawberry.field(description="The user's role and the permissions it grants; signed-in callers only.")
+    def roles(self, info: Info[UsersContext, None]) -> UserRoles:
+        permissions.check_may_see_profile(info.context.actor)
         role = Role(self.row.role)
         return UserRoles(role=role, permissions=list(PERMISSIONS[role]))
 
