@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 ENTITIES = """
 query($representations: [_Any!]!) {
-  _entities(representations: $representations) { ... on User { id name role } }
+  _entities(representations: $representations) { ... on User { id name } }
 }"""
 
 
