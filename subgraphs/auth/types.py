@@ -6,21 +6,29 @@ import strawberry
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 
-from coursegraph.security import Role
+from coursegraph.security import PERMISSIONS, Role
 from subgraphs.auth.service import ProvidersStatus, Session
 
 RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do in CourseGraph.")
 
 
+# Shareable with the users subgraph: the signed-in user's role in sign-in payloads.
+@strawberry.federation.type(shareable=True, description="A role and the permissions it grants.")
+class UserRoles:
+    role: RoleEnum  # type: ignore[valid-type]
+    permissions: list[str]
+
+
 # The users subgraph owns User; the router resolves its other fields there. The signed-in user's own
-# email, name and role are shareable: auth has them from the users service at sign-in, and the caller
-# has no token yet, so users would hide the email from that anonymous request.
+# email, name, role and roles are shareable: auth has them from the users service at sign-in, and the
+# caller has no token yet, so users would hide them from that anonymous request.
 @strawberry.federation.type(keys=[Key(fields=FieldSet("id"), resolvable=False)], name="User")
 class UserStub:
     id: strawberry.ID
     email: str | None = strawberry.federation.field(shareable=True)
     name: str = strawberry.federation.field(shareable=True)
     role: RoleEnum = strawberry.federation.field(shareable=True)  # type: ignore[valid-type]
+    roles: UserRoles = strawberry.federation.field(shareable=True)
 
 
 @strawberry.type(description="Tokens of a signed-in session and the user they belong to.")
@@ -45,6 +53,7 @@ class AuthPayload:
                 email=session.user.email,
                 name=session.user.name,
                 role=session.user.role,
+                roles=UserRoles(role=session.user.role, permissions=list(PERMISSIONS[session.user.role])),
             ),
         )
 

@@ -16,7 +16,8 @@ from subgraphs.users.models import User as UserRow
 RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do in CourseGraph.")
 
 
-@strawberry.type(description="A role and the permissions it grants.")
+# Shareable: auth returns it in sign-in payloads too (the caller has no token yet to read it here).
+@strawberry.federation.type(shareable=True, description="A role and the permissions it grants.")
 class UserRoles:
     role: RoleEnum  # type: ignore[valid-type]
     permissions: list[str]
@@ -62,7 +63,9 @@ class UserType:
     def provider(self, info: Info[UsersContext, None]) -> str | None:
         return self.row.provider if permissions.may_see_private(info.context.actor, self.row) else None
 
-    @strawberry.field(description="The user's role and the permissions it grants; signed-in callers only.")
+    @strawberry.federation.field(
+        shareable=True, description="The user's role and the permissions it grants; signed-in callers only."
+    )
     def roles(self, info: Info[UsersContext, None]) -> UserRoles:
         permissions.check_may_see_profile(info.context.actor)
         role = Role(self.row.role)
