@@ -123,6 +123,13 @@ class LessonRequest(GraphInput):
     title: Title
     content: Annotated[str, StringConstraints(max_length=CONTENT_MAX)] = ""
     media_url: MediaUrl | None = None
+    order: int | None = Field(
+        default=None,
+        ge=1,
+        le=LESSONS_MAX,
+        description="The lesson's place in its module (the requirements' `order`): give it to every "
+        "lesson of the module or to none, each a different number; lessons are placed by it.",
+    )
 
 
 class ModuleRequest(GraphInput):
@@ -130,11 +137,26 @@ class ModuleRequest(GraphInput):
     title: Title
     lessons: Annotated[list[LessonRequest], Field(max_length=LESSONS_MAX)] = Field(default_factory=list)
 
+    @field_validator("lessons")
+    @classmethod
+    def placed_by_order(cls, lessons: list[LessonRequest]) -> list[LessonRequest]:
+        orders = [lesson.order for lesson in lessons]
+        if all(order is None for order in orders):
+            return lessons
+        if any(order is None for order in orders) or len(set(orders)) != len(orders):
+            raise ValueError("give every lesson of the module a different order, or give none")
+        return sorted(lessons, key=lambda lesson: lesson.order or 0)
+
 
 class CreateCourseRequest(GraphInput):
     title: Title
     description: Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)] = ""
     modules: Annotated[list[ModuleRequest], Field(max_length=MODULES_MAX)] = Field(default_factory=list)
+
+    def to_graph(self) -> dict[str, Any]:
+        # The graph places lessons by their position in the list: `order` has done its work.
+        drop_order = {"modules": {"__all__": {"lessons": {"__all__": {"order"}}}}}
+        return self.model_dump(mode="json", by_alias=True, exclude=drop_order)
 
 
 class Instructor(GraphOutput):

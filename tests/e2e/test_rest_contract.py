@@ -60,3 +60,47 @@ def test_a_body_over_the_limit_is_refused_however_it_is_sent(stack: E2EStack, ch
     assert response.json()["error"]["code"] == "BAD_USER_INPUT"
     listed = stack.rest("GET", "/courses", token=instructor, params={"search": title})
     assert listed.json()["data"]["items"] == [], "nothing was created"
+
+
+def test_a_course_in_the_requirements_shape_is_accepted_and_its_lessons_placed_by_order(
+    stack: E2EStack,
+) -> None:
+    """Finding 16: the requirements' course document has `order` on each lesson."""
+    instructor = stack.sign_in_as("instructor")["access_token"]
+    lessons = [
+        {"title": "Third", "content": "c", "media_url": None, "order": 3},
+        {"title": "First", "content": "a", "media_url": None, "order": 1},
+        {"title": "Second", "content": "b", "media_url": None, "order": 2},
+    ]
+    body = {"title": f"Ordered {uuid.uuid4().hex[:6]}", "modules": [{"title": "Only", "lessons": lessons}]}
+    created = stack.rest("POST", "/courses", token=instructor, json=body)
+    assert created.status_code == 201, created.text
+    placed = created.json()["data"]["modules"][0]["lessons"]
+    assert [(lesson["title"], lesson["order"]) for lesson in placed] == [
+        ("First", 1),
+        ("Second", 2),
+        ("Third", 3),
+    ]
+
+
+@pytest.mark.parametrize(
+    "orders", [[1, 1], [1, None], [0, 1], [1, 101]], ids=["twice", "partly", "zero", "too-far"]
+)
+def test_lesson_orders_that_cannot_place_the_lessons_are_refused(
+    stack: E2EStack, orders: list[int | None]
+) -> None:
+    instructor = stack.sign_in_as("instructor")["access_token"]
+    title = f"Misordered {uuid.uuid4().hex[:6]}"
+    lessons = [{"title": f"L{i}", **({} if o is None else {"order": o})} for i, o in enumerate(orders)]
+    response = stack.rest(
+        "POST",
+        "/courses",
+        token=instructor,
+        json={"title": title, "modules": [{"title": "M", "lessons": lessons}]},
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "BAD_USER_INPUT", response.text
+    assert any(
+        field.startswith("modules.0.lessons") for field in response.json()["error"]["details"]["fields"]
+    )
+    listed = stack.rest("GET", "/courses", token=instructor, params={"search": title})
+    assert listed.json()["data"]["items"] == [], "nothing was created"
