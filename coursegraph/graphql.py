@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.fastapi import BaseContext
+from strawberry.federation.schema_directives import ListSize
 from strawberry.types import ExecutionContext
 
 from coursegraph.errors import CourseGraphError, ErrorCode, FieldError
@@ -19,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 # The Guild's composition accepts Federation up to v2.9 (DESIGN §9).
 FEDERATION_VERSION: Literal["2.9"] = "2.9"
+
+# On every connection field: the router's demand control counts a page's edges as its `first` (default
+# included) instead of its assumed list size, so a page of 100 costs ten times a page of 10.
+PAGE_SIZE = ListSize(slicing_arguments=["first"], sized_fields=["edges"])
 
 
 @strawberry.federation.type(shareable=True, description="A problem with the input that the client can fix.")

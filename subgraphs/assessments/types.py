@@ -14,7 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from coursegraph.errors import BadUserInput
-from coursegraph.graphql import PageInfo, UserError
+from coursegraph.graphql import PAGE_SIZE, PageInfo, UserError
 from coursegraph.ids import parse_object_id
 from subgraphs.assessments import scoring, service
 from subgraphs.assessments.context import AssessmentsContext
@@ -163,7 +163,8 @@ class UserType:
         return cls(id=id)
 
     @strawberry.field(
-        description="Attempts, newest first: the user themself, admins, or instructors (theirs)."
+        description="Attempts, newest first: the user themself, admins, or instructors (theirs).",
+        directives=[PAGE_SIZE],
     )
     async def assessment_attempts(
         self, info: Ctx, first: int = 20, after: str | None = None

@@ -5,7 +5,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 import strawberry
 
 from coursegraph.errors import ValidationFailed
-from coursegraph.graphql import UserError, build_schema
+from coursegraph.graphql import PAGE_SIZE, UserError, build_schema
 from coursegraph.ids import parse_object_id
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.models import Enrollment, EnrollmentStatus
@@ -29,7 +29,8 @@ from subgraphs.courses.types import (
 @strawberry.type
 class Query:
     @strawberry.field(
-        description="The catalog, newest first: published courses, plus one's own or all (admins)."
+        description="The catalog, newest first: published courses, plus one's own or all (admins).",
+        directives=[PAGE_SIZE],
     )
     def courses(
         self, info: Ctx, first: int = 20, after: str | None = None, filter: CourseFilter | None = None

@@ -6,7 +6,7 @@ from typing import Self
 import strawberry
 from strawberry.types import Info
 
-from coursegraph.graphql import PageInfo, UserError
+from coursegraph.graphql import PAGE_SIZE, PageInfo, UserError
 from coursegraph.ids import parse_object_id
 from coursegraph.pagination import Page
 from subgraphs.courses import service
@@ -56,14 +56,19 @@ class UserType:
     def resolve_reference(cls, id: strawberry.ID) -> Self:
         return cls(id=id)
 
-    @strawberry.field(description="The user's enrollments, newest first: the user themself and admins only.")
+    @strawberry.field(
+        description="The user's enrollments, newest first: the user themself and admins only.",
+        directives=[PAGE_SIZE],
+    )
     async def enrollments(
         self, info: Ctx, first: int = 20, after: str | None = None
     ) -> "EnrollmentConnection | None":
         page = await info.context.loaders.enrollments_of_user.load((str(self.id), first, after))
         return EnrollmentConnection.from_page(page)
 
-    @strawberry.field(description="Courses this user teaches that the caller may see, newest first.")
+    @strawberry.field(
+        description="Courses this user teaches that the caller may see, newest first.", directives=[PAGE_SIZE]
+    )
     def courses_teaching(self, info: Ctx, first: int = 20, after: str | None = None) -> "CourseConnection":
         page = info.context.service.courses_teaching(
             info.context.actor, str(self.id), first=first, after=after
