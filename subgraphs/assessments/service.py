@@ -148,33 +148,29 @@ def _deadline_passed(attempt: Attempt, now: datetime, grace: timedelta) -> bool:
 
 
 def _presentation_order(assessment: Assessment) -> tuple[list[str], dict[str, list[str]]]:
-    """Question order and, per question, the order its options are shown in, fixed for the attempt.
+    """Question order and, per question, the order its choices are shown in, fixed for the attempt.
 
-    Ordering items and matching choices are always shuffled: their stored order is the answer key.
+    Ordering items and matching choices are always shuffled, uniformly: their stored order is the answer
+    key. A uniform shuffle may show the key's own order; refusing to would make "the reverse of what is
+    shown" the key of every two-item question.
     """
     questions = [q.id for q in assessment.questions]
     if assessment.shuffle_questions:
         _random.shuffle(questions)
     options: dict[str, list[str]] = {}
     for question in assessment.questions:
-        if question.type is QuestionType.MATCHING:
-            ids = [pair.match_id for pair in question.pairs]
-        else:
-            ids = [option.id for option in question.options]
-        if ids and (
-            assessment.shuffle_options or question.type in (QuestionType.ORDERING, QuestionType.MATCHING)
-        ):
-            _shuffle_away_from_key(ids)
+        ids = _choice_ids(question)
+        if assessment.shuffle_options or question.type in (QuestionType.ORDERING, QuestionType.MATCHING):
+            _random.shuffle(ids)
         options[question.id] = ids
     return questions, options
 
 
-def _shuffle_away_from_key(ids: list[str]) -> None:
-    original = list(ids)
-    for _ in range(10):  # a shuffle that leaves the key in place would give the answer away
-        _random.shuffle(ids)
-        if ids != original or len(ids) < 2:
-            return
+def _choice_ids(question: Question) -> list[str]:
+    """A question's choices in authored order: options, ordering items, or matching right-hand items."""
+    if question.type is QuestionType.MATCHING:
+        return [pair.match_id for pair in question.pairs]
+    return [option.id for option in question.options]
 
 
 def parse_answers(assessment: Assessment, answers: Sequence[tuple[str, scoring.RawAnswer]]) -> dict[str, Any]:
@@ -311,6 +307,14 @@ class AssessmentService:
 
     def may_see_key(self, actor: Actor, assessment: Assessment) -> bool:
         return permissions.can_manage(actor, assessment)
+
+    def display_orders(self, actor: Actor, assessment: Assessment) -> dict[str, list[str]]:
+        """Each question's choice order outside an attempt. Managers see the authored order (they see the
+        key anyway); anyone else a fresh uniform shuffle per read, as in an attempt, so that no order
+        shown (authored, or sorted by author-chosen ids) spells the key."""
+        if permissions.can_manage(actor, assessment):
+            return {q.id: _choice_ids(q) for q in assessment.questions}
+        return _presentation_order(assessment)[1]
 
     async def attempts(self, actor: Actor, ids: Sequence[str]) -> list[Attempt | None]:
         """Attempts by id, None where there is none or the caller may not see it."""

@@ -108,21 +108,13 @@ class QuestionType_:
     assessment: strawberry.Private[Assessment]
 
     @classmethod
-    def present(cls, q: Question, assessment: Assessment, order: list[str] | None) -> Self:
-        """Show a question without its key; `order` is the attempt's order of its choices."""
+    def present(cls, q: Question, assessment: Assessment, order: list[str]) -> Self:
+        """Show a question without its key, its choices in `order` (the service chose it)."""
         if q.type is QuestionType.MATCHING:
-            by_id = {p.match_id: p for p in q.pairs}
-            ids = order or sorted(by_id)  # outside an attempt: an order that says nothing
-            choices = [Choice(id=strawberry.ID(i), text=by_id[i].match) for i in ids if i in by_id]
+            texts = {p.match_id: p.match for p in q.pairs}
         else:
-            options = {o.id: o for o in q.options}
-            if order is not None:
-                ids = order
-            elif q.type is QuestionType.ORDERING:
-                ids = sorted(options)  # the stored order is the key
-            else:
-                ids = [o.id for o in q.options]
-            choices = [Choice(id=strawberry.ID(i), text=options[i].text) for i in ids if i in options]
+            texts = {o.id: o.text for o in q.options}
+        choices = [Choice(id=strawberry.ID(i), text=texts[i]) for i in order if i in texts]
         return cls(
             id=strawberry.ID(q.id),
             type=q.type,
@@ -234,7 +226,8 @@ class AssessmentType:
         course = await info.context.loaders.course_access.load(self.row.course_id)
         if not info.context.service.may_read_questions(info.context.actor, self.row, course):
             return None
-        return [QuestionType_.present(q, self.row, None) for q in self.row.questions]
+        orders = info.context.service.display_orders(info.context.actor, self.row)
+        return [QuestionType_.present(q, self.row, orders[q.id]) for q in self.row.questions]
 
     @strawberry.field(description="The caller's attempts at this assessment, oldest first.")
     async def viewer_attempts(self, info: Ctx) -> list["AttemptType"]:
@@ -265,7 +258,10 @@ class AssessmentResultType:
     submitted_at: datetime
     closed_by_deadline: bool
     revealed: bool = strawberry.field(description="Whether correct answers and feedback are shown.")
-    questions: list[QuestionResultType]
+    questions: list[QuestionResultType] = strawberry.field(
+        description="How each question was scored: empty until the reveal policy allows, since outcomes "
+        "compared across attempts spell the key."
+    )
 
     @classmethod
     async def of(cls, info: Ctx, attempt: Attempt) -> "AssessmentResultType | None":
@@ -280,7 +276,7 @@ class AssessmentResultType:
         revealed = shown.revealed
         questions = {q.id: q for q in assessment.questions}
         results = []
-        for scored in attempt.results:
+        for scored in attempt.results if revealed else []:
             question = questions.get(scored.question_id)
             results.append(
                 QuestionResultType(
@@ -385,8 +381,12 @@ class AttemptType:
         if assessment is None:
             return []
         by_id = {q.id: q for q in assessment.questions}
+        orders = self.row.option_orders
+        if any(qid not in orders for qid in self.row.question_order):
+            # A question the attempt kept no order for: a fresh one, never the authored one.
+            orders = {**info.context.service.display_orders(info.context.actor, assessment), **orders}
         return [
-            QuestionType_.present(by_id[qid], assessment, self.row.option_orders.get(qid))
+            QuestionType_.present(by_id[qid], assessment, orders[qid])
             for qid in self.row.question_order
             if qid in by_id
         ]

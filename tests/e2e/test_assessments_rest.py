@@ -315,10 +315,11 @@ def test_results_conceal_keys_the_policy_does_not_reveal(world: World) -> None:
     response = submit(world, token, assessment["id"], rest_answers(assessment, right=True))
     attempt = ok_data(response, 201)
     assert attempt["result"]["passed"] is True and attempt["result"]["revealed"] is False
-    assert_no_key(response)
+    assert attempt["result"]["questions"] == [], "per-question outcomes would spell the key"
+    assert_no_key(response, answered=False)
     result = world.stack.rest("GET", f"/assessments/{assessment['id']}/result", token=token)
-    assert ok_data(result)["revealed"] is False
-    assert_no_key(result)
+    assert ok_data(result)["revealed"] is False and ok_data(result)["questions"] == []
+    assert_no_key(result, answered=False)
 
 
 # --- refusals -------------------------------------------------------------------------------------------

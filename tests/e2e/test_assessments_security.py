@@ -222,8 +222,9 @@ def assert_revealed(result: dict[str, Any]) -> None:
 
 
 def assert_concealed(result: dict[str, Any]) -> None:
+    """Nothing per question either: outcomes compared across attempts would spell the key."""
     assert result["revealed"] is False, result
-    assert all(q["correctAnswer"] is None and q["feedback"] is None for q in result["questions"]), result
+    assert result["questions"] == [], result
 
 
 def gql_code(response: httpx.Response) -> str | None:
@@ -349,12 +350,12 @@ ROUTER_PROBES: dict[str, str] = {
     }}""",
     "viewerAttempts": f"query($a: ID!) {{ assessment(id: $a) {{ viewerAttempts {{ {ATTEMPT} }} }} }}",
     "me.assessmentAttempts": f"""{{
-      me {{ assessmentAttempts {{ edges {{ node {{
+      me {{ assessmentAttempts(first: 5) {{ edges {{ node {{
         {ATTEMPT} assessment {{ questions {{ id key {{ {KEY} }} }} }}
       }} }} }} }}
     }}""",
     "user(id).assessmentAttempts": f"""query($u: ID!) {{
-      user(id: $u) {{ assessmentAttempts {{ edges {{ node {{
+      user(id: $u) {{ assessmentAttempts(first: 5) {{ edges {{ node {{
         questions {{ id key {{ {KEY} }} }} result {{ {RESULT} }}
       }} }} }} }}
     }}""",
@@ -508,7 +509,8 @@ def test_never_reveals_even_after_passing(world: World) -> None:
         assert view is not None, name
         assert_concealed(view)
     rest = world.stack.rest("GET", f"/assessments/{assessment['id']}/result", token=token)
-    assert_no_key(rest)
+    assert_no_key(rest, answered=False)
+    assert rest.json()["data"]["questions"] == [], rest.text
     # The course's instructor still sees the key, under every policy.
     managed = ok(
         world.stack.graphql(
@@ -532,7 +534,9 @@ def test_after_passing_conceals_after_a_fail_and_reveals_after_a_pass(world: Wor
     for name, view in _result_views(world, token, assessment["id"], learner["user"]["id"]).items():
         assert view is not None, name
         assert_concealed(view)
-    assert_no_key(world.stack.rest("GET", f"/assessments/{assessment['id']}/result", token=token))
+    rest = world.stack.rest("GET", f"/assessments/{assessment['id']}/result", token=token)
+    assert_no_key(rest, answered=False)
+    assert rest.json()["data"]["questions"] == [], rest.text
 
     passed = ok(_submit(world, token, assessment, right=True))["submitAnswers"]["attempt"]
     assert passed["number"] == 2 and passed["result"]["passed"] is True
@@ -608,7 +612,9 @@ def _by_type(questions: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return question
 
 
-def test_ordering_and_matching_are_not_presented_in_key_order(world: World) -> None:
+def test_ordering_and_matching_are_shown_in_an_order_that_says_nothing(world: World) -> None:
+    """Outside an attempt and in each attempt, choices come in a fresh uniform shuffle: neither the
+    authored order (the key), nor one sorted by the author's ids, nor always "anything but the key"."""
     assessment = world.create(revealPolicy="AFTER_SUBMISSION")
     key_pairs = [
         (p["leftId"], p["rightId"]) for p in _by_type(assessment["questions"], "MATCHING")["key"]["pairs"]
@@ -617,32 +623,28 @@ def test_ordering_and_matching_are_not_presented_in_key_order(world: World) -> N
     assert [left for left, _ in key_pairs] == LEFT_IDS
     learner = world.learner()
     token = learner["access_token"]
+    read = f"query($a: ID!) {{ assessment(id: $a) {{ questions {{ {QUESTION} }} }} }}"
 
-    shown = ok(
-        world.stack.graphql(
-            f"query($a: ID!) {{ assessment(id: $a) {{ questions {{ {QUESTION} }} }} }}",
-            {"a": assessment["id"]},
-            token=token,
-        )
-    )["assessment"]["questions"]
-    ordering, matching = _by_type(shown, "ORDERING"), _by_type(shown, "MATCHING")
-    items = [c["id"] for c in ordering["choices"]]
-    assert items == sorted(ORDER_KEY) and items != ORDER_KEY
-    rights = [c["id"] for c in matching["choices"]]
-    lefts = [p["id"] for p in matching["matchPrompts"]]
-    assert set(rights).isdisjoint(lefts), "right-hand ids must not be the left-hand ids"
-    assert rights == sorted(right_key_order), "outside an attempt, an order that says nothing"
-    assert sorted(rights) == sorted(right_key_order)
+    orderings, matchings = set(), set()
+    for _ in range(12):
+        shown = ok(world.stack.graphql(read, {"a": assessment["id"]}, token=token))["assessment"]["questions"]
+        ordering, matching = _by_type(shown, "ORDERING"), _by_type(shown, "MATCHING")
+        orderings.add(tuple(c["id"] for c in ordering["choices"]))
+        rights = [c["id"] for c in matching["choices"]]
+        assert set(rights).isdisjoint(p["id"] for p in matching["matchPrompts"]), "right ids are not left ids"
+        matchings.add(tuple(rights))
+    assert {tuple(sorted(o)) for o in orderings} == {tuple(sorted(ORDER_KEY))}
+    assert {tuple(sorted(m)) for m in matchings} == {tuple(sorted(right_key_order))}
+    # 12 reads of 24 equally likely orders: one order every time has odds of 24^-11.
+    assert len(orderings) > 1 and len(matchings) > 1, (orderings, matchings)
 
-    # In an attempt: the attempt's own order, never the key's.
     attempt = ok(world.stack.graphql(START, {"a": assessment["id"]}, token=token))["startAttempt"]["attempt"]
     in_attempt = attempt["questions"]
     ordering, matching = _by_type(in_attempt, "ORDERING"), _by_type(in_attempt, "MATCHING")
     assert sorted(c["id"] for c in ordering["choices"]) == sorted(ORDER_KEY)
-    assert [c["id"] for c in ordering["choices"]] != ORDER_KEY
-    rights = [c["id"] for c in matching["choices"]]
-    assert sorted(rights) == sorted(right_key_order) and rights != right_key_order
-    assert set(rights).isdisjoint(p["id"] for p in matching["matchPrompts"])
+    assert sorted(c["id"] for c in matching["choices"]) == sorted(right_key_order)
+    again = ok(world.stack.graphql(START, {"a": assessment["id"]}, token=token))["startAttempt"]["attempt"]
+    assert again["id"] == attempt["id"] and again["questions"] == in_attempt, "an attempt keeps its order"
 
     # REST shows the same, without keys.
     rest = world.stack.rest("GET", f"/assessments/{assessment['id']}", token=token)
@@ -650,9 +652,40 @@ def test_ordering_and_matching_are_not_presented_in_key_order(world: World) -> N
     assert_no_key(rest, answered=False)
     rest_questions = rest.json()["data"]["questions"]
     (rest_ordering,) = [q for q in rest_questions if q["type"] == "ordering"]
-    assert [c["id"] for c in rest_ordering["choices"]] == sorted(ORDER_KEY)
+    assert sorted(c["id"] for c in rest_ordering["choices"]) == sorted(ORDER_KEY)
     for question in rest_questions:
         assert set(question) == {"id", "type", "prompt", "points", "choices", "match_prompts"}, question
+
+
+TWO_STEPS = [
+    {
+        "type": "ORDERING",
+        "prompt": "First things first.",
+        "options": [{"id": "step-1", "text": "Wake up"}, {"id": "step-2", "text": "Get up"}],
+    }
+]
+
+
+def test_the_reverse_of_a_two_item_order_is_not_the_key(world: World) -> None:
+    """With two items, an order shown "never the key" gives the key away: its reverse. Twenty attempts
+    answering that reverse must not all score, nor all fail."""
+    assessment = world.create(questions=TWO_STEPS, maxAttempts=None, revealPolicy="NEVER")
+    learner = world.learner()
+    token = learner["access_token"]
+    scores = []
+    for _ in range(20):
+        attempt = ok(world.stack.graphql(START, {"a": assessment["id"]}, token=token))["startAttempt"][
+            "attempt"
+        ]
+        (question,) = attempt["questions"]
+        reverse = [c["id"] for c in question["choices"]][::-1]
+        answers = [{"questionId": question["id"], "orderedIds": reverse}]
+        submitted = ok(world.stack.graphql(SUBMIT, {"a": assessment["id"], "answers": answers}, token=token))
+        result = submitted["submitAnswers"]["attempt"]["result"]
+        assert result["questions"] == [], "no per-question outcome under NEVER"
+        scores.append(result["score"])
+    # A uniform shuffle shows the key half of the time: all 20 alike has odds of 2^-19.
+    assert 0 < sum(1 for score in scores if score > 0) < 20, scores
 
 
 def test_matching_cannot_be_answered_with_left_ids_on_the_right(world: World) -> None:
