@@ -8,6 +8,8 @@
 
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { BlockList, isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -86,10 +88,17 @@ const settings = {
   costListSize: int('COURSEGRAPH_ROUTER_COST_LIST_SIZE', 10, 0),
   // Like rest-compat's cap: the parsed body (and its variables) must fit comfortably in memory.
   maxBodyBytes: int('COURSEGRAPH_ROUTER_MAX_BODY_BYTES', 8 * 1024 * 1024, 1),
+  // Open subscriptions (WebSocket or SSE) per user, or per client address for anonymous ones; 0: no cap.
+  maxSubscriptions: int('COURSEGRAPH_ROUTER_MAX_SUBSCRIPTIONS', 10, 0),
   rateLimit: int('COURSEGRAPH_ROUTER_RATE_LIMIT', 600, 0), // requests per window; 0 disables
   rateLimitWindowSeconds: int('COURSEGRAPH_ROUTER_RATE_LIMIT_WINDOW_SECONDS', 60, 1),
   rateLimitBy: str('COURSEGRAPH_ROUTER_RATE_LIMIT_BY', 'ip'),
   trustedProxyHops: int('COURSEGRAPH_ROUTER_TRUSTED_PROXY_HOPS', 0, 0),
+  // Proxies whose X-Forwarded-For is believed: rest-compat and load balancers. Loopback and private
+  // networks by default, as Rails does: clients reach the router from outside through them.
+  trustedProxies: list('COURSEGRAPH_ROUTER_TRUSTED_PROXIES', [
+    '127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7',
+  ]),
   corsOrigins: list('COURSEGRAPH_CORS_ORIGINS', ['http://localhost:3000', 'http://127.0.0.1:3000']),
   // Shared with the Python services, which take INFO, WARNING, ...: accept their spelling too.
   logLevel: str('COURSEGRAPH_LOG_LEVEL', 'info').toLowerCase().replace('warning', 'warn'),
@@ -114,6 +123,17 @@ for (const origin of settings.corsOrigins) {
   if (origin === '*' || !/^https?:\/\/[^/]+$/.test(origin)) {
     throw new Error(`COURSEGRAPH_CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
   }
+}
+
+const trustedProxies = new BlockList();
+for (const entry of settings.trustedProxies) {
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+  if (!family || rest.length > 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+    throw new Error(`COURSEGRAPH_ROUTER_TRUSTED_PROXIES: "${entry}" is not an address or a network (address/bits)`);
+  }
+  trustedProxies.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 // JSON lines by default (one object per line on stdout/stderr); never log credentials.
@@ -367,46 +387,83 @@ function useTokenLimit(): GatewayPlugin {
   };
 }
 
-function clientIp(serverContext: Record<string, any>, request: Request): string {
-  const socketIp: string = serverContext?.req?.socket?.remoteAddress ?? 'unknown';
-  if (settings.trustedProxyHops === 0) return socketIp;
-  // X-Forwarded-For: client, proxy1, proxy2 — trust only the hops we run ourselves.
-  const forwarded = (request.headers.get('x-forwarded-for') ?? '')
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean);
-  return forwarded[forwarded.length - settings.trustedProxyHops] ?? socketIp;
+/** `::ffff:10.0.0.1` (IPv4 on a dual-stack socket) is 10.0.0.1. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+function isTrustedProxy(address: string, hop: number): boolean {
+  if (hop < settings.trustedProxyHops) return true;
+  const family = isIP(address);
+  return family !== 0 && trustedProxies.check(address, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /**
- * Per-client request rate limit (fixed window, in process memory; each router replica counts on
- * its own). Keyed by client IP, or with COURSEGRAPH_ROUTER_RATE_LIMIT_BY=sub by the verified JWT
- * subject (anonymous requests by IP); refusals are HTTP 429 with RATE_LIMITED and Retry-After.
- * Hive Gateway's built-in `rateLimiting` option limits individual fields, not requests.
+ * The client's address: walking back from the connection through X-Forwarded-For, the first hop that
+ * is not a trusted proxy (by address, or among the first COURSEGRAPH_ROUTER_TRUSTED_PROXY_HOPS). What
+ * an untrusted client writes in the header is never believed: its own address comes first.
+ */
+function clientIp(serverContext: Record<string, any>, request: Request): string {
+  const socketIp = plainAddress(serverContext?.req?.socket?.remoteAddress ?? 'unknown');
+  const forwarded = (request.headers.get('x-forwarded-for') ?? '')
+    .split(',')
+    .map((part) => plainAddress(part.trim()))
+    .filter(Boolean);
+  const hops = [socketIp, ...forwarded.reverse()];
+  for (let hop = 0; hop < hops.length; hop += 1) {
+    if (!isTrustedProxy(hops[hop], hop)) return hops[hop];
+  }
+  return hops[hops.length - 1]; // every hop trusted: the farthest one named
+}
+
+/** A fixed-window count per client (in process memory; each router replica counts on its own). */
+class RateLimiter {
+  private windowStart = Date.now();
+  private counts = new Map<string, number>();
+
+  constructor(private readonly limit: number, private readonly windowMs: number) {}
+
+  /** Counts one request of `key`; undefined if allowed, else the seconds until the window ends. */
+  take(key: string): number | undefined {
+    const now = Date.now();
+    if (now - this.windowStart >= this.windowMs) {
+      this.windowStart = now - ((now - this.windowStart) % this.windowMs);
+      this.counts = new Map();
+    }
+    const count = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, count);
+    if (count <= this.limit) return undefined;
+    return Math.max(1, Math.ceil((this.windowStart + this.windowMs - now) / 1000));
+  }
+}
+
+const rateLimiter = new RateLimiter(settings.rateLimit, settings.rateLimitWindowSeconds * 1000);
+
+function rateLimitError(retryAfter: number): GraphQLError {
+  return new GraphQLError(
+    `Rate limit of ${settings.rateLimit} requests per ${settings.rateLimitWindowSeconds}s exceeded; retry in ${retryAfter}s.`,
+    { extensions: { code: 'RATE_LIMITED', retryAfter, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } } },
+  );
+}
+
+/** Who a request counts for: its verified subject (with RATE_LIMIT_BY=sub), else its client address. */
+function rateLimitKey(context: Record<string, any>, request: Request, bySubject: boolean): string {
+  const sub = context?.jwt?.payload?.sub;
+  return bySubject && typeof sub === 'string' && sub ? `sub:${sub}` : `ip:${clientIp(context, request)}`;
+}
+
+/**
+ * Per-client request rate limit, keyed by client address or, with COURSEGRAPH_ROUTER_RATE_LIMIT_BY=sub,
+ * by the verified JWT subject (anonymous requests by address); refusals are HTTP 429 with RATE_LIMITED
+ * and Retry-After. Operations on a WebSocket count against the same budget as HTTP requests (see
+ * useWebSocketLimits). Hive Gateway's built-in `rateLimiting` option limits individual fields, not requests.
  */
 function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
-  const windowMs = settings.rateLimitWindowSeconds * 1000;
-  let windowStart = Date.now();
-  let counts = new Map<string, number>();
-
   function refusal(key: string, fetchAPI: { Response: typeof Response }): Response | undefined {
-    const now = Date.now();
-    if (now - windowStart >= windowMs) {
-      windowStart = now - ((now - windowStart) % windowMs);
-      counts = new Map();
-    }
-    const count = (counts.get(key) ?? 0) + 1;
-    counts.set(key, count);
-    if (count <= settings.rateLimit) return undefined;
-    const retryAfter = Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000));
-    const body = {
-      errors: [
-        {
-          message: `Rate limit of ${settings.rateLimit} requests per ${settings.rateLimitWindowSeconds}s exceeded; retry in ${retryAfter}s.`,
-          extensions: { code: 'RATE_LIMITED', retryAfter },
-        },
-      ],
-    };
+    const retryAfter = rateLimiter.take(key);
+    if (retryAfter === undefined) return undefined;
+    const error = rateLimitError(retryAfter);
+    const body = { errors: [{ message: error.message, extensions: { code: 'RATE_LIMITED', retryAfter } }] };
     return new fetchAPI.Response(JSON.stringify(body), {
       status: 429,
       headers: {
@@ -426,7 +483,7 @@ function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
     return {
       onRequest({ request, serverContext, fetchAPI, endResponse }) {
         if (!isGraphQLRequest(request)) return;
-        const response = refusal(`ip:${clientIp(serverContext as Record<string, any>, request)}`, fetchAPI);
+        const response = refusal(rateLimitKey(serverContext as Record<string, any>, request, false), fetchAPI);
         if (response) endResponse(response);
       },
     };
@@ -434,11 +491,70 @@ function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
   return {
     // Runs after the JWT plugin's onRequestParse, so `jwt` holds a verified payload.
     onRequestParse({ request, serverContext, fetchAPI, endResponse }) {
-      const context = serverContext as Record<string, any>;
-      const sub = context?.jwt?.payload?.sub;
-      const key = typeof sub === 'string' && sub ? `sub:${sub}` : `ip:${clientIp(context, request)}`;
-      const response = refusal(key, fetchAPI);
+      const response = refusal(rateLimitKey(serverContext as Record<string, any>, request, true), fetchAPI);
       if (response) endResponse(response);
+    },
+  };
+}
+
+/**
+ * What an HTTP request's limits do for a WebSocket, whose operations never pass through them:
+ * - each operation on a socket counts against its client's rate-limit budget (the same as HTTP's);
+ * - a socket's messages are capped at COURSEGRAPH_ROUTER_MAX_BODY_BYTES (see capWebSocketMessages).
+ * And for subscriptions over either transport (SSE is HTTP, but stays open): at most
+ * COURSEGRAPH_ROUTER_MAX_SUBSCRIPTIONS open at once per user (verified subject, else client address).
+ */
+function useWebSocketLimits(): GatewayPlugin {
+  const open = new Map<string, number>();
+  const refused = (error: GraphQLError) => ({ errors: [error] });
+
+  function overBudget(context: Record<string, any>): GraphQLError | undefined {
+    if (!context?.socket || settings.rateLimit === 0) return undefined; // HTTP was counted on arrival
+    const retryAfter = rateLimiter.take(rateLimitKey(context, context.request, settings.rateLimitBy === 'sub'));
+    return retryAfter === undefined ? undefined : rateLimitError(retryAfter);
+  }
+
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const error = overBudget(args.contextValue as Record<string, any>);
+      if (error) setResultAndStopExecution(refused(error));
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const context = args.contextValue as Record<string, any>;
+      const error = overBudget(context);
+      if (error) return setResultAndStopExecution(refused(error));
+      if (settings.maxSubscriptions === 0) return undefined;
+      const key = rateLimitKey(context, context.request, true);
+      const count = open.get(key) ?? 0;
+      if (count >= settings.maxSubscriptions) {
+        return setResultAndStopExecution(
+          refused(
+            new GraphQLError(`At most ${settings.maxSubscriptions} subscriptions may be open at once.`, {
+              extensions: { code: 'RATE_LIMITED', http: { status: 429 } },
+            }),
+          ),
+        );
+      }
+      open.set(key, count + 1);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        const left = (open.get(key) ?? 1) - 1;
+        if (left > 0) open.set(key, left);
+        else open.delete(key);
+      };
+      return {
+        // A subscription refused by its resolver answers one result, not a stream: nothing stays open.
+        onSubscribeResult({ result }) {
+          if (!result || typeof result !== 'object' || !(Symbol.asyncIterator in result)) {
+            release();
+            return undefined;
+          }
+          return { onEnd: release };
+        },
+        onSubscribeError: release,
+      };
     },
   };
 }
@@ -470,6 +586,54 @@ function useRequestBodyLimit(): GatewayPlugin {
     },
   };
 }
+
+/**
+ * Only user access tokens reach the subgraphs: a token without `exp` (never expires) or of a service
+ * (role "service": services call subgraphs directly, never through the router) is refused with 401,
+ * though its signature, issuer and audience check out. The subgraphs refuse both too; this is the edge.
+ */
+function useUserTokensOnly(): GatewayPlugin {
+  function refusal(context: Record<string, any>) {
+    const payload = context?.jwt?.payload;
+    if (!payload || (typeof payload.exp === 'number' && payload.role !== 'service')) return undefined;
+    const error = new GraphQLError('Invalid authentication token provided', {
+      extensions: {
+        code: 'UNAUTHENTICATED',
+        http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } },
+      },
+    });
+    return { errors: [error] };
+  }
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = refusal(args.contextValue as Record<string, any>);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = refusal(args.contextValue as Record<string, any>);
+      if (refused) setResultAndStopExecution(refused);
+    },
+  };
+}
+
+/**
+ * Caps every WebSocket message at COURSEGRAPH_ROUTER_MAX_BODY_BYTES, as HTTP bodies are: a bigger one
+ * closes the socket (1009) as its frame header arrives, before it is buffered. Hive Gateway creates its
+ * `ws` server with the library's 100 MiB default and no option to change it, so the server class it
+ * loads (the same module, resolved from the gateway's package) takes the cap at each upgrade.
+ */
+function capWebSocketMessages(maxBytes: number): void {
+  const gatewayRequire = createRequire(createRequire(import.meta.url).resolve('@graphql-hive/gateway'));
+  const { WebSocketServer } = gatewayRequire('ws') as {
+    WebSocketServer: { prototype: { handleUpgrade: (...args: unknown[]) => unknown } };
+  };
+  const handleUpgrade = WebSocketServer.prototype.handleUpgrade;
+  WebSocketServer.prototype.handleUpgrade = function (this: { options: { maxPayload: number } }, ...args) {
+    this.options.maxPayload = Math.min(this.options.maxPayload, maxBytes);
+    return handleUpgrade.apply(this, args);
+  };
+}
+capWebSocketMessages(settings.maxBodyBytes);
 
 /**
  * WebSocket clients send Authorization in connectionParams; expose it as the `authorization`
@@ -518,9 +682,12 @@ log.info(
       maxTokens: settings.maxTokens,
       maxAliases: settings.maxAliases,
       maxCost: settings.maxCost,
+      maxSubscriptions: settings.maxSubscriptions,
       rateLimit: settings.rateLimit,
       rateLimitWindowSeconds: settings.rateLimitWindowSeconds,
       rateLimitBy: settings.rateLimitBy,
+      trustedProxies: settings.trustedProxies,
+      trustedProxyHops: settings.trustedProxyHops,
     },
     corsOrigins: settings.corsOrigins,
     tracing,
@@ -633,6 +800,8 @@ export const gatewayConfig = defineConfig({
     useTokenLimit(),
     useOperationLimits(),
     ...(settings.rateLimit > 0 ? [useRequestRateLimit(GRAPHQL_ENDPOINT)] : []),
+    useUserTokensOnly(),
+    useWebSocketLimits(),
     useWebSocketAuthorization(),
     useVaryOrigin(),
     useErrorCodes(),

@@ -101,7 +101,9 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
 
     @app.exception_handler(GraphError)
     async def graph_error(_: Request, exc: GraphError) -> JSONResponse:
-        return envelope_error(exc.code, exc.message, exc.details)
+        response = envelope_error(exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

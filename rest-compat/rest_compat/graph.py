@@ -70,11 +70,18 @@ NOT_TEXT = "The request has a string that is not valid Unicode text (a lone surr
 class GraphError(Exception):
     """A GraphQL error (or a router refusal) in the fixed code set, ready for the envelope."""
 
-    def __init__(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
 
 
 class RouterUnavailable(Exception):
@@ -132,6 +139,7 @@ class GraphClient:
     async def run(self, request: Request, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The `Runner`: sends the operation with the request's forwarded headers."""
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
+        headers["x-forwarded-for"] = _forwarded_for(request)
         try:
             content = json.dumps({"query": query, "variables": variables}, ensure_ascii=False).encode()
         except UnicodeEncodeError as exc:
@@ -155,6 +163,14 @@ class GraphClient:
         return data
 
 
+def _forwarded_for(request: Request) -> str:
+    """The hops a request came through, for the router's per-client rate limit: those the client (or a
+    proxy in front) named, then who connected to us. Which of them to believe is the router's call
+    (its trusted proxies), so nothing here is trusted or dropped."""
+    peer = request.client.host if request.client else None
+    return ", ".join(hop for hop in (request.headers.get("x-forwarded-for"), peer) if hop)
+
+
 def _graph_error(error: dict[str, Any], status: int) -> GraphError:
     extensions = error.get("extensions") or {}
     raw_code = extensions.get("code")
@@ -168,4 +184,7 @@ def _graph_error(error: dict[str, Any], status: int) -> GraphError:
     # Subgraphs already mask unexpected errors; an INTERNAL message that reaches us is meant for clients.
     message = str(error.get("message") or code.value)
     details = extensions.get("details")
-    return GraphError(code, message, details if isinstance(details, dict) else {})
+    # The router's rate limit says when to come back; REST clients read that from Retry-After.
+    retry_after = extensions.get("retryAfter")
+    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) and retry_after > 0 else {}
+    return GraphError(code, message, details if isinstance(details, dict) else {}, headers)

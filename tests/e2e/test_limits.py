@@ -1,8 +1,17 @@
 """The router's limits hold for what a client really asks (issue 8, findings 7, 8 and 10)."""
 
-import pytest
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
 
-from tests.e2e.conftest import E2EStack
+import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from tests.e2e.conftest import E2EStack, StartStack
 
 pytestmark = pytest.mark.e2e
 
@@ -27,3 +36,136 @@ def test_demand_control_counts_a_page_as_its_first(stack: E2EStack) -> None:
     # A single page of 100 is what pages allow; demand control lets it through.
     page = stack.graphql("{ courses(first: 100) { edges { node { id title } } } }", token=token).json()
     assert page.get("errors") is None, page
+
+
+LIMIT = 5
+
+
+@pytest.fixture(scope="module")
+def limited(start_stack: StartStack) -> Iterator[E2EStack]:
+    """A stack whose router allows each client LIMIT requests a minute (by address, the default)."""
+    with start_stack("limited", {"COURSEGRAPH_ROUTER_RATE_LIMIT": str(LIMIT)}) as running:
+        yield running
+
+
+def test_rest_clients_are_limited_each_on_their_own(limited: E2EStack) -> None:
+    """rest-compat forwards who called it, and the router trusts it (a loopback proxy): one client
+    over its limit is refused while another, through the same rest-compat, is not. Before, every REST
+    client shared rest-compat's one budget."""
+    first = {"x-forwarded-for": "198.51.100.10"}
+    for _ in range(LIMIT):
+        assert limited.rest("GET", "/courses", headers=first).status_code == 200
+    refused = limited.rest("GET", "/courses", headers=first)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "RATE_LIMITED", refused.text
+    assert int(refused.headers["retry-after"]) >= 1, refused.headers
+    # The same client through the graph directly: the same budget, spent.
+    direct = limited.graphql("{ courses(first: 1) { totalCount } }", headers=first)
+    assert direct.status_code == 429, direct.text
+
+    other = limited.rest("GET", "/courses", headers={"x-forwarded-for": "198.51.100.11"})
+    assert other.status_code == 200, other.text
+    # What a client writes before the hop a trusted proxy added is not believed.
+    spoofed = limited.rest("GET", "/courses", headers={"x-forwarded-for": "203.0.113.1, 198.51.100.10"})
+    assert spoofed.status_code == 429, spoofed.text
+
+
+# --- WebSocket (graphql-transport-ws) -------------------------------------------------------------------
+
+
+def ws_url(stack: E2EStack) -> str:
+    return stack.router_url.replace("http://", "ws://", 1)
+
+
+async def open_socket(stack: E2EStack, token: str | None = None, **options: Any) -> ClientConnection:
+    socket = await ws_connect(ws_url(stack), subprotocols=[Subprotocol("graphql-transport-ws")], **options)
+    payload = {"Authorization": f"Bearer {token}"} if token else {}
+    await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+    ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert ack["type"] == "connection_ack", ack
+    return socket
+
+
+async def subscribe(socket: ClientConnection, op_id: str, query: str, variables: dict[str, Any]) -> None:
+    message = {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
+    await socket.send(json.dumps(message))
+
+
+async def first_message(socket: ClientConnection, op_id: str) -> dict[str, Any]:
+    """The first `next` or `error` message of operation `op_id` (others' messages are skipped)."""
+    while True:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), 15))
+        if message.get("id") == op_id and message["type"] in ("next", "error"):
+            return message
+
+
+def codes(message: dict[str, Any]) -> list[str]:
+    errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    return [str(error["extensions"]["code"]) for error in errors]
+
+
+async def test_websocket_operations_count_against_the_clients_budget(limited: E2EStack) -> None:
+    """620 operations on one socket used to be all answered: each now counts like an HTTP request."""
+    socket = await open_socket(limited)
+    try:
+        answers = []
+        for n in range(LIMIT + 1):
+            await subscribe(socket, f"q{n}", "{ __typename }", {})
+            answers.append(await first_message(socket, f"q{n}"))
+        assert all(a["type"] == "next" and a["payload"].get("data") for a in answers[:LIMIT]), answers
+        assert codes(answers[LIMIT]) == ["RATE_LIMITED"], answers[LIMIT]
+        # The same client over HTTP: the same budget, spent.
+        assert limited.graphql("{ __typename }").status_code == 429
+    finally:
+        await socket.close()
+
+
+async def test_a_websocket_message_over_the_body_cap_closes_the_socket(stack: E2EStack) -> None:
+    """ws defaults to 100 MiB messages; the router's HTTP cap (8 MiB) holds for sockets too: a 9 MiB
+    message closes the socket with 1009 (message too big), unparsed and unanswered."""
+    socket = await open_socket(stack, max_size=None)
+    padding = "#" + "x" * (9 * 1024 * 1024)
+    await subscribe(socket, "big", "{ __typename }" + padding, {})
+    with pytest.raises(ConnectionClosed) as closed:
+        await first_message(socket, "big")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009, closed.value
+
+
+SUBSCRIBE = "subscription($c: ID!) { enrollmentProgress(courseId: $c) { progress } }"
+ENROLL = "mutation($c: ID!) { enroll(courseId: $c) { enrollment { id } } }"
+
+
+async def test_a_user_holds_at_most_ten_subscriptions_at_once(stack: E2EStack) -> None:
+    instructor = stack.sign_in_as("instructor")
+    course = stack.create_course(instructor["access_token"], lessons=1)
+    learner = stack.sign_in()
+    token = learner["access_token"]
+    assert stack.graphql(ENROLL, {"c": course["id"]}, token=token).json().get("errors") is None
+
+    # Across two sockets: the cap is the user's, not the socket's.
+    sockets = [await open_socket(stack, token), await open_socket(stack, token)]
+    try:
+        for n in range(10):
+            socket = sockets[n % 2]
+            await subscribe(socket, f"s{n}", SUBSCRIBE, {"c": course["id"]})
+            opened = await first_message(socket, f"s{n}")
+            assert opened["type"] == "next" and opened["payload"]["data"], opened
+        await subscribe(sockets[0], "s10", SUBSCRIBE, {"c": course["id"]})
+        assert codes(await first_message(sockets[0], "s10")) == ["RATE_LIMITED"]
+        # Another user is not affected; closing one subscription makes room for another.
+        other = stack.sign_in()
+        assert (
+            stack.graphql(ENROLL, {"c": course["id"]}, token=other["access_token"]).json().get("errors")
+            is None
+        )
+        others = await open_socket(stack, other["access_token"])
+        sockets.append(others)
+        await subscribe(others, "o1", SUBSCRIBE, {"c": course["id"]})
+        assert (await first_message(others, "o1"))["type"] == "next"
+        await sockets[0].send(json.dumps({"id": "s0", "type": "complete"}))
+        await asyncio.sleep(0.5)
+        await subscribe(sockets[0], "s11", SUBSCRIBE, {"c": course["id"]})
+        assert (await first_message(sockets[0], "s11"))["type"] == "next"
+    finally:
+        for socket in sockets:
+            await socket.close()

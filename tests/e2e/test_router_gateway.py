@@ -327,6 +327,7 @@ def router_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterSta
             COURSEGRAPH_PROFILE="production",
             COURSEGRAPH_ROUTER_RATE_LIMIT=str(PRODUCTION_RATE_LIMIT),
             COURSEGRAPH_ROUTER_RATE_LIMIT_BY="sub",
+            COURSEGRAPH_ROUTER_TRUSTED_PROXIES="",  # clients connect directly: no X-Forwarded-For believed
         )
         yield RouterStack(keys, subgraph, dev, production, supergraph, dev_routing_url)
     finally:
@@ -454,6 +455,13 @@ REJECTED_TOKENS: dict[str, Callable[[Any], str]] = {
     "alg none": _alg_none_token,
     "HS256 signed with the public key": _hs256_with_public_key_token,
     "unknown kid": lambda keys: _sign(keys.stranger),
+    "no expiry": lambda keys: jwt.encode(
+        {k: v for k, v in _claims().items() if k != "exp"},
+        keys.current.private_key,
+        algorithm="RS256",
+        headers={"kid": keys.current.kid},
+    ),
+    "a service's token": lambda keys: _sign(keys.current, role="service", client_id="courses"),
     "known kid, other key": lambda keys: _sign(keys.stranger, kid=keys.current.kid),
     "tampered claims": lambda keys: ".".join(
         [
@@ -799,6 +807,17 @@ async def test_rate_limit_per_jwt_subject(router_stack: RouterStack) -> None:
     # Another subject has its own budget.
     other = await _post(router_stack.production, "{ __typename }", token=_sign(router_stack.keys.current))
     assert other.status_code == 200
+
+
+async def test_a_client_cannot_pick_its_rate_limit_bucket(router_stack: RouterStack) -> None:
+    """Anonymous requests count by address; with no trusted proxy, X-Forwarded-For changes nothing."""
+    statuses = []
+    for n in range(PRODUCTION_RATE_LIMIT + 1):
+        response = await _post(
+            router_stack.production, "{ __typename }", headers={"x-forwarded-for": f"198.51.100.{n}"}
+        )
+        statuses.append(response.status_code)
+    assert 429 in statuses, statuses
 
 
 async def test_gateway_logs_are_json_lines(router_stack: RouterStack) -> None:
