@@ -74,7 +74,7 @@ def test_rest_clients_are_limited_each_on_their_own(limited: E2EStack) -> None:
 
 
 def ws_url(stack: E2EStack) -> str:
-    return stack.router_url.replace("http://", "ws://", 1)
+    return str(stack.router_url).replace("http://", "ws://", 1)
 
 
 async def open_socket(stack: E2EStack, token: str | None = None, **options: Any) -> ClientConnection:
