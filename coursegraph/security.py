@@ -104,7 +104,9 @@ class TokenVerifier:
     """Verifies RS256 access and service tokens against a JWKS (cached; unknown `kid` refetches).
 
     PyJWKClient does the caching and key-rotation lookups; it is synchronous, so it runs in a thread
-    (the JWKS may be served by the same event loop in the single-process dev launcher).
+    (the JWKS may be served by the same event loop in the single-process dev launcher). An unknown `kid`
+    refetches the JWKS at most once per `refetch_seconds` (the client's cooldown): otherwise tokens with
+    made-up kids would make every request a JWKS fetch.
     """
 
     def __init__(
@@ -115,8 +117,11 @@ class TokenVerifier:
         audience: str,
         internal_audience: str,
         cache_seconds: int = 300,
+        refetch_seconds: float = 10,
     ) -> None:
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=cache_seconds, timeout=5)
+        self._jwks = jwt.PyJWKClient(
+            jwks_url, cache_keys=True, lifespan=cache_seconds, timeout=5, cooldown_duration=refetch_seconds
+        )
         self._issuer = issuer
         self._audience = audience
         self._internal_audience = internal_audience

@@ -41,6 +41,7 @@ def token_verifier(settings: ServiceSettings) -> TokenVerifier:
         audience=settings.jwt_audience,
         internal_audience=settings.jwt_internal_audience,
         cache_seconds=settings.jwks_cache_seconds,
+        refetch_seconds=settings.jwks_refetch_seconds,
     )
 
 

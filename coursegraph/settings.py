@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     jwt_internal_audience: str = "coursegraph-internal"
     jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
     jwks_cache_seconds: int = Field(default=300, ge=1)
+    # An unknown `kid` refetches the JWKS at most this often (key rotation waits at most this long).
+    jwks_refetch_seconds: float = Field(default=10, ge=0, le=300)
 
     # Backing services (unset means the embedded dev default where one exists).
     database_url: str | None = None
