@@ -59,6 +59,17 @@ class RefreshTokenRepository:
         row = (await self.session.execute(statement)).one_or_none()
         return None if row is None else (row[0], row[1])
 
+    async def claim(self, token: RefreshToken, *, at: datetime) -> bool:
+        """Mark `token` used unless another request already has: one guarded UPDATE, so that of two
+        concurrent rotations only one wins even where FOR UPDATE locks nothing (SQLite)."""
+        result = await self.session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+            .values(used_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
     async def family(self, family_id: uuid.UUID) -> RefreshTokenFamily | None:
         return await self.session.get(RefreshTokenFamily, family_id, with_for_update=True)
 

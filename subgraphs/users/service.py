@@ -234,7 +234,9 @@ async def rotate_refresh_token(
     user = await users.get(family.user_id)
     if user is None:
         return Rotation(RotationStatus.INVALID)
-    token.used_at = now
+    if not await repo.claim(token, at=now):  # used meanwhile by a concurrent request: reuse
+        await repo.revoke_family(family, reason="reuse", at=now)
+        return Rotation(RotationStatus.REUSED)
     repo.add(
         RefreshToken(family_id=family.id, token_hash=new_token_hash, issued_at=now, expires_at=expires_at)
     )

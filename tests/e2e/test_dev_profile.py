@@ -65,3 +65,24 @@ def test_explorer_is_served_in_dev(dev_stack: Stack) -> None:
 
     page = httpx.get(dev_stack.router_url, headers={"accept": "text/html"}, timeout=10)
     assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_concurrent_refreshes_of_one_token_on_sqlite_rotate_it_at_most_once(dev_stack: Stack) -> None:
+    """SQLite ignores SELECT ... FOR UPDATE: claiming the token is one guarded UPDATE, so of sixteen
+    concurrent uses of one refresh token at most one gets a new session (before, several did)."""
+    import asyncio
+
+    import httpx
+
+    signed_in = dev_stack.rest("POST", "/auth/dev", json={"email": "racer@example.org", "name": "Racer"})
+    refresh_token = signed_in.json()["data"]["refresh_token"]
+
+    async def race() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=dev_stack.rest_url, timeout=30) as client:
+            calls = [client.post("/auth/refresh", json={"refresh_token": refresh_token}) for _ in range(16)]
+            return list(await asyncio.gather(*calls))
+
+    responses = asyncio.run(race())
+    assert all(r.status_code in (200, 401) for r in responses), [r.text for r in responses]
+    rotated = [r.json()["data"]["refresh_token"] for r in responses if r.status_code == 200]
+    assert len(rotated) <= 1, f"{len(rotated)} sessions forked from one refresh token"
