@@ -201,6 +201,7 @@ def test_operators_in_query_strings_are_rejected(target: Target, query: str) -> 
 def _literal_titles(stack: E2EStack, token: str, tag: str) -> dict[str, str]:
     """Published courses whose titles hold regex metacharacters; returns {title: id}."""
     titles = [f"{tag} a.*b", f"{tag} aXXb", f"^{tag} caret", f"{tag} (group)|x", f"{tag} $where"]
+    titles.append(f"{tag} (a+)+$ {'a' * 40}!")  # what a backtracking regex engine chokes on
     ids = {}
     for title in titles:
         created = ok_data(
@@ -233,6 +234,10 @@ def test_search_text_is_matched_literally_in_rest(target: Target) -> None:
         assert search("[") == set()
         assert search("\\") == set()
         assert search(tag) == set(ids.values())
+        # As a regex this backtracked for seconds (9.5 s for 16 repeats); as text it matches its one title.
+        backtracking = f"{tag} (a+)+$ {'a' * 40}!"
+        assert search("(a+)+$") == {ids[backtracking]}
+        assert search("(a+)+$" * 16) == set()
 
 
 @pytest.mark.parametrize(
