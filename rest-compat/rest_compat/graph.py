@@ -131,7 +131,11 @@ class GraphClient:
 
     async def run(self, request: Request, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The `Runner`: sends the operation with the request's forwarded headers."""
-        headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
+        # A field value has no leading or trailing whitespace (RFC 9110 §5.5); uvicorn keeps what a client
+        # sent after the colon, and httpx refuses to send it (`Authorization: Bearer ` was a 503).
+        headers = {
+            name: request.headers[name].strip(" \t") for name in FORWARDED_HEADERS if name in request.headers
+        }
         try:
             content = json.dumps({"query": query, "variables": variables}, ensure_ascii=False).encode()
         except UnicodeEncodeError as exc:
@@ -140,6 +144,10 @@ class GraphClient:
         headers["content-type"] = "application/json"
         try:
             response = await self._client.post(self._url, content=content, headers=headers)
+        except httpx.LocalProtocolError as exc:
+            # What the client sent cannot be passed on as HTTP (a header value): their request, not our
+            # router.
+            raise GraphError(ErrorCode.BAD_USER_INPUT, "A request header is not a valid HTTP field.") from exc
         except httpx.TransportError as exc:
             raise RouterUnavailable(str(exc)) from exc
         try:
