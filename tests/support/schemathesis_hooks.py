@@ -36,9 +36,16 @@ def repeats_an_order(body: Any) -> bool:
             for lesson in (lessons if isinstance(lessons, list) else [])
             if isinstance(lesson, dict) and lesson.get("order") is not None
         ]
-        if len(orders) != len({json.dumps(order) for order in orders}):
+        if len(orders) != len({_order_key(order) for order in orders}):
             return True
     return False
+
+
+def _order_key(order: Any) -> Any:
+    """Orders as the server compares them: 65 and 65.0 are the same order (a JSON integer)."""
+    if isinstance(order, int | float) and not isinstance(order, bool):
+        return float(order)
+    return json.dumps(order, sort_keys=True)
 
 
 def refused_fields(content: bytes) -> list[str]:
