@@ -1,29 +1,27 @@
 """The course endpoints: the catalog, one course, creating a course and enrolling."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import (
-    AliasPath,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasPath, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
+from coursegraph.pagination import Position, decode_cursor, encode_cursor
 from rest_compat.graph import (
+    SIGNED_IN,
+    SIGNED_IN_OR_NOT,
     FromGraphEnum,
     GraphError,
     GraphInput,
     GraphOutput,
+    Integral,
     Runner,
     ToGraphEnum,
+    responses,
+    text_rules,
     user_errors,
 )
 
@@ -79,19 +77,53 @@ MODULES_MAX = 50
 LESSONS_MAX = 100
 SEARCH_MAX = 100
 PAGE_MAX = 100
-CURSOR_MAX = 512
 
 CourseStatus = Literal["draft", "published", "archived"]
 EnrollmentStatus = Literal["active", "completed"]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX)]
-# Module and lesson ids are opaque tokens the API minted (kept when a client sends them back).
-OutlineId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-MediaUrl = Annotated[str, StringConstraints(min_length=1, max_length=URL_MAX, pattern=r"^https?://\S+$")]
+Title = Annotated[str, text_rules(TITLE_MAX, required=True, line_breaks=True)]
+Description = Annotated[str, text_rules(DESCRIPTION_MAX, required=False, line_breaks=True)]
+Content = Annotated[str, text_rules(CONTENT_MAX, required=False, line_breaks=True)]
+MediaUrl = Annotated[
+    str,
+    Field(
+        max_length=URL_MAX,
+        pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$",
+        description="An http(s) URL: no spaces or control characters.",
+    ),
+]
 
 CourseId = Annotated[
     str,
     Path(description="The course's id (24 hexadecimal characters).", pattern=r"^[0-9a-fA-F]{24}$"),
 ]
+
+
+# --- catalog cursors ------------------------------------------------------------------------------------
+# The graph's cursors are opaque (base64 of a JSON position), so no pattern could tell a client which
+# strings are cursors. The REST cursor spells the same keyset position plainly: the time of the last
+# course seen, in microseconds since the Unix epoch, and its id. Every string of this form is a place in
+# the newest-first catalog (the page starts after it), so the pattern is the whole rule.
+
+CURSOR_PATTERN = r"^[0-9]{1,16}_[0-9a-f]{24}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def rest_cursor(graph_cursor: str | None) -> str | None:
+    """The REST spelling of a catalog cursor the graph answered."""
+    if graph_cursor is None:
+        return None
+    position = decode_cursor(graph_cursor)
+    assert position is not None
+    return f"{(position.at - _EPOCH) // _MICROSECOND}_{position.id}"
+
+
+def graph_cursor(cursor: str | None) -> str | None:
+    """The graph's cursor for a REST cursor (one that matches `CURSOR_PATTERN`)."""
+    if cursor is None:
+        return None
+    micros, _, course_id = cursor.partition("_")
+    return encode_cursor(Position(_EPOCH + int(micros) * _MICROSECOND, course_id))
 
 
 class CourseListParams(GraphInput):
@@ -102,28 +134,34 @@ class CourseListParams(GraphInput):
 
     first: int = Field(20, ge=1, le=PAGE_MAX, description="Page size (1 to 100).")
     after: str | None = Field(
-        None, min_length=1, max_length=CURSOR_MAX, description="`page_info.end_cursor` of the previous page."
+        None,
+        pattern=CURSOR_PATTERN,
+        description="`page_info.end_cursor` of the previous page: microseconds since the Unix epoch, `_`, "
+        "and a course id (24 lower-case hexadecimal characters); the page starts after that place.",
+        examples=["1764547200000000_6b0e48e58e255fc7add36f17"],
     )
     instructor_id: UUID | None = Field(None, description="Only this instructor's courses.")
     status: Annotated[CourseStatus, ToGraphEnum] | None = Field(
         None, description="Only courses in this status."
     )
     search: str | None = Field(
-        None, max_length=SEARCH_MAX, description="Case-insensitive text in the title, matched literally."
+        None,
+        max_length=SEARCH_MAX,
+        description="Case-insensitive text in the title, matched literally (at most 100 characters once "
+        "NFC-normalised and trimmed).",
     )
 
     def to_graph(self) -> dict[str, Any]:
         """The `Courses` operation's variables: the page, and the filters given as a `CourseFilter`."""
         given = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"first", "after"})
-        return {"first": self.first, "after": self.after, "filter": given or None}
+        return {"first": self.first, "after": graph_cursor(self.after), "filter": given or None}
 
 
 class LessonRequest(GraphInput):
-    id: OutlineId | None = None
     title: Title
-    content: Annotated[str, StringConstraints(max_length=CONTENT_MAX)] = ""
+    content: Content = ""
     media_url: MediaUrl | None = None
-    order: int | None = Field(
+    order: Annotated[int, Integral] | None = Field(
         default=None,
         ge=1,
         le=LESSONS_MAX,
@@ -132,10 +170,29 @@ class LessonRequest(GraphInput):
     )
 
 
+# The module's rule on `order` that no single lesson shows: every lesson has one or none has (null is
+# none). That no two lessons share an order is said in words (`ModuleRequest.lessons`): JSON Schema can
+# say it only as one `contains`/`maxContains` clause per possible order.
+ORDER_RANGE = {"minimum": 1, "maximum": LESSONS_MAX}
+ORDER_RULES: dict[str, Any] = {
+    "anyOf": [
+        {"items": {"required": ["order"], "properties": {"order": {"type": "integer", **ORDER_RANGE}}}},
+        {"items": {"properties": {"order": {"type": "null"}}}},
+    ],
+}
+
+
 class ModuleRequest(GraphInput):
-    id: OutlineId | None = None
     title: Title
-    lessons: Annotated[list[LessonRequest], Field(max_length=LESSONS_MAX)] = Field(default_factory=list)
+    lessons: Annotated[
+        list[LessonRequest],
+        Field(
+            max_length=LESSONS_MAX,
+            description="The lessons in order, or each with its `order`: every lesson or none, no two the "
+            "same.",
+            json_schema_extra=ORDER_RULES,
+        ),
+    ] = Field(default_factory=list)
 
     @field_validator("lessons")
     @classmethod
@@ -149,8 +206,10 @@ class ModuleRequest(GraphInput):
 
 
 class CreateCourseRequest(GraphInput):
+    """A new draft course with its outline. Module and lesson ids are minted by the API."""
+
     title: Title
-    description: Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)] = ""
+    description: Description = ""
     modules: Annotated[list[ModuleRequest], Field(max_length=MODULES_MAX)] = Field(default_factory=list)
 
     def to_graph(self) -> dict[str, Any]:
@@ -203,7 +262,12 @@ class Course(CourseSummary):
 
 class PageInfo(GraphOutput):
     has_next_page: bool
-    end_cursor: str | None
+    end_cursor: str | None = Field(description="Where the next page starts (`after`); null on an empty page.")
+
+    @field_validator("end_cursor", mode="before")
+    @classmethod
+    def spelled_for_rest(cls, cursor: Any) -> Any:
+        return rest_cursor(cursor) if isinstance(cursor, str) else cursor
 
 
 class CoursePage(GraphOutput):
@@ -246,6 +310,7 @@ def router(run: Runner) -> APIRouter:
     @router.get(
         "/courses",
         summary="The catalog, newest first: published courses, plus one's own (instructors) or all (admins)",
+        openapi_extra=SIGNED_IN_OR_NOT,
     )
     async def list_courses(
         request: Request, params: Annotated[CourseListParams, Query()]
@@ -254,7 +319,11 @@ def router(run: Runner) -> APIRouter:
         return Envelope.ok(CoursePage.model_validate(data["courses"]))
 
     @router.post(
-        "/courses", status_code=201, summary="Instructors and admins: create a draft course with its outline"
+        "/courses",
+        status_code=201,
+        summary="Instructors and admins: create a draft course with its outline",
+        responses=responses(403, 413),
+        openapi_extra=SIGNED_IN,
     )
     async def create_course(request: Request, body: CreateCourseRequest) -> Envelope[Course]:
         data = await run(request, CREATE_COURSE, {"input": body.to_graph()})
@@ -263,7 +332,12 @@ def router(run: Runner) -> APIRouter:
             raise user_errors(payload["errors"], default_field="input")
         return Envelope.ok(Course.model_validate(payload["course"]))
 
-    @router.get("/courses/{course_id}", summary="A course; lesson content only for its learners and managers")
+    @router.get(
+        "/courses/{course_id}",
+        summary="A course; lesson content only for its learners and managers",
+        responses=responses(404),
+        openapi_extra=SIGNED_IN_OR_NOT,
+    )
     async def get_course(request: Request, course_id: CourseId) -> Envelope[Course]:
         data = await run(request, COURSE, {"id": course_id})
         if data["course"] is None:
@@ -274,6 +348,8 @@ def router(run: Runner) -> APIRouter:
         "/courses/{course_id}/enroll",
         status_code=201,
         summary="Enroll the caller in a published course (once; a second time is a 409)",
+        responses=responses(404, 409),
+        openapi_extra=SIGNED_IN,
     )
     async def enroll(request: Request, course_id: CourseId) -> Envelope[Enrollment]:
         data = await run(request, ENROLL, {"courseId": course_id})

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from coursegraph.envelope import Envelope
@@ -56,9 +56,52 @@ def _upper_case(value: str) -> str:
     return value.upper()
 
 
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# JSON Schema's integers include `21.0`; strict validation would refuse it (and still refuses "21" and
+# booleans).
+Integral = BeforeValidator(_integral)
+
 # A graph enum value (`IN_PROGRESS`) read as REST spells it (`in_progress`), and the other way.
 FromGraphEnum = BeforeValidator(_lower_case)
 ToGraphEnum = PlainSerializer(_upper_case)
+
+
+# --- text: the services' rules, stated as patterns in the OpenAPI document --------------------------------
+# Every pattern here means the same to the three engines that read it: pydantic's (Rust `regex`, which
+# validates requests), ECMA-262 (JSON Schema clients) and Python's `re` (schemathesis): explicit
+# character classes only, no `\s`, no lookaround, anchored at both ends.
+
+# Unicode category Cc (C0 controls, DEL, C1 controls): the services refuse them in text.
+CONTROLS = r"\x00-\x1f\x7f-\x9f"
+# The same less tab, line feed and carriage return, which multi-line text may hold.
+CONTROLS_BUT_LINE_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# What Python's `str.strip()` removes besides those controls: text made only of these is blank.
+SPACES = r" \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def text_pattern(*, required: bool, line_breaks: bool) -> str:
+    """Text without control characters (tab and line breaks allowed when `line_breaks`); when
+    `required`, with at least one character that is neither a control nor a space."""
+    allowed = f"[^{CONTROLS_BUT_LINE_BREAKS if line_breaks else CONTROLS}]"
+    if not required:
+        return f"^{allowed}*$"
+    return f"^{allowed}*[^{CONTROLS}{SPACES}]{allowed}*$"
+
+
+def text_rules(maximum: int, *, required: bool, line_breaks: bool) -> Any:
+    """The bounds, pattern and description of a text field, for `Annotated[str, text_rules(...)]`."""
+    breaks = "; tab and line breaks allowed" if line_breaks else ""
+    blank = ", and not blank" if required else ""
+    return Field(
+        min_length=1 if required else None,
+        max_length=maximum,
+        pattern=text_pattern(required=required, line_breaks=line_breaks),
+        description=f"At most {maximum} characters (counted once Unicode NFC-normalised and trimmed)"
+        f"{blank}; no control characters{breaks}.",
+    )
 
 
 # --- errors and the envelope ----------------------------------------------------------------------------
@@ -88,9 +131,36 @@ class RouterUnavailable(Exception):
     pass
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code.http_status: {"model": Envelope[None], "description": code.value} for code in ErrorCode
+# --- what an operation may answer, for the OpenAPI document --------------------------------------------
+
+_ERRORS: dict[int, tuple[ErrorCode, str]] = {
+    400: (ErrorCode.BAD_USER_INPUT, "The request breaks a rule; `details.fields` names the fields."),
+    401: (ErrorCode.UNAUTHENTICATED, "No valid access token where one is needed, or an invalid one."),
+    403: (ErrorCode.FORBIDDEN, "The caller may not do this."),
+    404: (ErrorCode.NOT_FOUND, "There is no such resource (or the caller may not know of it)."),
+    409: (ErrorCode.CONFLICT, "The resource's state does not allow it; `details.reason` says why."),
+    413: (ErrorCode.BAD_USER_INPUT, "The request body is over the size limit (8 MiB by default)."),
+    429: (ErrorCode.RATE_LIMITED, "Too many requests from this client; retry after `Retry-After` seconds."),
+    500: (ErrorCode.INTERNAL, "An unexpected error."),
+    503: (ErrorCode.INTERNAL, "The API is temporarily unavailable (the GraphQL router does not answer)."),
 }
+# Every operation may answer these: invalid input, an invalid token, the rate limit, a failure.
+ALWAYS = (400, 401, 429, 500, 503)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of an operation (the envelope with `success: false`), by status."""
+    return {
+        status: {"model": Envelope[None], "description": f"{_ERRORS[status][0].value}: {_ERRORS[status][1]}"}
+        for status in sorted(statuses)
+    }
+
+
+# How an operation takes the caller's access token (`Authorization: Bearer <JWT>`): required, or optional
+# (anonymous callers see less). The scheme itself is declared once (`app.py`).
+BEARER = "bearer"
+SIGNED_IN: dict[str, Any] = {"security": [{BEARER: []}]}
+SIGNED_IN_OR_NOT: dict[str, Any] = {"security": [{}, {BEARER: []}]}
 
 
 def envelope_error(
@@ -138,7 +208,11 @@ class GraphClient:
 
     async def run(self, request: Request, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The `Runner`: sends the operation with the request's forwarded headers."""
-        headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
+        # A field value has no leading or trailing whitespace (RFC 9110 §5.5); uvicorn keeps what a client
+        # sent after the colon, and httpx refuses to send it (`Authorization: Bearer ` was a 503).
+        headers = {
+            name: request.headers[name].strip(" \t") for name in FORWARDED_HEADERS if name in request.headers
+        }
         headers["x-forwarded-for"] = _forwarded_for(request)
         try:
             content = json.dumps({"query": query, "variables": variables}, ensure_ascii=False).encode()
@@ -148,6 +222,10 @@ class GraphClient:
         headers["content-type"] = "application/json"
         try:
             response = await self._client.post(self._url, content=content, headers=headers)
+        except httpx.LocalProtocolError as exc:
+            # What the client sent cannot be passed on as HTTP (a header value): their request, not our
+            # router.
+            raise GraphError(ErrorCode.BAD_USER_INPUT, "A request header is not a valid HTTP field.") from exc
         except httpx.TransportError as exc:
             raise RouterUnavailable(str(exc)) from exc
         try:

@@ -5,17 +5,20 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Request
-from pydantic import AliasPath, Field, StringConstraints
+from pydantic import AliasPath, ConfigDict, Field, model_validator
 
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
 from rest_compat.graph import (
+    SIGNED_IN,
     FromGraphEnum,
     GraphError,
     GraphInput,
     GraphOutput,
     Runner,
     ToGraphEnum,
+    responses,
+    text_rules,
     user_errors,
 )
 
@@ -46,8 +49,19 @@ UserId = Annotated[UUID, Path(description="The user's id (a UUID).")]
 
 
 class UpdateUserRequest(GraphInput):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    """What to change: `name` (a user's own), `role` (admins, of others); at least one of them."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    name: Annotated[str, text_rules(200, required=True, line_breaks=False)] | None = None
     role: Annotated[Role, ToGraphEnum] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def something_to_change(cls, body: Any) -> Any:
+        if isinstance(body, dict) and not body:
+            raise ValueError("give name and/or role")
+        return body
 
     def to_graph(self) -> dict[str, Any]:
         # Only what the client gave changes (an explicit null included).
@@ -78,25 +92,37 @@ class Roles(GraphOutput):
 def router(run: Runner) -> APIRouter:
     router = APIRouter(tags=["users"])
 
-    @router.get("/users/{user_id}", summary="A user's profile")
+    @router.get(
+        "/users/{user_id}",
+        summary="A user's profile (signed-in callers)",
+        responses=responses(404),
+        openapi_extra=SIGNED_IN,
+    )
     async def get_user(request: Request, user_id: UserId) -> Envelope[User]:
         data = await run(request, USER, {"id": str(user_id)})
         if data["user"] is None:
             raise GraphError(ErrorCode.NOT_FOUND, "User not found.")
         return Envelope.ok(User.model_validate(data["user"]))
 
-    @router.put("/users/{user_id}", summary="Edit a profile (own name; admins: roles)")
+    @router.put(
+        "/users/{user_id}",
+        summary="Edit a profile (own name; admins: roles)",
+        responses=responses(403, 404, 413),
+        openapi_extra=SIGNED_IN,
+    )
     async def update_user(request: Request, user_id: UserId, body: UpdateUserRequest) -> Envelope[User]:
-        changes = body.to_graph()
-        if not changes:
-            raise GraphError(ErrorCode.BAD_USER_INPUT, "Nothing to update: give name and/or role.")
-        data = await run(request, UPDATE_USER, {"id": str(user_id), "input": changes})
+        data = await run(request, UPDATE_USER, {"id": str(user_id), "input": body.to_graph()})
         payload = data["updateUser"]
         if payload["errors"]:
             raise user_errors(payload["errors"], default_field="input")
         return Envelope.ok(User.model_validate(payload["user"]))
 
-    @router.get("/users/{user_id}/roles", summary="A user's role and its permissions")
+    @router.get(
+        "/users/{user_id}/roles",
+        summary="A user's role and its permissions (signed-in callers)",
+        responses=responses(404),
+        openapi_extra=SIGNED_IN,
+    )
     async def get_user_roles(request: Request, user_id: UserId) -> Envelope[Roles]:
         data = await run(request, USER_ROLES, {"id": str(user_id)})
         if data["user"] is None:
