@@ -76,8 +76,9 @@ def _with_code(error: GraphQLError) -> GraphQLError:
         if original.details:
             extensions["details"] = original.details
         return _copy(error, original.message, extensions)
-    if original is None:
-        # Parse and validation errors, and variable coercion: the client sent a bad document.
+    if original is None or isinstance(original, GraphQLError):
+        # Parse and validation errors, and variable coercion (graphql-core's own refusal of an input value,
+        # e.g. an integer past 2^53 for a Float, which the router lets through): the client's input.
         code = (error.extensions or {}).get("code", ErrorCode.BAD_USER_INPUT.value)
         return _copy(error, error.message, {**(error.extensions or {}), "code": code})
     # Not masked by MaskInternalErrors (raised outside the operation); process_errors logged it.
@@ -97,7 +98,9 @@ def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
 
 
 def _unexpected(error: GraphQLError) -> bool:
-    return error.original_error is not None and not isinstance(error.original_error, CourseGraphError)
+    return error.original_error is not None and not isinstance(
+        error.original_error, (CourseGraphError, GraphQLError)
+    )
 
 
 class MaskInternalErrors(MaskErrors):

@@ -22,6 +22,8 @@ from subgraphs.auth.users_client import OAuthIdentity, UserRef, UsersClient
 
 CODE_MAX_LENGTH = 2048
 REDIRECT_URI_MAX_LENGTH = 2048
+PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+URI_CHARACTERS = re.compile(r"[\x21-\x7e]+")
 REFRESH_TOKEN_MAX_LENGTH = 256
 NAME_MAX_LENGTH = 200
 # RFC 7636 §4.1: 43 to 128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
@@ -54,6 +56,8 @@ def _invalid(field: str, message: str) -> BadUserInput:
 def validate_sign_in(code: str, code_verifier: str | None, redirect_uri: str, *, requires_pkce: bool) -> None:
     if not code or len(code) > CODE_MAX_LENGTH:
         raise _invalid("code", f"code must be 1 to {CODE_MAX_LENGTH} characters.")
+    if not PRINTABLE_ASCII.fullmatch(code):  # RFC 6749 §A.11: VSCHAR; the token request is ASCII
+        raise _invalid("code", "code must be printable ASCII characters.")
     if code_verifier is None:
         if requires_pkce:
             raise _invalid("codeVerifier", "codeVerifier is required (PKCE).")
@@ -61,6 +65,8 @@ def validate_sign_in(code: str, code_verifier: str | None, redirect_uri: str, *,
         raise _invalid("codeVerifier", "codeVerifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~.")
     if len(redirect_uri) > REDIRECT_URI_MAX_LENGTH:
         raise _invalid("redirectUri", f"redirectUri must be at most {REDIRECT_URI_MAX_LENGTH} characters.")
+    if not URI_CHARACTERS.fullmatch(redirect_uri):  # RFC 3986: a URI is ASCII, without spaces
+        raise _invalid("redirectUri", "redirectUri must be an http(s) URL.")
     try:
         parts = urlsplit(redirect_uri)
     except ValueError:

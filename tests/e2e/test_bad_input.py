@@ -107,3 +107,38 @@ def test_rest_reads_an_assessment_revealed_after_the_last_attempt(world: World) 
     response = world.stack.rest("GET", f"/assessments/{assessment['id']}", token=learner["access_token"])
     assert response.status_code == 200, response.text
     assert response.json()["data"]["reveal_policy"] == "after_last_attempt"
+
+
+def test_a_numeric_answer_no_float_holds_exactly_is_bad_input_and_records_nothing(world: World) -> None:
+    """Finding 15 (schemathesis): the router writes the double -5.185064366658146e16 as the integer
+    -51850643666581460, which graphql-core refuses as a Float. That refusal was masked as INTERNAL (500)."""
+    assessment = world.create()
+    (numeric,) = [q["id"] for q in assessment["questions"] if q["type"] == "NUMERIC"]
+    learner = world.learner()
+    answers = [{"question_id": numeric, "number": -5.185064366658146e16}]
+    response = world.stack.rest(
+        "POST",
+        f"/assessments/{assessment['id']}/submit",
+        token=learner["access_token"],
+        json={"answers": answers},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "BAD_USER_INPUT", response.text
+    assert world.attempts_of(learner, assessment["id"]) == 0
+
+
+SIGN_IN_WITH_GITHUB = """mutation($code: String!, $uri: String!) {
+  signInWithGithub(input: {code: $code, redirectUri: $uri}) { accessToken } }"""
+
+
+@pytest.mark.parametrize(
+    ("code", "uri"),
+    [("w\u0081", "https://app.example.org/callback"), ("abc", "https://app.example.org/caf\u00e9")],
+)
+def test_a_non_ascii_authorization_code_or_redirect_uri_is_bad_input(
+    stack: E2EStack, code: str, uri: str
+) -> None:
+    """OAuth codes are visible ASCII (RFC 6749) and URIs ASCII (RFC 3986); the provider client failed on
+    others, which read as "GitHub is unavailable" (500)."""
+    response = stack.graphql(SIGN_IN_WITH_GITHUB, {"code": code, "uri": uri})
+    assert error_code(response) == "BAD_USER_INPUT", response.text
