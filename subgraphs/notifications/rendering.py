@@ -1,0 +1,53 @@
+"""Emails from templates: one subject, a text part and an HTML part per kind, as files (ADR 0019).
+
+`templates/<kind>.subject.txt`, `<kind>.txt` and `<kind>.html` (which extend `base.txt` and `base.html`).
+HTML is autoescaped; subjects and text parts are plain text, never interpreted as markup by a mail client.
+A variable a template names but the context lacks is an error, not an empty string.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+class Kind(StrEnum):
+    """What an email is about; each has its three template files."""
+
+    WELCOME = "welcome"
+    ENROLLMENT_CONFIRMED = "enrollment_confirmed"
+    COURSE_COMPLETED = "course_completed"
+    ASSESSMENT_RESULT = "assessment_result"
+    CERTIFICATE_ISSUED = "certificate_issued"
+    ROLE_CHANGED = "role_changed"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    def __init__(self, directory: Path = TEMPLATES) -> None:
+        loader = jinja2.FileSystemLoader(directory)
+        undefined = jinja2.StrictUndefined
+        self._html = jinja2.Environment(loader=loader, undefined=undefined, autoescape=True)
+        # Subjects and text parts are plain text: escaping would put &amp; in front of readers.
+        self._text = jinja2.Environment(loader=loader, undefined=undefined, autoescape=False)  # noqa: S701
+
+    def render(self, kind: Kind, context: dict[str, Any]) -> Rendered:
+        """The email of `kind` for `context`; raises jinja2.UndefinedError when a variable is missing."""
+        values = {"unsubscribe_url": None, **context}
+        # A subject is one line: a line break in a value (a course title) must not start a header.
+        subject = " ".join(self._text.get_template(f"{kind}.subject.txt").render(values).split())
+        return Rendered(
+            subject=subject,
+            text=self._text.get_template(f"{kind}.txt").render(values).strip() + "\n",
+            html=self._html.get_template(f"{kind}.html").render(values),
+        )

@@ -1,0 +1,97 @@
+"""A local fake of SendGrid's v3 mail-send API (https://www.twilio.com/docs/sendgrid/api-reference/mail-send).
+
+  POST /v3/mail/send   `Authorization: Bearer <api key>`, the v3 JSON body
+                       -> 202 with `X-Message-Id`, empty body; 401 for another key; 400 with SendGrid's
+                          `{"errors": [{"message", "field", "help"}]}` for a body without what the API
+                          requires (personalizations with a `to`, `from`, a subject, content)
+Test-only control: `answers` is a queue of scripted answers (status, headers) used before the normal 202;
+`received` holds every accepted message; `requests` counts every request.
+
+`run_fake_sendgrid()` runs it on a free port in a background thread and yields the handle.
+"""
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from tests.support.servers import serve_in_thread
+
+
+@dataclass
+class FakeSendGrid:
+    api_key: str = field(default_factory=lambda: f"SG.fake-{uuid.uuid4().hex}")
+    base_url: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer_next(self, status: int, headers: dict[str, str] | None = None) -> None:
+        with self.lock:
+            self.answers.append((status, headers or {}))
+
+
+def _missing(body: Any) -> list[dict[str, str | None]]:
+    """What the v3 API requires that `body` lacks, as SendGrid reports it."""
+    if not isinstance(body, dict):
+        return [{"message": "Bad Request", "field": None, "help": None}]
+    errors = []
+    personalizations = body.get("personalizations")
+    if not personalizations or not all(isinstance(p, dict) and p.get("to") for p in personalizations):
+        errors.append({"message": "The personalizations field is required.", "field": "personalizations"})
+    if not isinstance(body.get("from"), dict) or not body["from"].get("email"):
+        errors.append({"message": "The from object must be provided.", "field": "from"})
+    has_subject = body.get("subject") or all(p.get("subject") for p in personalizations or [{}])
+    if not has_subject:
+        errors.append({"message": "The subject is required.", "field": "subject"})
+    if not body.get("content"):
+        errors.append(
+            {"message": "Unless a valid template_id is provided, content is required.", "field": "content"}
+        )
+    return [{**error, "help": None} for error in errors]
+
+
+def fake_sendgrid_app(fake: FakeSendGrid) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.post("/v3/mail/send")
+    async def send(request: Request) -> Response:
+        with fake.lock:
+            fake.requests += 1
+            scripted = fake.answers.pop(0) if fake.answers else None
+        if request.headers.get("authorization") != f"Bearer {fake.api_key}":
+            return JSONResponse({"errors": [{"message": "Permission denied, wrong credentials"}]}, 401)
+        if scripted is not None:
+            status, headers = scripted
+            return JSONResponse({"errors": [{"message": f"scripted {status}"}]}, status, headers=headers)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        errors = _missing(body)
+        if errors:
+            return JSONResponse({"errors": errors}, 400)
+        message_id = uuid.uuid4().hex
+        with fake.lock:
+            fake.received.append({**body, "message_id": message_id})
+        return Response(status_code=202, headers={"X-Message-Id": message_id})
+
+    return app
+
+
+@contextlib.contextmanager
+def run_fake_sendgrid() -> Iterator[FakeSendGrid]:
+    fake = FakeSendGrid()
+    with serve_in_thread(fake_sendgrid_app(fake)) as base_url:
+        fake.base_url = base_url
+        yield fake

@@ -1,0 +1,164 @@
+"""Notification emails: templates rendered, and sent through the `sendgrid` library to a local fake of
+SendGrid's v3 mail-send API, with the retries the issue asks for (issue 9, first part)."""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import jinja2
+import pytest
+
+from subgraphs.notifications.delivery import (
+    NOTIFICATION_KEY_ARG,
+    Email,
+    PermanentFailure,
+    SendGridMailer,
+    TransientFailure,
+    retry_after_seconds,
+)
+from subgraphs.notifications.rendering import Kind, Renderer
+from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
+from tests.support.servers import free_port
+
+CONTEXTS: dict[Kind, dict[str, Any]] = {
+    Kind.WELCOME: {"name": "Ada", "app_url": "https://learn.example.org"},
+    Kind.ENROLLMENT_CONFIRMED: {"name": "Ada", "course_title": "Analysis", "course_url": "https://x/c/1"},
+    Kind.COURSE_COMPLETED: {"name": "Ada", "course_title": "Analysis"},
+    Kind.ASSESSMENT_RESULT: {
+        "name": "Ada",
+        "assessment_title": "Quiz 1",
+        "percent": 87.5,
+        "passed": True,
+        "result_url": "https://x/a/1/result",
+    },
+    Kind.CERTIFICATE_ISSUED: {
+        "name": "Ada",
+        "course_title": "Analysis",
+        "certificate_code": "CG-ABCD-EFGH",
+        "verification_url": "https://x/certificates/CG-ABCD-EFGH",
+    },
+    Kind.ROLE_CHANGED: {"name": "Ada", "role": "instructor", "previous_role": "learner"},
+}
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_every_kind_renders_a_subject_and_both_parts(kind: Kind) -> None:
+    rendered = Renderer().render(kind, {**CONTEXTS[kind], "unsubscribe_url": "https://x/unsubscribe?t=1"})
+    assert rendered.subject and "\n" not in rendered.subject and "{" not in rendered.subject
+    assert "Ada" in rendered.text and "Ada" in rendered.html
+    assert "<html" in rendered.html and "<" not in rendered.text
+    assert (
+        "https://x/unsubscribe?t=1" in rendered.text and 'href="https://x/unsubscribe?t=1"' in rendered.html
+    )
+
+
+def test_html_is_escaped_subjects_are_one_line_and_nothing_is_left_out() -> None:
+    renderer = Renderer()
+    hostile = {
+        **CONTEXTS[Kind.COURSE_COMPLETED],
+        "name": "<script>x()</script>",
+        "course_title": "A\r\nBcc: x",
+    }
+    rendered = renderer.render(Kind.COURSE_COMPLETED, hostile)
+    assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
+    assert rendered.subject == "You completed A Bcc: x"
+    assert "Unsubscribe" not in rendered.text, "no unsubscribe link without an unsubscribe URL"
+    with pytest.raises(jinja2.UndefinedError):
+        renderer.render(Kind.COURSE_COMPLETED, {"name": "Ada"})
+
+
+def test_retry_after_reads_seconds_and_dates() -> None:
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+# --- delivery against the fake ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sendgrid() -> Iterator[FakeSendGrid]:
+    with run_fake_sendgrid() as fake:
+        yield fake
+
+
+def mailer(fake: FakeSendGrid, **options: Any) -> SendGridMailer:
+    defaults: dict[str, Any] = {"attempts": 4, "backoff_seconds": 0.05, "max_wait_seconds": 2.0}
+    return SendGridMailer(
+        fake.api_key, sender="noreply@coursegraph.test", host=fake.base_url, **defaults | options
+    )
+
+
+def email(key: str = "event-1:welcome") -> Email:
+    rendered = Renderer().render(
+        Kind.WELCOME, {**CONTEXTS[Kind.WELCOME], "unsubscribe_url": "https://x/u?t=1"}
+    )
+    return Email(
+        to="ada@example.org",
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        key=key,
+        headers={
+            "List-Unsubscribe": "<https://x/u?t=1>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+async def test_an_email_reaches_sendgrid_with_both_parts_its_key_and_headers(sendgrid: FakeSendGrid) -> None:
+    sent = await mailer(sendgrid).send(email())
+    assert sent.attempts == 1
+    (message,) = sendgrid.received
+    assert sent.message_id == message["message_id"]
+    assert message["from"]["email"] == "noreply@coursegraph.test"
+    (personalization,) = message["personalizations"]
+    assert personalization["to"] == [{"email": "ada@example.org"}]
+    assert message["subject"] == "Welcome to CourseGraph, Ada"
+    parts = {part["type"]: part["value"] for part in message["content"]}
+    assert set(parts) == {"text/plain", "text/html"} and "Ada" in parts["text/plain"]
+    assert message["custom_args"] == {NOTIFICATION_KEY_ARG: "event-1:welcome"}
+    assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+async def test_429_then_202_sends_once_after_the_retry_after_it_asked_for(sendgrid: FakeSendGrid) -> None:
+    sendgrid.answer_next(429, {"Retry-After": "1"})
+    started = time.monotonic()
+    sent = await mailer(sendgrid).send(email())
+    assert sent.attempts == 2 and sendgrid.requests == 2 and len(sendgrid.received) == 1
+    assert time.monotonic() - started >= 0.9, "Retry-After: 1 was honoured"
+
+
+async def test_5xx_answers_are_retried_with_backoff_until_one_is_accepted(sendgrid: FakeSendGrid) -> None:
+    for status in (500, 502, 503):
+        sendgrid.answer_next(status)
+    sent = await mailer(sendgrid).send(email())
+    assert sent.attempts == 4 and len(sendgrid.received) == 1
+
+
+async def test_a_400_is_permanent_and_tried_once(sendgrid: FakeSendGrid) -> None:
+    sendgrid.answer_next(400)
+    with pytest.raises(PermanentFailure) as failed:
+        await mailer(sendgrid).send(email())
+    assert failed.value.status == 400 and failed.value.attempts == 1 and sendgrid.requests == 1
+    assert "400" in failed.value.reason and sendgrid.received == []
+
+
+async def test_a_wrong_api_key_is_permanent(sendgrid: FakeSendGrid) -> None:
+    wrong = SendGridMailer("SG.wrong", sender="noreply@coursegraph.test", host=sendgrid.base_url, attempts=3)
+    with pytest.raises(PermanentFailure) as failed:
+        await wrong.send(email())
+    assert failed.value.status == 401 and sendgrid.requests == 1
+
+
+async def test_sendgrid_unreachable_is_transient_after_every_attempt() -> None:
+    nowhere = SendGridMailer(
+        "SG.x", sender="noreply@coursegraph.test", host=f"http://127.0.0.1:{free_port()}", attempts=3,
+        backoff_seconds=0.01, max_wait_seconds=0.05,
+    )  # fmt: skip
+    with pytest.raises(TransientFailure) as failed:
+        await nowhere.send(email())
+    assert failed.value.status is None and failed.value.attempts == 3
