@@ -85,5 +85,29 @@ def export_schemas(
         raise typer.Exit(1)
 
 
+@app.command("preview-email")
+def preview_email(
+    kind: Annotated[str, typer.Argument(help="welcome, enrollment_confirmed, course_completed, ...")],
+    html: Annotated[Path | None, typer.Option(help="Also write the HTML part to this file.")] = None,
+) -> None:
+    """Render one notification email with sample values: its subject and text part, and the HTML part."""
+    from subgraphs.notifications.rendering import SAMPLES, Kind, Renderer
+
+    try:
+        chosen = Kind(kind)
+    except ValueError:
+        typer.echo(f"No such email: {kind!r}. Kinds: {', '.join(Kind)}.", err=True)
+        raise typer.Exit(2) from None
+    sample = {
+        **SAMPLES[chosen],
+        "unsubscribe_url": "https://learn.example.org/notifications/unsubscribe?token=...",
+    }
+    rendered = Renderer().render(chosen, sample)
+    typer.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")
+    if html is not None:
+        html.write_text(rendered.html, encoding="utf-8")
+        typer.echo(f"HTML part written to {html}")
+
+
 if __name__ == "__main__":
     app()

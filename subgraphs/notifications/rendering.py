@@ -26,6 +26,32 @@ class Kind(StrEnum):
     ROLE_CHANGED = "role_changed"
 
 
+# What each kind's templates use, with made-up values: for previews (`coursegraph preview-email`) and tests.
+SAMPLES: dict[Kind, dict[str, Any]] = {
+    Kind.WELCOME: {"name": "Ada Lovelace", "app_url": "https://learn.example.org"},
+    Kind.ENROLLMENT_CONFIRMED: {
+        "name": "Ada Lovelace",
+        "course_title": "Analytical Engines",
+        "course_url": "https://learn.example.org/courses/64b7f0c2a1e4d3b2c1a09f87",
+    },
+    Kind.COURSE_COMPLETED: {"name": "Ada Lovelace", "course_title": "Analytical Engines"},
+    Kind.ASSESSMENT_RESULT: {
+        "name": "Ada Lovelace",
+        "assessment_title": "Bernoulli numbers",
+        "percent": 87.5,
+        "passed": True,
+        "result_url": "https://learn.example.org/assessments/64b7f0c2a1e4d3b2c1a09f88/result",
+    },
+    Kind.CERTIFICATE_ISSUED: {
+        "name": "Ada Lovelace",
+        "course_title": "Analytical Engines",
+        "certificate_code": "CG-7Q2M-K4XD-9PLA",
+        "verification_url": "https://learn.example.org/certificates/CG-7Q2M-K4XD-9PLA",
+    },
+    Kind.ROLE_CHANGED: {"name": "Ada Lovelace", "role": "instructor", "previous_role": "learner"},
+}
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str

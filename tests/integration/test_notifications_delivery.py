@@ -5,11 +5,14 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
+from typer.testing import CliRunner
 
+from coursegraph_cli import cli
 from subgraphs.notifications.delivery import (
     NOTIFICATION_KEY_ARG,
     Email,
@@ -18,36 +21,16 @@ from subgraphs.notifications.delivery import (
     TransientFailure,
     retry_after_seconds,
 )
-from subgraphs.notifications.rendering import Kind, Renderer
+from subgraphs.notifications.rendering import SAMPLES, Kind, Renderer
 from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
 from tests.support.servers import free_port
-
-CONTEXTS: dict[Kind, dict[str, Any]] = {
-    Kind.WELCOME: {"name": "Ada", "app_url": "https://learn.example.org"},
-    Kind.ENROLLMENT_CONFIRMED: {"name": "Ada", "course_title": "Analysis", "course_url": "https://x/c/1"},
-    Kind.COURSE_COMPLETED: {"name": "Ada", "course_title": "Analysis"},
-    Kind.ASSESSMENT_RESULT: {
-        "name": "Ada",
-        "assessment_title": "Quiz 1",
-        "percent": 87.5,
-        "passed": True,
-        "result_url": "https://x/a/1/result",
-    },
-    Kind.CERTIFICATE_ISSUED: {
-        "name": "Ada",
-        "course_title": "Analysis",
-        "certificate_code": "CG-ABCD-EFGH",
-        "verification_url": "https://x/certificates/CG-ABCD-EFGH",
-    },
-    Kind.ROLE_CHANGED: {"name": "Ada", "role": "instructor", "previous_role": "learner"},
-}
 
 
 @pytest.mark.parametrize("kind", list(Kind))
 def test_every_kind_renders_a_subject_and_both_parts(kind: Kind) -> None:
-    rendered = Renderer().render(kind, {**CONTEXTS[kind], "unsubscribe_url": "https://x/unsubscribe?t=1"})
+    rendered = Renderer().render(kind, {**SAMPLES[kind], "unsubscribe_url": "https://x/unsubscribe?t=1"})
     assert rendered.subject and "\n" not in rendered.subject and "{" not in rendered.subject
-    assert "Ada" in rendered.text and "Ada" in rendered.html
+    assert "Ada Lovelace" in rendered.text and "Ada Lovelace" in rendered.html
     assert "<html" in rendered.html and "<" not in rendered.text
     assert (
         "https://x/unsubscribe?t=1" in rendered.text and 'href="https://x/unsubscribe?t=1"' in rendered.html
@@ -57,7 +40,7 @@ def test_every_kind_renders_a_subject_and_both_parts(kind: Kind) -> None:
 def test_html_is_escaped_subjects_are_one_line_and_nothing_is_left_out() -> None:
     renderer = Renderer()
     hostile = {
-        **CONTEXTS[Kind.COURSE_COMPLETED],
+        **SAMPLES[Kind.COURSE_COMPLETED],
         "name": "<script>x()</script>",
         "course_title": "A\r\nBcc: x",
     }
@@ -94,7 +77,7 @@ def mailer(fake: FakeSendGrid, **options: Any) -> SendGridMailer:
 
 def email(key: str = "event-1:welcome") -> Email:
     rendered = Renderer().render(
-        Kind.WELCOME, {**CONTEXTS[Kind.WELCOME], "unsubscribe_url": "https://x/u?t=1"}
+        Kind.WELCOME, {**SAMPLES[Kind.WELCOME], "unsubscribe_url": "https://x/u?t=1"}
     )
     return Email(
         to="ada@example.org",
@@ -117,9 +100,9 @@ async def test_an_email_reaches_sendgrid_with_both_parts_its_key_and_headers(sen
     assert message["from"]["email"] == "noreply@coursegraph.test"
     (personalization,) = message["personalizations"]
     assert personalization["to"] == [{"email": "ada@example.org"}]
-    assert message["subject"] == "Welcome to CourseGraph, Ada"
+    assert message["subject"] == "Welcome to CourseGraph, Ada Lovelace"
     parts = {part["type"]: part["value"] for part in message["content"]}
-    assert set(parts) == {"text/plain", "text/html"} and "Ada" in parts["text/plain"]
+    assert set(parts) == {"text/plain", "text/html"} and "Ada Lovelace" in parts["text/plain"]
     assert message["custom_args"] == {NOTIFICATION_KEY_ARG: "event-1:welcome"}
     assert message["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
@@ -162,3 +145,14 @@ async def test_sendgrid_unreachable_is_transient_after_every_attempt() -> None:
     with pytest.raises(TransientFailure) as failed:
         await nowhere.send(email())
     assert failed.value.status is None and failed.value.attempts == 3
+
+
+def test_the_preview_command_renders_an_email_without_sending_it(tmp_path: Path) -> None:
+    html = tmp_path / "certificate.html"
+    result = CliRunner().invoke(cli.app, ["preview-email", "certificate_issued", "--html", str(html)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Subject: Your certificate for Analytical Engines\n")
+    assert "CG-7Q2M-K4XD-9PLA" in result.output and "Unsubscribe:" in result.output
+    assert "<html" in html.read_text()
+    unknown = CliRunner().invoke(cli.app, ["preview-email", "newsletter"])
+    assert unknown.exit_code == 2 and "Kinds: welcome" in unknown.output
