@@ -1,6 +1,6 @@
 """Notifications: every event that matters to a person becomes exactly one email (issue 9, ADR 0019).
 
-Built so far: the email templates and their rendering (`rendering`), and delivery through SendGrid's v3
-mail-send API with retries (`delivery`). The consumer, the notification records, preferences and the
-subgraph come next.
+Built so far: the email templates and their rendering (`rendering`), delivery through SendGrid's v3
+mail-send API with retries (`delivery`), and categories with one-click unsubscribe tokens
+(`unsubscribe`). The consumer, the notification records, preferences and the subgraph come next.
 """
