@@ -2,5 +2,6 @@
 
 Built so far: the email templates and their rendering (`rendering`), delivery through SendGrid's v3
 mail-send API with retries (`delivery`), and categories with one-click unsubscribe tokens
-(`unsubscribe`). The consumer, the notification records, preferences and the subgraph come next.
+(`unsubscribe`), and the notification records that make one email per event and kind (`repository`).
+The consumer, preferences and the subgraph come next.
 """

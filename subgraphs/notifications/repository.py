@@ -1,0 +1,104 @@
+"""Notification records: one document per (event, kind), written before its email is sent (ADR 0019).
+
+The record's `_id` is derived from the event id and the kind, so a redelivered or replayed event finds
+the record its first delivery wrote, and two consumers racing on one event collide on the id. Reads and
+writes are by `_id` alone (ADR 0014).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from coursegraph.clock import Clock, system_clock
+from coursegraph.ids import derived_object_id
+from coursegraph.mongo import guarded_update
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # claimed; its email may be on its way
+    SENT = "sent"
+    FAILED = "failed"  # permanently: the provider refused it
+    SKIPPED = "skipped"  # the recipient opted out of its category
+
+
+def notification_id(event_id: str, kind: str) -> ObjectId:
+    return derived_object_id("notification", event_id, kind)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to send one notification's email: held until `lease_until`."""
+
+    id: ObjectId
+    attempts: int  # deliveries tried before this one, by this claim's predecessors
+    lease_until: datetime
+
+
+class NotificationRecords:
+    def __init__(
+        self, collection: AsyncCollection[dict[str, Any]], *, lease: timedelta, clock: Clock = system_clock
+    ) -> None:
+        self._collection = collection
+        self._lease = lease
+        self._clock = clock
+
+    async def claim(self, event_id: str, kind: str, fields: dict[str, Any]) -> Claim | None:
+        """Claim the email of `kind` for `event_id`: None if it was sent, failed, skipped, or another
+        consumer holds a live claim. A pending record whose lease expired (its consumer died between
+        claim and outcome) is taken over; that is the one case that may send an email twice."""
+        record_id = notification_id(event_id, kind)
+        now = self._clock()
+        lease_until = now + self._lease
+        try:
+            await self._collection.insert_one(
+                {
+                    "_id": record_id,
+                    "event_id": event_id,
+                    "kind": kind,
+                    **fields,
+                    "status": Status.PENDING.value,
+                    "attempts": 0,
+                    "lease_until": lease_until,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            return Claim(record_id, attempts=0, lease_until=lease_until)
+        except DuplicateKeyError:
+            pass
+        current = await self._collection.find_one({"_id": record_id})
+        if current is None or current["status"] != Status.PENDING.value or current["lease_until"] > now:
+            return None
+        taken = await guarded_update(
+            self._collection,
+            record_id,
+            {"status": Status.PENDING.value, "lease_until": current["lease_until"]},
+            {"$set": {"lease_until": lease_until, "updated_at": now}},
+        )
+        return Claim(record_id, attempts=int(current["attempts"]), lease_until=lease_until) if taken else None
+
+    async def finish(self, claim: Claim, status: Status, *, attempts: int, **fields: Any) -> bool:
+        """Record the outcome of a claim (`sent` with its message id, `failed` with its reason, or
+        `skipped`); False if the claim was lost meanwhile (its lease expired and another took it)."""
+        return await guarded_update(
+            self._collection,
+            claim.id,
+            {"status": Status.PENDING.value, "lease_until": claim.lease_until},
+            {
+                "$set": {
+                    "status": status.value,
+                    "attempts": claim.attempts + attempts,
+                    "updated_at": self._clock(),
+                    **fields,
+                },
+                "$unset": {"lease_until": ""},
+            },
+        )
+
+    async def get(self, event_id: str, kind: str) -> dict[str, Any] | None:
+        return await self._collection.find_one({"_id": notification_id(event_id, kind)})
