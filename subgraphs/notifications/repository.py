@@ -100,5 +100,23 @@ class NotificationRecords:
             },
         )
 
+    async def release(self, claim: Claim, *, attempts: int, reason: str) -> bool:
+        """Give a claim back after transient failures: still pending, its attempts counted, and free for
+        the event's redelivery to take at once."""
+        now = self._clock()
+        return await guarded_update(
+            self._collection,
+            claim.id,
+            {"status": Status.PENDING.value, "lease_until": claim.lease_until},
+            {
+                "$set": {
+                    "attempts": claim.attempts + attempts,
+                    "last_error": reason,
+                    "lease_until": now,
+                    "updated_at": now,
+                }
+            },
+        )
+
     async def get(self, event_id: str, kind: str) -> dict[str, Any] | None:
         return await self._collection.find_one({"_id": notification_id(event_id, kind)})
