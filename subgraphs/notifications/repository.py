@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from coursegraph.clock import Clock, system_clock
 from coursegraph.ids import derived_object_id
 from coursegraph.mongo import guarded_update
+from subgraphs.notifications.unsubscribe import Category, OptOut
 
 
 class Status(StrEnum):
@@ -120,3 +121,21 @@ class NotificationRecords:
 
     async def get(self, event_id: str, kind: str) -> dict[str, Any] | None:
         return await self._collection.find_one({"_id": notification_id(event_id, kind)})
+
+
+class Preferences:
+    """Per user, the categories they opted out of (`_id`: the user id)."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self._collection = collection
+
+    async def opted_out(self, user_id: str) -> frozenset[Category]:
+        document = await self._collection.find_one({"_id": user_id})
+        known = {category.value for category in Category}
+        return frozenset(Category(c) for c in (document or {}).get("opted_out", []) if c in known)
+
+    async def opt_out(self, opt_out: OptOut) -> None:
+        """Idempotent; touches that one category of that one user."""
+        await self._collection.update_one(
+            {"_id": opt_out.user_id}, {"$addToSet": {"opted_out": opt_out.category.value}}, upsert=True
+        )

@@ -1,22 +1,22 @@
 """Turning one notification request into at most one email (ADR 0019): the consumer's core.
 
-`Notifier.deliver` checks the recipient's preferences, claims the notification's record, renders the
-email, sends it, and records the outcome, in that order. A permanent refusal is recorded `failed` and
-returned, for the consumer to park in the topic's DLQ. A transient failure (every retry spent) gives the
-claim back, still pending with its attempts counted, and raises: the consumer leaves the offset
-uncommitted, and the redelivery tries again.
+`Notifier.deliver` claims the notification's record, checks the recipient's preferences, renders the
+email, sends it, and records the outcome, in that order. A permanent refusal, or an event that lacks what
+its template needs, is recorded `failed` and returned, for the consumer to park in the topic's DLQ. A
+transient failure (every retry spent) gives the claim back, still pending with its attempts counted, and
+raises: the consumer leaves the offset uncommitted, and the redelivery tries again.
 """
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
+import jinja2
 
 from subgraphs.notifications.delivery import Email, PermanentFailure, SendGridMailer, TransientFailure
 from subgraphs.notifications.rendering import Kind, Renderer
-from subgraphs.notifications.repository import NotificationRecords, Status
-from subgraphs.notifications.unsubscribe import CATEGORY, ESSENTIAL, Category, OptOut, UnsubscribeTokens
+from subgraphs.notifications.repository import NotificationRecords, Preferences, Status
+from subgraphs.notifications.unsubscribe import CATEGORY, ESSENTIAL, UnsubscribeTokens
 
 
 @dataclass(frozen=True)
@@ -35,24 +35,6 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # opted out
     DUPLICATE = "duplicate"  # already handled, or being handled by another consumer
     FAILED = "failed"  # refused for good: park it
-
-
-class Preferences:
-    """Per user, the categories they opted out of (`_id`: the user id)."""
-
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
-        self._collection = collection
-
-    async def opted_out(self, user_id: str) -> frozenset[Category]:
-        document = await self._collection.find_one({"_id": user_id})
-        known = {category.value for category in Category}
-        return frozenset(Category(c) for c in (document or {}).get("opted_out", []) if c in known)
-
-    async def opt_out(self, opt_out: OptOut) -> None:
-        """Idempotent; touches that one category of that one user."""
-        await self._collection.update_one(
-            {"_id": opt_out.user_id}, {"$addToSet": {"opted_out": opt_out.category.value}}, upsert=True
-        )
 
 
 class Notifier:
@@ -88,7 +70,12 @@ class Notifier:
             token = self._tokens.issue(request.user_id, category)
             headers = self._tokens.headers(self._unsubscribe_endpoint, token)
             context["unsubscribe_url"] = headers["List-Unsubscribe"][1:-1]
-        rendered = self._renderer.render(request.kind, context)
+        try:
+            rendered = self._renderer.render(request.kind, context)
+        except jinja2.TemplateError as error:  # the event lacks what its template needs: no retry helps
+            reason = f"cannot render {request.kind}: {error}"
+            await self._records.finish(claim, Status.FAILED, attempts=0, reason=reason)
+            return Outcome.FAILED
         email = Email(
             to=request.to,
             subject=rendered.subject,

@@ -12,8 +12,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from coursegraph.mongo import detect_ferretdb, mongo_client
 from subgraphs.notifications.delivery import SendGridMailer, TransientFailure
 from subgraphs.notifications.rendering import SAMPLES, Kind
-from subgraphs.notifications.repository import NotificationRecords
-from subgraphs.notifications.service import Notifier, Outcome, Preferences, Request
+from subgraphs.notifications.repository import NotificationRecords, Preferences
+from subgraphs.notifications.service import Notifier, Outcome, Request
 from subgraphs.notifications.unsubscribe import Category, UnsubscribeTokens
 from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
 
@@ -118,3 +118,17 @@ async def test_a_refusal_is_recorded_failed_and_a_transient_failure_is_retried_b
     assert [m["subject"] for m in sendgrid.received] == ["You completed Analytical Engines"]
     record = await database["notifications"].find_one({"event_id": busy.event_id})
     assert record is not None and record["status"] == "sent" and record["attempts"] == 3
+
+
+async def test_an_event_its_template_cannot_render_is_recorded_failed_not_retried(
+    database: AsyncDatabase[dict[str, Any]], sendgrid: FakeSendGrid
+) -> None:
+    service = notifier(database, sendgrid, lease=timedelta(minutes=5))
+    incomplete = Request(
+        uuid.uuid4().hex, Kind.CERTIFICATE_ISSUED, "user-1", "ada@example.org", {"name": "Ada"}
+    )
+    assert await service.deliver(incomplete) is Outcome.FAILED
+    assert await service.deliver(incomplete) is Outcome.DUPLICATE
+    record = await database["notifications"].find_one({"event_id": incomplete.event_id})
+    assert record is not None and record["status"] == "failed" and "course_title" in record["reason"]
+    assert sendgrid.requests == 0
