@@ -439,11 +439,14 @@ class RateLimiter {
 
 const rateLimiter = new RateLimiter(settings.rateLimit, settings.rateLimitWindowSeconds * 1000);
 
+function rateLimitMessage(retryAfter: number): string {
+  return `Rate limit of ${settings.rateLimit} requests per ${settings.rateLimitWindowSeconds}s exceeded; retry in ${retryAfter}s.`;
+}
+
 function rateLimitError(retryAfter: number): GraphQLError {
-  return new GraphQLError(
-    `Rate limit of ${settings.rateLimit} requests per ${settings.rateLimitWindowSeconds}s exceeded; retry in ${retryAfter}s.`,
-    { extensions: { code: 'RATE_LIMITED', retryAfter, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } } },
-  );
+  return new GraphQLError(rateLimitMessage(retryAfter), {
+    extensions: { code: 'RATE_LIMITED', retryAfter, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } },
+  });
 }
 
 /** Who a request counts for: its verified subject (with RATE_LIMIT_BY=sub), else its client address. */
@@ -462,8 +465,7 @@ function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
   function refusal(key: string, fetchAPI: { Response: typeof Response }): Response | undefined {
     const retryAfter = rateLimiter.take(key);
     if (retryAfter === undefined) return undefined;
-    const error = rateLimitError(retryAfter);
-    const body = { errors: [{ message: error.message, extensions: { code: 'RATE_LIMITED', retryAfter } }] };
+    const body = { errors: [{ message: rateLimitMessage(retryAfter), extensions: { code: 'RATE_LIMITED', retryAfter } }] };
     return new fetchAPI.Response(JSON.stringify(body), {
       status: 429,
       headers: {
