@@ -239,6 +239,7 @@ def _scored(
             max_score=max_score,
             percent=percent,
             passed=passed,
+            assessment_title=assessment.title,
             **common,
         ),
     ]

@@ -678,7 +678,13 @@ class CourseService:
             "certificate_issued_at": now,
         }
         events = [
-            course_event(CourseEventType.COURSE_COMPLETED, key=key, course_id=course_id, user_id=user_id),
+            course_event(
+                CourseEventType.COURSE_COMPLETED,
+                key=key,
+                course_id=course_id,
+                user_id=user_id,
+                course_title=course.title,
+            ),
             certificate_event(
                 key=key,
                 course_id=course_id,

@@ -7,10 +7,13 @@
 
 SendGrid has no idempotency key, so a retry after a lost 202 may send twice. The notification record,
 written before sending, is what keeps an event from being mailed again (ADR 0019). Its key travels in
-`custom_args`, so that provider webhooks can be matched to it.
+`custom_args`, so that provider webhooks can be matched to it, and so that `accepted` can ask SendGrid's
+Email Activity API whether a message with that key went out before a consumer died.
 """
 
 import asyncio
+import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -21,6 +24,8 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Header, Mail
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
+
+logger = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 NOTIFICATION_KEY_ARG = "notification_key"
@@ -52,6 +57,10 @@ class DeliveryFailed(Exception):
 
 class PermanentFailure(DeliveryFailed):
     """SendGrid refused the email; sending it again would be refused again."""
+
+
+class ActivityUnavailable(Exception):  # noqa: N818 (a state of the provider's account)
+    """SendGrid's Email Activity API could not say (not part of the account's plan, or unreachable)."""
 
 
 class TransientFailure(DeliveryFailed):
@@ -121,6 +130,28 @@ class SendGridMailer:
             failure.attempts = attempts
             raise
         return Sent(message_id=message_id, attempts=attempts)
+
+    async def accepted(self, key: str) -> str | None:
+        """The message id SendGrid gave an email carrying notification `key`, or None if it has none.
+
+        Asked before a claim taken over from a dead consumer sends again: that consumer may have been
+        stopped after SendGrid accepted its email. Uses the Email Activity API ("filter all messages"),
+        which needs SendGrid's activity history add-on; without it, ActivityUnavailable."""
+        return await asyncio.to_thread(self._accepted, key)
+
+    def _accepted(self, key: str) -> str | None:
+        query = f"unique_args['{NOTIFICATION_KEY_ARG}']=\"{key}\""
+        try:
+            response = self._client.client.messages.get(query_params={"query": query, "limit": 1})
+        except HTTPError as error:
+            raise ActivityUnavailable(f"SendGrid answered {error.status_code}") from error
+        except (URLError, OSError) as error:
+            raise ActivityUnavailable(f"SendGrid unreachable: {error}") from error
+        try:
+            messages = json.loads(response.body or b"{}").get("messages") or []
+        except (ValueError, AttributeError) as error:
+            raise ActivityUnavailable("an answer that is not the activity API's") from error
+        return str(messages[0]["msg_id"]) if messages else None
 
     def _send_once(self, email: Email) -> str | None:
         mail = Mail(

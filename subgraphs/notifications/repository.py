@@ -38,6 +38,17 @@ class Claim:
     id: ObjectId
     attempts: int  # deliveries tried before this one, by this claim's predecessors
     lease_until: datetime
+    # Taken over from a consumer that stopped between claim and outcome: its email may have gone out.
+    taken_over: bool = False
+
+
+class ClaimHeld(Exception):  # noqa: N818 (a state, not an error)
+    """Another consumer holds a live claim on this notification (or held it when it died): its outcome
+    is not known yet, so the event is not done. Try again once the lease has run out."""
+
+    def __init__(self, lease_until: datetime) -> None:
+        super().__init__(f"claimed by another consumer until {lease_until.isoformat()}")
+        self.lease_until = lease_until
 
 
 class NotificationRecords:
@@ -49,9 +60,9 @@ class NotificationRecords:
         self._clock = clock
 
     async def claim(self, event_id: str, kind: str, fields: dict[str, Any]) -> Claim | None:
-        """Claim the email of `kind` for `event_id`: None if it was sent, failed, skipped, or another
-        consumer holds a live claim. A pending record whose lease expired (its consumer died between
-        claim and outcome) is taken over; that is the one case that may send an email twice."""
+        """Claim the email of `kind` for `event_id`: None if its outcome is recorded (sent, failed,
+        skipped). Raises ClaimHeld while another consumer's claim is live. A pending record whose lease
+        expired (its consumer died between claim and outcome) is taken over, marked `taken_over`."""
         record_id = notification_id(event_id, kind)
         now = self._clock()
         lease_until = now + self._lease
@@ -73,15 +84,19 @@ class NotificationRecords:
         except DuplicateKeyError:
             pass
         current = await self._collection.find_one({"_id": record_id})
-        if current is None or current["status"] != Status.PENDING.value or current["lease_until"] > now:
+        if current is None or current["status"] != Status.PENDING.value:
             return None
+        if current["lease_until"] > now:
+            raise ClaimHeld(current["lease_until"])
         taken = await guarded_update(
             self._collection,
             record_id,
             {"status": Status.PENDING.value, "lease_until": current["lease_until"]},
             {"$set": {"lease_until": lease_until, "updated_at": now}},
         )
-        return Claim(record_id, attempts=int(current["attempts"]), lease_until=lease_until) if taken else None
+        if not taken:  # another consumer took it over first
+            raise ClaimHeld(lease_until)
+        return Claim(record_id, attempts=int(current["attempts"]), lease_until=lease_until, taken_over=True)
 
     async def finish(self, claim: Claim, status: Status, *, attempts: int, **fields: Any) -> bool:
         """Record the outcome of a claim (`sent` with its message id, `failed` with its reason, or

@@ -4,19 +4,33 @@
 email, sends it, and records the outcome, in that order. A permanent refusal, or an event that lacks what
 its template needs, is recorded `failed` and returned, for the consumer to park in the topic's DLQ. A
 transient failure (every retry spent) gives the claim back, still pending with its attempts counted, and
-raises: the consumer leaves the offset uncommitted, and the redelivery tries again.
+raises: the consumer leaves the offset uncommitted, and the redelivery tries again. So does a claim
+another consumer holds (ClaimHeld): its outcome is not known until its lease runs out.
+
+A claim taken over from a consumer that died mid-way first asks SendGrid whether that consumer's email
+went out (its key is in `custom_args`): if it did, the record says `sent` and nothing is sent again.
 """
+
+import logging
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 
-from subgraphs.notifications.delivery import Email, PermanentFailure, SendGridMailer, TransientFailure
+from subgraphs.notifications.delivery import (
+    ActivityUnavailable,
+    Email,
+    PermanentFailure,
+    Sent,
+    TransientFailure,
+)
 from subgraphs.notifications.rendering import Kind, Renderer
 from subgraphs.notifications.repository import NotificationRecords, Preferences, Status
 from subgraphs.notifications.unsubscribe import CATEGORY, ESSENTIAL, UnsubscribeTokens
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,9 +46,25 @@ class Request:
 
 class Outcome(StrEnum):
     SENT = "sent"
+    RECOVERED = "recovered"  # sent by a consumer that died before recording it; now recorded
     SKIPPED = "skipped"  # opted out
     DUPLICATE = "duplicate"  # already handled, or being handled by another consumer
     FAILED = "failed"  # refused for good: park it
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Outcome
+    attempts: int = 0  # requests made to SendGrid for it this time
+    reason: str | None = None  # why it failed
+
+
+class Mailer(Protocol):
+    """SendGrid, or the dev profile's console."""
+
+    async def send(self, email: Email) -> Sent: ...
+
+    async def accepted(self, key: str) -> str | None: ...
 
 
 class Notifier:
@@ -42,7 +72,7 @@ class Notifier:
         self,
         records: NotificationRecords,
         preferences: Preferences,
-        mailer: SendGridMailer,
+        mailer: Mailer,
         tokens: UnsubscribeTokens,
         *,
         unsubscribe_endpoint: str,
@@ -55,15 +85,18 @@ class Notifier:
         self._unsubscribe_endpoint = unsubscribe_endpoint
         self._renderer = renderer or Renderer()
 
-    async def deliver(self, request: Request) -> Outcome:
+    async def deliver(self, request: Request) -> Delivery:
         category = CATEGORY[request.kind]
         fields = {"user_id": request.user_id, "to": request.to, "category": category.value}
-        claim = await self._records.claim(request.event_id, request.kind, fields)
+        claim = await self._records.claim(request.event_id, request.kind, fields)  # may raise ClaimHeld
         if claim is None:
-            return Outcome.DUPLICATE
+            return Delivery(Outcome.DUPLICATE)
+        if claim.taken_over and (message_id := await self._sent_before(str(claim.id))):
+            await self._records.finish(claim, Status.SENT, attempts=0, provider_message_id=message_id)
+            return Delivery(Outcome.RECOVERED)
         if category not in ESSENTIAL and category in await self._preferences.opted_out(request.user_id):
             await self._records.finish(claim, Status.SKIPPED, attempts=0)
-            return Outcome.SKIPPED
+            return Delivery(Outcome.SKIPPED)
         headers: dict[str, str] = {}
         context = dict(request.context)
         if category not in ESSENTIAL:
@@ -75,7 +108,7 @@ class Notifier:
         except jinja2.TemplateError as error:  # the event lacks what its template needs: no retry helps
             reason = f"cannot render {request.kind}: {error}"
             await self._records.finish(claim, Status.FAILED, attempts=0, reason=reason)
-            return Outcome.FAILED
+            return Delivery(Outcome.FAILED, reason=reason)
         email = Email(
             to=request.to,
             subject=rendered.subject,
@@ -97,8 +130,16 @@ class Notifier:
                 reason=failure.reason,
                 provider_status=failure.status,
             )
-            return Outcome.FAILED
+            return Delivery(Outcome.FAILED, attempts=failure.attempts, reason=failure.reason)
         await self._records.finish(
             claim, Status.SENT, attempts=sent.attempts, provider_message_id=sent.message_id
         )
-        return Outcome.SENT
+        return Delivery(Outcome.SENT, attempts=sent.attempts)
+
+    async def _sent_before(self, key: str) -> str | None:
+        try:
+            return await self._mailer.accepted(key)
+        except ActivityUnavailable as unavailable:
+            # Without the activity history, sending again is the only way not to lose the email.
+            logger.warning("cannot tell whether notification %s went out (%s): sending it", key, unavailable)
+            return None

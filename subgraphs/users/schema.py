@@ -12,6 +12,7 @@ from coursegraph.security import Role
 from subgraphs.users import service
 from subgraphs.users.context import UsersContext
 from subgraphs.users.types import (
+    MailRecipient,
     OAuthIdentityInput,
     RefreshGrant,
     UpdateUserInput,
@@ -29,6 +30,14 @@ class Query:
         info.context.actor.require_user()
         row = await info.context.loaders.user_by_id.load(parse_uuid(id))
         return None if row is None else UserType.from_row(row)
+
+    @strawberry.federation.field(inaccessible=True)
+    async def mail_recipients(self, info: Ctx, ids: list[strawberry.ID]) -> list[MailRecipient]:
+        """Internal (notifications): the recipients of emails, a batch at a time."""
+        user_ids = [parse_uuid(id) for id in ids]
+        async with info.context.sessions() as session:
+            rows = await service.mail_recipients(session, info.context.actor, user_ids)
+        return [MailRecipient.from_row(row) for row in rows]
 
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Ctx) -> UserType:

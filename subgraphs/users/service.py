@@ -25,6 +25,9 @@ from subgraphs.users.repository import RefreshTokenRepository, UserRepository
 NAME_MAX_LENGTH = 200
 # The one service that may call the users service's internal operations (sign-in, refresh, sign-out).
 AUTH = "auth"
+# The one service that may read recipients' addresses in bulk, and nothing else here (ADR 0019).
+NOTIFICATIONS = "notifications"
+MAIL_RECIPIENTS_MAX = 100
 
 
 def _now() -> datetime:
@@ -58,6 +61,17 @@ def clean_email(email: str) -> str:
 async def get_users(session: AsyncSession, user_ids: list[uuid.UUID]) -> list[User | None]:
     found = await UserRepository(session).get_many(user_ids)
     return [found.get(user_id) for user_id in user_ids]
+
+
+async def mail_recipients(session: AsyncSession, actor: Actor, user_ids: list[uuid.UUID]) -> list[User]:
+    """Internal (notifications): the users of `user_ids` that exist, in one query, to address emails."""
+    actor.require_service(NOTIFICATIONS)
+    if len(user_ids) > MAIL_RECIPIENTS_MAX:
+        raise ValidationFailed(
+            [FieldError("ids", "TOO_MANY", f"At most {MAIL_RECIPIENTS_MAX} users at a time.")]
+        )
+    found = await UserRepository(session).get_many(user_ids)
+    return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
 
 
 async def update_user(

@@ -23,6 +23,17 @@ class UserRoles:
     permissions: list[str]
 
 
+@strawberry.federation.type(inaccessible=True, description="Where to send a user's email (internal).")
+class MailRecipient:
+    id: strawberry.ID
+    email: str
+    name: str
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> Self:
+        return cls(id=strawberry.ID(str(row.id)), email=row.email, name=row.name)
+
+
 @strawberry.federation.type(keys=["id"], name="User", description="A person using CourseGraph.")
 class UserType:
     id: strawberry.ID

@@ -4,6 +4,9 @@
                        -> 202 with `X-Message-Id`, empty body; 401 for another key; 400 with SendGrid's
                           `{"errors": [{"message", "field", "help"}]}` for a body without what the API
                           requires (personalizations with a `to`, `from`, a subject, content)
+  GET /v3/messages    the Email Activity API's "filter all messages", for the one query CourseGraph asks:
+                       `query=unique_args['<name>']="<value>"` -> `{"messages": [{"msg_id", "to_email",
+                       "subject", "status"}]}`; 400 for a query it does not understand
 Test-only control: `answers` is a queue of scripted answers (status, headers) used before the normal 202;
 `received` holds every accepted message; `requests` counts every request.
 
@@ -11,6 +14,7 @@ Test-only control: `answers` is a queue of scripted answers (status, headers) us
 """
 
 import contextlib
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -57,12 +61,38 @@ def _missing(body: Any) -> list[dict[str, str | None]]:
     return [{**error, "help": None} for error in errors]
 
 
+def _unique_arg_query(query: str) -> tuple[str, str] | None:
+    """`unique_args['name']="value"` -> (name, value)."""
+    match = re.fullmatch(r"""unique_args\['([^']+)'\]="([^"]*)\"""", query.strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
 def fake_sendgrid_app(fake: FakeSendGrid) -> FastAPI:
     app = FastAPI()
 
     @app.get("/health")
     async def health() -> PlainTextResponse:
         return PlainTextResponse("ok")
+
+    @app.get("/v3/messages")
+    async def messages(request: Request, query: str = "", limit: int = 10) -> Response:
+        if request.headers.get("authorization") != f"Bearer {fake.api_key}":
+            return JSONResponse({"errors": [{"message": "Permission denied, wrong credentials"}]}, 401)
+        if request_key := _unique_arg_query(query):
+            name, value = request_key
+            with fake.lock:
+                found = [m for m in fake.received if (m.get("custom_args") or {}).get(name) == value]
+            listed = [
+                {
+                    "msg_id": f"{m['message_id']}.filter0001p1.1.0",
+                    "to_email": m["personalizations"][0]["to"][0]["email"],
+                    "subject": m["subject"],
+                    "status": "delivered",
+                }
+                for m in found[:limit]
+            ]
+            return JSONResponse({"messages": listed})
+        return JSONResponse({"errors": [{"message": "invalid query", "field": "query"}]}, 400)
 
     @app.post("/v3/mail/send")
     async def send(request: Request) -> Response:

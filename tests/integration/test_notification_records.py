@@ -11,7 +11,7 @@ import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 
 from coursegraph.mongo import detect_ferretdb, mongo_client
-from subgraphs.notifications.repository import NotificationRecords, Status
+from subgraphs.notifications.repository import Claim, ClaimHeld, NotificationRecords, Status
 
 LEASE = timedelta(minutes=2)
 
@@ -41,9 +41,13 @@ async def test_one_claim_per_event_and_kind_until_its_outcome(
     records = NotificationRecords(collection, lease=LEASE, clock=clock)
     fields = {"user_id": "u-1", "to": "ada@example.org"}
 
-    claims = await asyncio.gather(*(records.claim("event-1", "welcome", fields) for _ in range(5)))
-    won = [claim for claim in claims if claim is not None]
-    assert len(won) == 1, "five deliveries of one event: one claim"
+    claims = await asyncio.gather(
+        *(records.claim("event-1", "welcome", fields) for _ in range(5)), return_exceptions=True
+    )
+    won = [claim for claim in claims if isinstance(claim, Claim)]
+    held = [claim for claim in claims if isinstance(claim, ClaimHeld)]
+    assert len(won) == 1 and len(held) == 4, "five deliveries of one event: one claim, four told to wait"
+    assert not won[0].taken_over
     assert await records.claim("event-1", "course_completed", fields) is not None, "another kind: its own"
 
     assert await records.finish(won[0], Status.SENT, attempts=2, provider_message_id="m-1")
@@ -62,12 +66,17 @@ async def test_a_claim_whose_consumer_died_is_taken_over_once(
     records = NotificationRecords(collection, lease=LEASE, clock=clock)
     first = await records.claim("event-2", "welcome", {})
     assert first is not None
-    assert await records.claim("event-2", "welcome", {}) is None, "a live claim is not taken"
+    with pytest.raises(ClaimHeld) as held:
+        await records.claim("event-2", "welcome", {})
+    assert held.value.lease_until == first.lease_until, "a live claim is not taken: wait for its lease"
 
     clock.now += LEASE + timedelta(seconds=1)
-    takers = await asyncio.gather(*(records.claim("event-2", "welcome", {}) for _ in range(4)))
-    taken = [claim for claim in takers if claim is not None]
-    assert len(taken) == 1, takers
+    takers = await asyncio.gather(
+        *(records.claim("event-2", "welcome", {}) for _ in range(4)), return_exceptions=True
+    )
+    taken = [claim for claim in takers if isinstance(claim, Claim)]
+    assert len(taken) == 1 and taken[0].taken_over, takers
+    assert all(isinstance(claim, ClaimHeld) for claim in takers if claim is not taken[0]), takers
     assert not await records.finish(first, Status.SENT, attempts=1), "the dead claim's outcome is refused"
     assert await records.finish(taken[0], Status.FAILED, attempts=1, reason="400 from SendGrid")
     stored = await records.get("event-2", "welcome")
