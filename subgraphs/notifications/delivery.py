@@ -59,7 +59,7 @@ class PermanentFailure(DeliveryFailed):
     """SendGrid refused the email; sending it again would be refused again."""
 
 
-class ActivityUnavailable(Exception):  # noqa: N818 (a state of the provider's account)
+class ActivityUnavailable(Exception):
     """SendGrid's Email Activity API could not say (not part of the account's plan, or unreachable)."""
 
 

@@ -42,7 +42,7 @@ class Claim:
     taken_over: bool = False
 
 
-class ClaimHeld(Exception):  # noqa: N818 (a state, not an error)
+class ClaimHeld(Exception):
     """Another consumer holds a live claim on this notification (or held it when it died): its outcome
     is not known yet, so the event is not done. Try again once the lease has run out."""
 

@@ -12,7 +12,6 @@ went out (its key is in `custom_args`): if it did, the record says `sent` and no
 """
 
 import logging
-
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
