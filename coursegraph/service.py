@@ -53,6 +53,7 @@ def create_service_app(
     build_context: Callable[[Request | WebSocket, Actor], Awaitable[ContextT]],
     lifespan: Lifespan | None = None,
     readiness_checks: Sequence[ReadinessCheck] = (),
+    readiness_report: Callable[[], dict[str, Any]] | None = None,
     verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     verifier = verifier or token_verifier(settings)
@@ -108,9 +109,10 @@ def create_service_app(
                     await check()
             except Exception as exc:  # any failure means not ready; report which
                 failures[getattr(check, "__name__", "check")] = type(exc).__name__
+        report = readiness_report() if readiness_report is not None else {}
         if failures:
-            return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
-        return JSONResponse({"status": "ready", "service": name})
+            return JSONResponse({"status": "unavailable", "failures": failures, **report}, status_code=503)
+        return JSONResponse({"status": "ready", "service": name, **report})
 
     graphql_app: GraphQLRouter[Any, None] = CodedGraphQLRouter(
         schema,

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from coursegraph.errors import ErrorCode
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from coursegraph.tracing import instrument_app, shutdown_tracing
-from rest_compat import assessments, auth, courses, users
+from rest_compat import assessments, auth, courses, notifications, users
 from rest_compat.graph import (
     ALWAYS,
     BEARER,
@@ -160,6 +160,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(users.router(graph.run))
     app.include_router(courses.router(graph.run))
     app.include_router(assessments.router(graph.run))
+    app.include_router(notifications.router(graph.run))
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, plus the bearer scheme the operations name, less the 422 answers FastAPI

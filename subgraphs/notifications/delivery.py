@@ -14,6 +14,7 @@ Email Activity API whether a message with that key went out before a consumer di
 import asyncio
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -98,7 +99,9 @@ class SendGridMailer:
         backoff_seconds: float = 1.0,
         max_wait_seconds: float = 60.0,
         timeout_seconds: float = 10.0,
+        activity_lookup: bool = True,
     ) -> None:
+        self._activity_lookup = activity_lookup
         self._client = SendGridAPIClient(api_key=api_key, host=host)
         self._client.client.timeout = timeout_seconds
         self._sender = sender
@@ -140,6 +143,8 @@ class SendGridMailer:
         return await asyncio.to_thread(self._accepted, key)
 
     def _accepted(self, key: str) -> str | None:
+        if not self._activity_lookup:
+            raise ActivityUnavailable("the activity lookup is switched off")
         query = f"unique_args['{NOTIFICATION_KEY_ARG}']=\"{key}\""
         try:
             response = self._client.client.messages.get(query_params={"query": query, "limit": 1})
@@ -182,3 +187,28 @@ class SendGridMailer:
 def _body_text(body: bytes | str | None) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
     return text[:500]
+
+
+class ConsoleMailer:
+    """The dev profile without a SendGrid key: each email is written to the log, whole, and counts as
+    sent (the history shows it like any other)."""
+
+    def __init__(self, *, sender: str) -> None:
+        self._sender = sender
+
+    async def send(self, email: Email) -> Sent:
+        message_id = f"console-{uuid.uuid4().hex}"
+        headers = "".join(f"{name}: {value}\n" for name, value in email.headers.items())
+        logger.info(
+            "email (dev console, not sent)\nFrom: %s\nTo: %s\nSubject: %s\n%s\n%s",
+            self._sender,
+            email.to,
+            email.subject,
+            headers,
+            email.text,
+            extra={"notification_key": email.key, "provider_message_id": message_id},
+        )
+        return Sent(message_id=message_id, attempts=1)
+
+    async def accepted(self, key: str) -> str | None:
+        return None  # nothing to ask: a redelivered dev email is written again

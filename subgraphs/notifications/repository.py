@@ -5,26 +5,23 @@ the record its first delivery wrote, and two consumers racing on one event colli
 writes are by `_id` alone (ADR 0014).
 """
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from coursegraph.clock import Clock, system_clock
 from coursegraph.ids import derived_object_id
+from coursegraph.metrics import Batch, in_batch
 from coursegraph.mongo import guarded_update
+from coursegraph.pagination import Position
+from subgraphs.notifications.models import Status
 from subgraphs.notifications.unsubscribe import Category, OptOut
-
-
-class Status(StrEnum):
-    PENDING = "pending"  # claimed; its email may be on its way
-    SENT = "sent"
-    FAILED = "failed"  # permanently: the provider refused it
-    SKIPPED = "skipped"  # the recipient opted out of its category
 
 
 def notification_id(event_id: str, kind: str) -> ObjectId:
@@ -137,6 +134,24 @@ class NotificationRecords:
     async def get(self, event_id: str, kind: str) -> dict[str, Any] | None:
         return await self._collection.find_one({"_id": notification_id(event_id, kind)})
 
+    async def create_indexes(self) -> None:
+        # A user's history, newest first: the one query here that is not by `_id` (ADR 0019).
+        await self._collection.create_index(
+            [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="history"
+        )
+
+    async def of_user(self, user_id: str, *, limit: int, after: Position | None) -> list[dict[str, Any]]:
+        """A page of a user's notifications, newest first, after a keyset position."""
+        query: dict[str, Any] = {"user_id": user_id}
+        if after is not None:
+            before = ObjectId(after.id)
+            query["$or"] = [
+                {"created_at": {"$lt": after.at}},
+                {"created_at": after.at, "_id": {"$lt": before}},
+            ]
+        cursor = self._collection.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        return await cursor.limit(limit).to_list()
+
 
 class Preferences:
     """Per user, the categories they opted out of (`_id`: the user id)."""
@@ -149,8 +164,19 @@ class Preferences:
         known = {category.value for category in Category}
         return frozenset(Category(c) for c in (document or {}).get("opted_out", []) if c in known)
 
+    async def opted_out_of_users(self, user_ids: list[str]) -> list[frozenset[Category]]:
+        """Batched for the DataLoader: each a lookup by `_id` (ADR 0014), issued at once."""
+        token = in_batch.set(Batch())  # counted as one query (coursegraph.metrics)
+        try:
+            return list(await asyncio.gather(*(self.opted_out(user_id) for user_id in user_ids)))
+        finally:
+            in_batch.reset(token)
+
     async def opt_out(self, opt_out: OptOut) -> None:
         """Idempotent; touches that one category of that one user."""
         await self._collection.update_one(
             {"_id": opt_out.user_id}, {"$addToSet": {"opted_out": opt_out.category.value}}, upsert=True
         )
+
+    async def opt_in(self, user_id: str, category: Category) -> None:
+        await self._collection.update_one({"_id": user_id}, {"$pull": {"opted_out": category.value}})

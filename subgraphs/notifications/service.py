@@ -17,7 +17,12 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import jinja2
+from bson import ObjectId
 
+from coursegraph.errors import BadUserInput, FieldError, ValidationFailed
+from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
+from coursegraph.security import Actor
+from subgraphs.notifications import permissions
 from subgraphs.notifications.delivery import (
     ActivityUnavailable,
     Email,
@@ -25,9 +30,17 @@ from subgraphs.notifications.delivery import (
     Sent,
     TransientFailure,
 )
+from subgraphs.notifications.models import Status
 from subgraphs.notifications.rendering import Kind, Renderer
-from subgraphs.notifications.repository import NotificationRecords, Preferences, Status
-from subgraphs.notifications.unsubscribe import CATEGORY, ESSENTIAL, UnsubscribeTokens
+from subgraphs.notifications.repository import NotificationRecords, Preferences
+from subgraphs.notifications.unsubscribe import (
+    CATEGORY,
+    ESSENTIAL,
+    Category,
+    InvalidToken,
+    OptOut,
+    UnsubscribeTokens,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,3 +155,73 @@ class Notifier:
             # Without the activity history, sending again is the only way not to lose the email.
             logger.warning("cannot tell whether notification %s went out (%s): sending it", key, unavailable)
             return None
+
+
+@dataclass(frozen=True)
+class Preference:
+    category: Category
+    subscribed: bool
+
+    @property
+    def essential(self) -> bool:
+        return self.category in ESSENTIAL
+
+
+class NotificationService:
+    """History and preferences, for the graph: the only way to them, taking the caller."""
+
+    def __init__(
+        self, records: NotificationRecords, preferences: Preferences, tokens: UnsubscribeTokens
+    ) -> None:
+        self._records = records
+        self._preferences = preferences
+        self._tokens = tokens
+
+    async def history(
+        self, actor: Actor, user_id: str, *, first: int, after: str | None
+    ) -> Page[dict[str, Any]]:
+        permissions.check_may_see(actor, user_id)
+        limit = page_size(first)
+        position = decode_cursor(after, valid_id=ObjectId.is_valid)
+        rows = await self._records.of_user(user_id, limit=limit + 1, after=position)
+        items = [(encode_cursor(Position(row["created_at"], str(row["_id"]))), row) for row in rows[:limit]]
+        return Page(items=items, has_next=len(rows) > limit)
+
+    async def preferences_of(self, actor: Actor, user_ids: list[str]) -> list[list[Preference]]:
+        """Batched (the DataLoader): each user's subscription to every category."""
+        for user_id in user_ids:
+            permissions.check_may_see(actor, user_id)
+        opted_out = await self._preferences.opted_out_of_users(user_ids)
+        return [[Preference(c, c in ESSENTIAL or c not in out) for c in Category] for out in opted_out]
+
+    async def set_preferences(
+        self, actor: Actor, user_id: str, subscribed: dict[Category, bool]
+    ) -> list[Preference]:
+        permissions.check_may_change(actor, user_id)
+        refused = [c for c, on in subscribed.items() if c in ESSENTIAL and not on]
+        if refused:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "category", "ESSENTIAL", f"{c.value} mail (sign-in and security) is always sent."
+                    )
+                    for c in refused
+                ]
+            )
+        for category, on in subscribed.items():
+            if category in ESSENTIAL:
+                continue
+            if on:
+                await self._preferences.opt_in(user_id, category)
+            else:
+                await self._preferences.opt_out(OptOut(user_id, category))
+        return (await self.preferences_of(actor, [user_id]))[0]
+
+    async def unsubscribe(self, token: str) -> OptOut:
+        """RFC 8058 one-click: no session; the token is the whole authority, for that one opt-out."""
+        try:
+            opt_out = self._tokens.read(token)
+        except InvalidToken as invalid:
+            raise BadUserInput(str(invalid), details={"field": "token"}) from invalid
+        await self._preferences.opt_out(opt_out)
+        return opt_out

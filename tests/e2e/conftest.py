@@ -1,6 +1,7 @@
 """End-to-end fixtures: the stack as clients see it (router + rest-compat) on real PostgreSQL and Kafka."""
 
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.fakes.oauth_provider import FakeOAuthProvider, pkce_pair, run_fake_oauth_provider
+from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
 from tests.support.stack import Stack, run_test_stack
 
 REDIRECT_URI = "http://localhost:3000/callback"
@@ -167,8 +169,34 @@ def start_stack(
 
 
 @pytest.fixture(scope="session")
-def stack(start_stack: StartStack) -> Iterator[E2EStack]:
+def sendgrid() -> Iterator[FakeSendGrid]:
+    """The fake SendGrid the session's stack sends its emails to."""
+    with run_fake_sendgrid() as fake:
+        yield fake
+
+
+def sendgrid_environment(fake: FakeSendGrid) -> dict[str, str]:
+    return {"COURSEGRAPH_SENDGRID_API_KEY": fake.api_key, "COURSEGRAPH_SENDGRID_HOST": fake.base_url}
+
+
+def wait_for_notifications_consumer(stack: Stack, timeout: float = 60) -> dict[str, Any]:
+    """Until the notifications consumer has joined its group (a new group starts at the topics' end: an
+    event published before it joined would not be its to send). Returns its readiness report."""
+    url = stack.subgraph_urls["notifications"].removesuffix("/graphql") + "/ready"
+    deadline = time.monotonic() + timeout
+    report: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        report = httpx.get(url, timeout=5).json()
+        if isinstance(report.get("consumer"), dict) and report["consumer"]["healthy"]:
+            return report
+        time.sleep(0.2)
+    raise AssertionError(f"the notifications consumer did not join its group: {report}")
+
+
+@pytest.fixture(scope="session")
+def stack(start_stack: StartStack, sendgrid: FakeSendGrid) -> Iterator[E2EStack]:
     env = {
+        **sendgrid_environment(sendgrid),
         # The suite is one client making many requests: the router's per-client limit is tested on its own.
         "COURSEGRAPH_ROUTER_RATE_LIMIT": "0",
         # Abandoned timed attempts close within seconds, so a test can wait for it.
@@ -178,6 +206,7 @@ def stack(start_stack: StartStack) -> Iterator[E2EStack]:
         "COURSEGRAPH_OUTBOX_MAX_BACKOFF_SECONDS": "2",
     }
     with start_stack("stack-data", env) as running:
+        wait_for_notifications_consumer(running.stack)
         yield running
 
 

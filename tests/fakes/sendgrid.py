@@ -7,12 +7,14 @@
   GET /v3/messages    the Email Activity API's "filter all messages", for the one query CourseGraph asks:
                        `query=unique_args['<name>']="<value>"` -> `{"messages": [{"msg_id", "to_email",
                        "subject", "status"}]}`; 400 for a query it does not understand
-Test-only control: `answers` is a queue of scripted answers (status, headers) used before the normal 202;
+Test-only control: `answers` is a queue of scripted answers (status, headers, recipient) used before the
+normal 202;
 `received` holds every accepted message; `requests` counts every request.
 
 `run_fake_sendgrid()` runs it on a free port in a background thread and yields the handle.
 """
 
+import asyncio
 import contextlib
 import re
 import threading
@@ -32,13 +34,35 @@ class FakeSendGrid:
     api_key: str = field(default_factory=lambda: f"SG.fake-{uuid.uuid4().hex}")
     base_url: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
-    answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # Scripted answers: (status, headers, recipient or None for any), used in order before the normal 202.
+    answers: list[tuple[int, dict[str, str], str | None]] = field(default_factory=list)
     requests: int = 0
+    delay_seconds: float = 0.0  # how long each mail send takes (a SendGrid under load)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer_next(self, status: int, headers: dict[str, str] | None = None) -> None:
+    def to(self, address: str) -> list[dict[str, Any]]:
+        """The accepted messages addressed to `address`."""
         with self.lock:
-            self.answers.append((status, headers or {}))
+            return [m for m in self.received if m["personalizations"][0]["to"][0]["email"] == address]
+
+    def answer_next(
+        self, status: int, headers: dict[str, str] | None = None, *, to: str | None = None
+    ) -> None:
+        """Answer the next mail send (to `to` only, when given) with `status` and `headers`."""
+        with self.lock:
+            self.answers.append((status, headers or {}, to))
+
+    def _scripted(self, body: Any) -> tuple[int, dict[str, str]] | None:
+        try:
+            recipient = body["personalizations"][0]["to"][0]["email"]
+        except (KeyError, IndexError, TypeError):
+            recipient = None
+        with self.lock:
+            for index, (status, headers, to) in enumerate(self.answers):
+                if to is None or to == recipient:
+                    del self.answers[index]
+                    return status, headers
+        return None
 
 
 def _missing(body: Any) -> list[dict[str, str | None]]:
@@ -98,19 +122,21 @@ def fake_sendgrid_app(fake: FakeSendGrid) -> FastAPI:
     async def send(request: Request) -> Response:
         with fake.lock:
             fake.requests += 1
-            scripted = fake.answers.pop(0) if fake.answers else None
         if request.headers.get("authorization") != f"Bearer {fake.api_key}":
             return JSONResponse({"errors": [{"message": "Permission denied, wrong credentials"}]}, 401)
-        if scripted is not None:
-            status, headers = scripted
-            return JSONResponse({"errors": [{"message": f"scripted {status}"}]}, status, headers=headers)
         try:
             body = await request.json()
         except ValueError:
             body = None
+        scripted = fake._scripted(body)
+        if scripted is not None:
+            status, headers = scripted
+            return JSONResponse({"errors": [{"message": f"scripted {status}"}]}, status, headers=headers)
         errors = _missing(body)
         if errors:
             return JSONResponse({"errors": errors}, 400)
+        if fake.delay_seconds:
+            await asyncio.sleep(fake.delay_seconds)
         message_id = uuid.uuid4().hex
         with fake.lock:
             fake.received.append({**body, "message_id": message_id})
@@ -120,8 +146,9 @@ def fake_sendgrid_app(fake: FakeSendGrid) -> FastAPI:
 
 
 @contextlib.contextmanager
-def run_fake_sendgrid() -> Iterator[FakeSendGrid]:
-    fake = FakeSendGrid()
-    with serve_in_thread(fake_sendgrid_app(fake)) as base_url:
+def run_fake_sendgrid(fake: FakeSendGrid | None = None, *, port: int | None = None) -> Iterator[FakeSendGrid]:
+    """Serve `fake` (a new one by default) on `port` (a free one by default)."""
+    fake = fake or FakeSendGrid()
+    with serve_in_thread(fake_sendgrid_app(fake), port=port) as base_url:
         fake.base_url = base_url
         yield fake

@@ -11,7 +11,8 @@ import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 
 from coursegraph.mongo import detect_ferretdb, mongo_client
-from subgraphs.notifications.repository import Claim, ClaimHeld, NotificationRecords, Status
+from subgraphs.notifications.models import Status
+from subgraphs.notifications.repository import Claim, ClaimHeld, NotificationRecords
 
 LEASE = timedelta(minutes=2)
 

@@ -54,3 +54,31 @@ async def collect_events(
     finally:
         await consumer.stop()
     return found
+
+
+async def collect_dead_letters(
+    bootstrap: str, topic: str, match: Callable[[Event], bool], *, within: float = 30.0, settle: float = 1.0
+) -> list[tuple[dict[str, str], Event]]:
+    """Parked messages on a `<topic>.dlq` that match (their headers, their event), read from the start."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4()}", auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list[tuple[dict[str, str], Event]] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        settled_at: float | None = None
+        while loop.time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    event = json.loads(record.value)
+                    if match(event):
+                        found.append(({k: v.decode() for k, v in record.headers}, event))
+            if found:
+                settled_at = settled_at or loop.time() + settle
+                if loop.time() >= settled_at:
+                    break
+    finally:
+        await consumer.stop()
+    return found

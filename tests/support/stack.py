@@ -21,8 +21,8 @@ import pymongo
 from tests.support.servers import free_port, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("auth", "users", "courses", "assessments", "rest-compat", "router")
-SUBGRAPHS = ("auth", "users", "courses", "assessments")
+SERVICES = ("auth", "users", "courses", "assessments", "notifications", "rest-compat", "router")
+SUBGRAPHS = ("auth", "users", "courses", "assessments", "notifications")
 
 
 @dataclass
@@ -85,6 +85,10 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
         "COURSEGRAPH_USERS_PORT": str(ports["users"]),
         "COURSEGRAPH_COURSES_PORT": str(ports["courses"]),
         "COURSEGRAPH_ASSESSMENTS_PORT": str(ports["assessments"]),
+        "COURSEGRAPH_NOTIFICATIONS_PORT": str(ports["notifications"]),
+        # Emails' links point at this stack's REST layer.
+        "COURSEGRAPH_APP_URL": f"http://{host}:{ports['rest-compat']}",
+        "COURSEGRAPH_PUBLIC_API_URL": f"http://{host}:{ports['rest-compat']}",
         "COURSEGRAPH_DEV_MONGODB_PORT": str(free_port()),
         "COURSEGRAPH_JWKS_URL": f"http://{host}:{ports['auth']}/.well-known/jwks.json",
         "COURSEGRAPH_USERS_SUBGRAPH_URL": f"http://{host}:{ports['users']}/graphql",
@@ -143,6 +147,7 @@ def run_test_stack(
     FerretDB could not keep consistent across processes (ADR 0010)."""
     run = uuid.uuid4().hex[:8]
     courses_database, assessments_database = f"coursegraph_courses_{run}", f"coursegraph_assessments_{run}"
+    notifications_database = f"coursegraph_notifications_{run}"
     full_env = {
         "COURSEGRAPH_PROFILE": "test",
         "COURSEGRAPH_DATA_DIR": str(data_dir),
@@ -150,6 +155,7 @@ def run_test_stack(
         "COURSEGRAPH_MONGODB_URL": mongodb_url,
         "COURSEGRAPH_COURSES_DATABASE": courses_database,
         "COURSEGRAPH_ASSESSMENTS_DATABASE": assessments_database,
+        "COURSEGRAPH_NOTIFICATIONS_DATABASE": notifications_database,
         "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         # Its own consumer groups too: another stack's consumers must not take its events.
         "COURSEGRAPH_KAFKA_CONSUMER_GROUP_PREFIX": f"{run}-",
@@ -164,3 +170,4 @@ def run_test_stack(
         with pymongo.MongoClient(mongodb_url) as client:
             client.drop_database(courses_database)
             client.drop_database(assessments_database)
+            client.drop_database(notifications_database)
