@@ -1,5 +1,6 @@
 """`make dev` runs `coursegraph dev`: embedded defaults (SQLite, in-process events, dev sign-in)."""
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -86,3 +87,20 @@ def test_concurrent_refreshes_of_one_token_on_sqlite_rotate_it_at_most_once(dev_
     assert all(r.status_code in (200, 401) for r in responses), [r.text for r in responses]
     rotated = [r.json()["data"]["refresh_token"] for r in responses if r.status_code == 200]
     assert len(rotated) <= 1, f"{len(rotated)} sessions forked from one refresh token"
+
+
+def test_dev_mail_goes_to_the_console_and_the_history(dev_stack: Stack) -> None:
+    signed_in = dev_stack.rest("POST", "/auth/dev", json={"email": "mail@example.org", "name": "Mail Reader"})
+    assert signed_in.status_code == 200, signed_in.text
+    token = signed_in.json()["data"]["access_token"]
+    deadline = time.monotonic() + 20
+    while "To: mail@example.org" not in dev_stack.log_path.read_text():
+        assert time.monotonic() < deadline, dev_stack.log_tail()
+        time.sleep(0.2)
+    log = dev_stack.log_path.read_text()
+    assert "Subject: Welcome to CourseGraph, Mail Reader" in log, "the whole email, on the console"
+    history = dev_stack.rest("GET", "/notifications", token=token).json()["data"]["items"]
+    assert [(e["type"], e["status"], e["recipient"]) for e in history] == [
+        ("welcome", "sent", "mail@example.org")
+    ]
+    assert history[0]["provider_message_id"].startswith("console-")
