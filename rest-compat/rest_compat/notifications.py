@@ -110,8 +110,12 @@ class Preference(GraphOutput):
     essential: bool = Field(description="Always sent (sign-in and security); cannot be switched off.")
 
 
+# Account mail (sign-in and security) is always sent: not a category one can switch.
+Switchable = Literal["courses", "assessments", "certificates"]
+
+
 class PreferenceChange(GraphInput):
-    category: Annotated[Category, ToGraphEnum]
+    category: Annotated[Switchable, ToGraphEnum]
     subscribed: bool
 
 

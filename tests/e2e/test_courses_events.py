@@ -234,7 +234,7 @@ async def test_every_course_event_carries_the_envelope_its_aggregate_key_and_kee
     assert progress_1["metadata"] == {"progress": 50.0, "previous_progress": 0.0}
     assert lesson_2["metadata"] == {"lesson_id": second}
     assert progress_2["metadata"] == {"progress": 100.0, "previous_progress": 50.0}
-    assert completed["metadata"] == {}
+    assert completed["metadata"] == {"course_title": "Events tour"}
 
 
 # --- 2. one enrollment, one event -----------------------------------------------------------------

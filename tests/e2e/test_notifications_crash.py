@@ -108,6 +108,7 @@ def service_env(mongodb_url: str, kafka_bootstrap: str, tmp_path: Path) -> Itera
         "COURSEGRAPH_LOG_JSON": "true",
     }
     yield {"env": env, "base": f"http://127.0.0.1:{port}", "database": database, "log": tmp_path / "svc.log"}
+    client: pymongo.MongoClient[dict[str, Any]]
     with pymongo.MongoClient(mongodb_url) as client:
         client.drop_database(database)
 
@@ -164,7 +165,9 @@ def test_killed_mid_batch_and_restarted_it_sends_every_email_exactly_once(
     assert kills == ROUNDS and len(emails) == ROUNDS * EVENTS_PER_ROUND >= 200
     assert set(counts) == set(emails), "none lost"
     assert [email for email, n in counts.items() if n > 1] == [], "none twice"
+    client: pymongo.MongoClient[dict[str, Any]]
     with pymongo.MongoClient(mongodb_url) as client:
-        statuses = Counter(d["status"] for d in client[service_env["database"]]["notifications"].find())
+        records: list[dict[str, Any]] = list(client[service_env["database"]]["notifications"].find())
+    statuses = Counter(str(record["status"]) for record in records)
     assert statuses == {"sent": len(emails)}, statuses
     assert "coursegraph_notifications_consumer_lag 0.0" in metrics

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ def fake_sendgrid_app(fake: FakeSendGrid) -> FastAPI:
             await asyncio.sleep(fake.delay_seconds)
         message_id = uuid.uuid4().hex
         with fake.lock:
-            fake.received.append({**body, "message_id": message_id})
+            fake.received.append({**body, "message_id": message_id, "received_at": time.monotonic()})
         return Response(status_code=202, headers={"X-Message-Id": message_id})
 
     return app
