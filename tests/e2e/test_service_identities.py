@@ -2,7 +2,8 @@
 
 A service token comes from auth's OAuth client-credentials endpoint and names its client (`client_id`).
 The users service's internal operations (sign-in, refresh tokens, sign-out) answer auth alone; the
-courses service's answer the assessments service (and its own consumer). Any other service's token is
+courses service's answer the assessments service (and its own consumer); users' mail recipients answer
+the notifications service. Any other service's token is
 FORBIDDEN, and what it asked for does not happen.
 """
 
@@ -122,3 +123,29 @@ def test_a_service_token_for_the_public_audience_too_is_refused(stack: E2EStack)
     )
     refused = call(stack, "courses", ACCESS, {"c": "0" * 24, "u": str(uuid.uuid4())}, both)
     assert code_of(refused) == "UNAUTHENTICATED", refused
+
+
+RECIPIENTS = """query($ids: [ID!]!) { mailRecipients(ids: $ids) { id email name } }"""
+
+
+def test_mail_recipients_answer_the_notifications_service_alone(stack: E2EStack) -> None:
+    email = unique_email("recipient")
+    user = stack.sign_in(email, name="Recipient")["user"]
+    for client in ("courses", "assessments", "media"):
+        refused = call(stack, "users", RECIPIENTS, {"ids": [user["id"]]}, service_token(stack, client))
+        assert code_of(refused) == "FORBIDDEN" and refused.get("data") is None, (client, refused)
+    learner = stack.sign_in()["access_token"]
+    assert code_of(call(stack, "users", RECIPIENTS, {"ids": [user["id"]]}, learner)) == "FORBIDDEN"
+
+    token = service_token(stack, "notifications")
+    unknown = str(uuid.uuid4())
+    answered = call(stack, "users", RECIPIENTS, {"ids": [user["id"], unknown, user["id"]]}, token)
+    assert answered == {
+        "data": {"mailRecipients": [{"id": user["id"], "email": email, "name": "Recipient"}]}
+    }, "each existing user once; an unknown id is left out"
+    too_many = call(stack, "users", RECIPIENTS, {"ids": [str(uuid.uuid4()) for _ in range(101)]}, token)
+    assert code_of(too_many) == "BAD_USER_INPUT", too_many
+    # Not in the router's API.
+    through_router = stack.graphql(RECIPIENTS, {"ids": [user["id"]]}, token=learner).json()
+    assert code_of(through_router) == "BAD_USER_INPUT", through_router
+    assert "Cannot query field" in through_router["errors"][0]["message"]
