@@ -4,6 +4,7 @@ SendGrid that speaks the v3 mail-send API; history and preferences through REST;
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from coursegraph.events import Event
 from subgraphs.notifications.app import DEV_UNSUBSCRIBE_SECRET
 from subgraphs.notifications.rendering import Kind, Renderer
 from subgraphs.notifications.unsubscribe import Category, UnsubscribeTokens
@@ -383,3 +385,37 @@ def test_sendgrid_unreachable_for_a_while_loses_nothing(start_stack: StartStack)
         report = stack.metrics("notifications")
         assert report['coursegraph_notifications_total{kind="welcome",outcome="sent"}'] >= 3
         assert report['coursegraph_notifications_retried_total{kind="welcome"}'] >= 3
+
+
+async def test_an_unreadable_event_is_parked_and_the_rest_go_out(
+    stack: E2EStack, sendgrid: FakeSendGrid, kafka_bootstrap: str
+) -> None:
+    marker = uuid.uuid4().hex
+    bogus_user = str(uuid.uuid4())
+    # A role change without its roles, and bytes that are no event: neither can become an email.
+    broken = Event(event_type="USER_ROLE_CHANGED", user_id=bogus_user, metadata={}, source="users")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait("user.events", broken.to_bytes(), key=bogus_user.encode())
+        await producer.send_and_wait("user.events", f"not json {marker}".encode(), key=marker.encode())
+    finally:
+        await producer.stop()
+    email = unique_email("mail-after-poison")
+    stack.sign_in(email, name="After Poison")
+    mail_for(sendgrid, email, 1)  # the partition moved on
+
+    parked = await collect_dead_letters(
+        kafka_bootstrap,
+        "user.events.dlq",
+        lambda e: e.get("user_id") == bogus_user and e.get("event_type") == "USER_ROLE_CHANGED",
+        within=20,
+    )
+    assert len(parked) == 1 and "cannot read USER_ROLE_CHANGED" in parked[0][0]["error"], parked
+    assert parked[0][0]["consumer-group"].endswith("notifications")
+    garbage = await collect_dead_letters(
+        kafka_bootstrap, "user.events.dlq", lambda e: marker in e.get("_raw", ""), within=20
+    )
+    assert garbage, "bytes that are no event are parked too"
+    assert all(headers["error"].startswith("not an event") for headers, _ in garbage)
+    assert any(headers["consumer-group"].endswith("notifications") for headers, _ in garbage)
