@@ -24,6 +24,10 @@ uv:
 
 install: uv
 	$(UV) sync --frozen
+	@# libmagic: the media service detects uploads' real types with it (python-magic).
+	@python3 -c "import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library('magic') else 1)" || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q libmagic1 || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q libmagic1; }; }
 	@if [ ! -x router/node_modules/.bin/hive-gateway ] || [ router/package-lock.json -nt router/node_modules/.package-lock.json ]; then \
 		npm ci --prefix router --no-audit --no-fund; fi
 

@@ -57,6 +57,12 @@ def _assessments_app() -> FastAPI:
     return create_app()
 
 
+def _media_app() -> FastAPI:
+    from subgraphs.media.app import create_app
+
+    return create_app()
+
+
 def _notifications_app() -> FastAPI:
     from subgraphs.notifications.app import create_app
 
@@ -86,6 +92,7 @@ PYTHON_SERVICES = {
         PythonService("users", _users_app),
         PythonService("courses", _courses_app),
         PythonService("assessments", _assessments_app),
+        PythonService("media", _media_app),
         PythonService("notifications", _notifications_app),
         PythonService("rest-compat", _rest_compat_app),
     )
@@ -217,7 +224,7 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
         tasks.append(asyncio.create_task(router.wait(), name="router"))
 
     mongodb: asyncio.subprocess.Process | None = None
-    uses_mongodb = {"courses", "assessments", "notifications"} & set(names)
+    uses_mongodb = {"courses", "assessments", "media", "notifications"} & set(names)
     if uses_mongodb and (command := dev_mongodb_command(settings)) is not None:
         mongodb = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
         tasks.append(asyncio.create_task(mongodb.wait(), name="ferretdb"))

@@ -9,6 +9,7 @@ from coursegraph_cli.launcher import SUBGRAPHS
 from subgraphs.assessments.schema import schema as assessments_schema
 from subgraphs.auth.schema import schema as auth_schema
 from subgraphs.courses.schema import schema as courses_schema
+from subgraphs.media.schema import schema as media_schema
 from subgraphs.notifications.schema import schema as notifications_schema
 from subgraphs.users.schema import schema as users_schema
 
@@ -17,6 +18,7 @@ SCHEMAS: dict[str, strawberry.Schema] = {
     "users": users_schema,
     "courses": courses_schema,
     "assessments": assessments_schema,
+    "media": media_schema,
     "notifications": notifications_schema,
 }
 

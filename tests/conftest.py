@@ -63,7 +63,7 @@ def kafka_bootstrap() -> str:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> str:
-    """Endpoint URL of the S3 API (moto server locally)."""
+    """Endpoint URL of the S3 API (s3s-fs locally)."""
     return _service_url("COURSEGRAPH_S3_ENDPOINT_URL")
 
 

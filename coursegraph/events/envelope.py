@@ -20,6 +20,7 @@ class Topic(StrEnum):
     COURSE = "course.events"
     ASSESSMENT = "assessment.events"
     CERTIFICATION = "certification.events"
+    MEDIA = "media.events"
 
     @property
     def dlq(self) -> str:

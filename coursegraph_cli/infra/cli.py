@@ -63,7 +63,10 @@ def check_existing(svc: Service) -> str | None:
 
 def write_env() -> None:
     state_dir().mkdir(parents=True, exist_ok=True)
-    lines = [f"{cls.env_key}={cls().url}" for cls in SERVICES.values()]
+    lines = []
+    for cls in SERVICES.values():
+        service = cls()
+        lines += [f"{service.env_key}={service.url}", *(f"{k}={v}" for k, v in service.extra_env().items())]
     env_file().write_text("\n".join(lines) + "\n")
 
 
@@ -142,4 +145,7 @@ def status() -> None:
 def env() -> None:
     """Print the services' URLs as `export` lines, for `eval "$(coursegraph infra env)"`."""
     for cls in SERVICES.values():
-        typer.echo(f"export {cls.env_key}={shlex.quote(cls().url)}")
+        service = cls()
+        typer.echo(f"export {service.env_key}={shlex.quote(service.url)}")
+        for key, value in service.extra_env().items():
+            typer.echo(f"export {key}={shlex.quote(value)}")

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from coursegraph.errors import ErrorCode
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from coursegraph.tracing import instrument_app, shutdown_tracing
-from rest_compat import assessments, auth, courses, notifications, users
+from rest_compat import assessments, auth, courses, media, notifications, users
 from rest_compat.graph import (
     ALWAYS,
     BEARER,
@@ -42,17 +42,20 @@ class BodyLimit:
     more of it is read (pure ASGI: it counts what the app receives). Field limits bound what the graph
     accepts; this bounds what is read at all."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, paths: dict[str, int] | None = None) -> None:
+        """`paths`: other limits for some paths (uploads)."""
         self.app = app
         self.limit = limit
+        self.paths = paths or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = f"The request body is larger than {self.limit} bytes."
+        limit = self.paths.get(scope["path"], self.limit)
+        too_large = f"The request body is larger than {limit} bytes."
         length = Headers(scope=scope).get("content-length", "")
-        if length.isdigit() and int(length) > self.limit:
+        if length.isdigit() and int(length) > limit:
             await envelope_error(ErrorCode.BAD_USER_INPUT, too_large, status=413)(scope, receive, send)
             return
         received = 0
@@ -62,7 +65,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     # An HTTPException: the app's readers let it through, and its handler answers 413.
                     raise StarletteHTTPException(413, too_large)
             return message
@@ -101,7 +104,9 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware, **request_id_middleware_options())
 
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    # An upload may be as large as the media service allows, plus its form's fields and boundaries.
+    uploads = {"/media/upload": settings.media_max_bytes + 1024 * 1024}
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, paths=uploads)
 
     @app.exception_handler(GraphError)
     async def graph_error(_: Request, exc: GraphError) -> JSONResponse:
@@ -161,6 +166,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(courses.router(graph.run))
     app.include_router(assessments.router(graph.run))
     app.include_router(notifications.router(graph.run))
+    app.include_router(media.router(graph.run))
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, plus the bearer scheme the operations name, less the 422 answers FastAPI

@@ -25,7 +25,7 @@ from subgraphs.courses.consumers import (
 )
 from subgraphs.courses.context import CoursesContext
 from subgraphs.courses.loaders import make_loaders
-from subgraphs.courses.models import Certificate, Course, Enrollment, Learner
+from subgraphs.courses.models import Certificate, Course, Enrollment, Learner, MediaUse
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import (
     CertificateRepository,
@@ -50,7 +50,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings,
         service="courses",
         database=settings.courses_database,
-        models=[Course, Enrollment, Learner, Certificate],
+        models=[Course, Enrollment, Learner, Certificate, MediaUse],
         publisher=publisher,
     )
     catalog = Catalog()

@@ -114,6 +114,18 @@ def enrollment_id(user_id: str, course_id: str) -> ObjectId:
     return derived_object_id("enrollment", user_id, course_id)
 
 
+class MediaUse(Document):
+    """The courses whose lessons reference one media (`media:<id>`), for the media service's question
+    "may this user see it?". Written before the course, and never shrunk: a course listed here may no
+    longer reference the media, so readers check the course itself."""
+
+    id: str  # type: ignore[assignment]  # the media's id
+    courses: list[str] = Field(default_factory=list)
+
+    class Settings:
+        name = "media_uses"
+
+
 class Learner(Document):
     """A learner's enrollments, as the ids of their courses in the order they enrolled.
 

@@ -18,7 +18,15 @@ from coursegraph.errors import Conflict
 from coursegraph.events.document_outbox import DocumentOutboxRelay, versioned_update
 from coursegraph.mongo import get_by_ids, guarded_update
 from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
-from subgraphs.courses.models import Certificate, Course, CourseStatus, Enrollment, Learner, enrollment_id
+from subgraphs.courses.models import (
+    Certificate,
+    Course,
+    CourseStatus,
+    Enrollment,
+    Learner,
+    MediaUse,
+    enrollment_id,
+)
 
 Events = Sequence[dict[str, Any]]
 # What lists show of a course: no lesson bodies, no outbox (MongoDB drops them at the source).
@@ -183,6 +191,22 @@ class LearnerRepository:
         await guarded_update(
             Learner.get_pymongo_collection(), user_id, {}, {"$addToSet": {"courses": course_id}}, upsert=True
         )
+
+
+class MediaUseRepository:
+    async def courses_of(self, media_id: str) -> list[str]:
+        use = await MediaUse.find_one({"_id": media_id})
+        return [] if use is None else use.courses
+
+    async def add(self, media_ids: Sequence[str], course_id: str) -> None:
+        for media_id in media_ids:
+            await guarded_update(
+                MediaUse.get_pymongo_collection(),
+                media_id,
+                {},
+                {"$addToSet": {"courses": course_id}},
+                upsert=True,
+            )
 
 
 class CertificateRepository:

@@ -59,6 +59,18 @@ class Query:
         )
         return None if access is None else CourseAccess.of(access)
 
+    @strawberry.federation.field(
+        inaccessible=True,
+        description="Internal (the media service): whether the user may see a media through a lesson of "
+        "a course its owner teaches, as that course's instructor or learner.",
+    )
+    async def media_access(
+        self, info: Ctx, media_id: strawberry.ID, user_id: strawberry.ID, owner_id: strawberry.ID
+    ) -> bool:
+        return await info.context.service.media_access(
+            info.context.actor, parse_object_id(media_id, "mediaId"), str(user_id), str(owner_id)
+        )
+
 
 async def _course_payload(action: Callable[[], Awaitable[CourseSummary]]) -> CoursePayload:
     try:

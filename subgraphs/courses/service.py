@@ -8,6 +8,7 @@ document's version and decided again on the fresh document after a lost race.
 
 import base64
 import logging
+import re
 import secrets
 import unicodedata
 import uuid
@@ -47,6 +48,7 @@ from subgraphs.courses.repository import (
     CourseRepository,
     EnrollmentRepository,
     LearnerRepository,
+    MediaUseRepository,
     summary_of,
 )
 
@@ -62,7 +64,7 @@ SEARCH_MAX = 100
 CERTIFICATE_CODE_MAX = 64
 UPDATE_ATTEMPTS = 20
 # Service identities (OAuth client ids) allowed to call internal operations.
-ASSESSMENTS, COURSES = "assessments", "courses"
+ASSESSMENTS, COURSES, MEDIA = "assessments", "courses", "media"
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -104,12 +106,25 @@ def _text(value: str, field: str, *, maximum: int, required: bool, errors: list[
     return clean_text(value, field, maximum=maximum, required=required, errors=errors)
 
 
+MEDIA_REFERENCE = re.compile(r"media:([0-9a-f]{24})")
+
+
 def _media_url(value: str | None, field: str, errors: list[FieldError]) -> str | None:
+    """An http(s) URL, or `media:<id>`: a file uploaded to the media service, whose URL its readers get
+    from that service (only this course's learners and managers may)."""
     if value is None or value == "":
         return None
+    if MEDIA_REFERENCE.fullmatch(value):
+        return value
     if len(value) > URL_MAX or not value.startswith(("https://", "http://")) or not is_text(value):
-        errors.append(FieldError(field, "INVALID", f"{field} must be an http(s) URL."))
+        errors.append(FieldError(field, "INVALID", f"{field} must be an http(s) URL or media:<id>."))
     return value
+
+
+def media_references(drafts: list[ModuleDraft] | None) -> list[str]:
+    """The media ids an outline's lessons reference."""
+    found = (MEDIA_REFERENCE.fullmatch(lesson.media_url or "") for m in drafts or [] for lesson in m.lessons)
+    return sorted({match.group(1) for match in found if match})
 
 
 def build_outline(
@@ -194,7 +209,9 @@ class CourseService:
         certificates: CertificateRepository,
         catalog: Catalog,
         clock: Clock,
+        media_uses: MediaUseRepository | None = None,
     ) -> None:
+        self._media_uses = media_uses or MediaUseRepository()
         self._courses = courses
         self._enrollments = enrollments
         self._learners = learners
@@ -391,6 +408,22 @@ class CourseService:
         enrollment = await self._enrollments.get(user_id, course_id)
         return CourseAccess(course.id, course.instructor_id, course.status, enrollment)
 
+    async def media_access(self, actor: Actor, media_id: str, user_id: str, owner_id: str) -> bool:
+        """Internal (the media service): whether a lesson of a course the user teaches or is enrolled in
+        references the media. Only the courses of the media's owner count: referencing someone else's
+        media in one's own course shows it to nobody."""
+        actor.require_service(MEDIA)
+        reference = f"media:{media_id}"
+        for course_id in await self._media_uses.courses_of(media_id):
+            course = await self._courses.get(course_id)
+            if course is None or course.instructor_id != owner_id:
+                continue
+            if not any(lesson.media_url == reference for m in course.modules for lesson in m.lessons):
+                continue
+            if course.instructor_id == user_id or await self._enrollments.get(user_id, course_id) is not None:
+                return True
+        return False
+
     async def own_enrollment(self, actor: Actor, course_id: str) -> Enrollment:
         """The caller's enrollment in a course (for following its progress)."""
         user_id = str(actor.require_user())
@@ -424,6 +457,8 @@ class CourseService:
             created_at=now,
             updated_at=now,
         )
+        # Listed first: a media this course references finds the course (readers check the course).
+        await self._media_uses.add(media_references(modules), str(course.id))
         course.outbox_pending = True
         course.outbox = [
             course_event(
@@ -502,6 +537,9 @@ class CourseService:
             )
             return fields, [event]
 
+        if referenced := media_references(modules):
+            await self._managed_course(actor, course_id)  # only its managers list media for a course
+            await self._media_uses.add(referenced, course_id)
         return await self._change_course(actor, course_id, change)
 
     async def publish_course(self, actor: Actor, course_id: str) -> CourseSummary:

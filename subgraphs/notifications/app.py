@@ -26,7 +26,7 @@ from subgraphs.notifications.events import TOPICS, Links
 from subgraphs.notifications.loaders import make_loaders
 from subgraphs.notifications.pipeline import Done, Pipeline
 from subgraphs.notifications.recipients import UsersDirectory
-from subgraphs.notifications.repository import NotificationRecords, Preferences
+from subgraphs.notifications.repository import ConsumerStart, NotificationRecords, Preferences
 from subgraphs.notifications.schema import schema
 from subgraphs.notifications.service import Mailer, NotificationService, Notifier
 from subgraphs.notifications.unsubscribe import UnsubscribeTokens
@@ -125,11 +125,13 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     service = NotificationService(records, preferences, tokens)
     consumer: NotificationConsumer | None = None
     if settings.kafka_bootstrap_servers:
+        starts = ConsumerStart(database["consumer_starts"])
         consumer = NotificationConsumer(
             settings.kafka_bootstrap_servers,
             group_id=group_id,
             topics=TOPICS,
             pipeline=pipeline,
+            since=lambda: starts.since(group_id),
             batch_size=settings.notifications_batch_size,
         )
     elif settings.profile is Profile.DEV:

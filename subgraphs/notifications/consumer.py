@@ -7,8 +7,10 @@ outcome in the batch is recorded (ADR 0019).
   the offsets before it are committed, the consumer seeks back to it, and polls again after a wait (the
   Retry-After SendGrid gave, or exponential backoff). Nothing is lost and nothing is parked for being
   transient, however long SendGrid is away; the wait is short enough to keep the group membership.
-- A new group starts at the end of the topics (a first deployment must not mail everyone about last
-  week), and records that position at once, so that events published while it is down are not skipped.
+- The group reads from the moment the service was first deployed (a first deployment must not mail
+  everyone about last week): that moment is kept in the service's store, and any partition the group has
+  no offset for (a first start, a topic created later, a partition added) starts at the first event
+  published since then, found by timestamp, and that position is committed at once.
 - Stopping finishes the batch in hand, commits, and leaves the group.
 
 Its state (assigned partitions, lag, last poll) is what readiness and /metrics report.
@@ -18,8 +20,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -50,6 +53,7 @@ class ConsumerState:
     """What readiness reports."""
 
     running: bool = False
+    joined: bool = False  # a member of its group (with partitions, or none while no topic exists yet)
     assigned: list[str] = field(default_factory=list)
     lag: int | None = None
     last_poll: float | None = None  # time.monotonic()
@@ -57,7 +61,7 @@ class ConsumerState:
 
     def report(self) -> dict[str, object]:
         return {
-            "healthy": self.running and bool(self.assigned),
+            "healthy": self.running and self.joined,
             "running": self.running,
             "assigned": sorted(self.assigned),
             "lag": self.lag,
@@ -68,23 +72,27 @@ class ConsumerState:
         }
 
 
-class _StartWhereItIs(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Commit the starting position of partitions the group has no offset for yet."""
+class _StartSinceDeployed(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A partition the group has no offset for starts at its first event since `since_ms` (the end if
+    there is none), committed at once."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, state: ConsumerState) -> None:
-        self._consumer, self._state = consumer, state
+    def __init__(self, consumer: AIOKafkaConsumer, state: ConsumerState, since_ms: int) -> None:
+        self._consumer, self._state, self._since_ms = consumer, state, since_ms
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         self._state.assigned = []
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        fresh = {}
-        for partition in assigned:
-            if await self._consumer.committed(partition) is None:
-                fresh[partition] = await self._consumer.position(partition)
+        fresh = [p for p in assigned if await self._consumer.committed(p) is None]
         if fresh:
-            await self._consumer.commit(fresh)
+            found = await self._consumer.offsets_for_times(dict.fromkeys(fresh, self._since_ms))
+            ends = await self._consumer.end_offsets(fresh)
+            start = {p: found[p].offset if found.get(p) is not None else ends[p] for p in fresh}
+            for partition, offset in start.items():
+                self._consumer.seek(partition, offset)
+            await self._consumer.commit(start)
         self._state.assigned = [f"{p.topic}:{p.partition}" for p in assigned]
+        self._state.joined = True
 
 
 class NotificationConsumer:
@@ -95,6 +103,7 @@ class NotificationConsumer:
         group_id: str,
         topics: Sequence[str],
         pipeline: Pipeline,
+        since: Callable[[], Awaitable[datetime]],
         batch_size: int = 100,
         stop_timeout_seconds: float = 30.0,
     ) -> None:
@@ -102,6 +111,7 @@ class NotificationConsumer:
         self._group_id = group_id
         self._topics = list(topics)
         self._pipeline = pipeline
+        self._since = since
         self._batch_size = batch_size
         self._stop_timeout = stop_timeout_seconds
         self._stopping = asyncio.Event()
@@ -131,16 +141,19 @@ class NotificationConsumer:
                 bootstrap_servers=self._bootstrap,
                 group_id=self._group_id,
                 enable_auto_commit=False,
-                auto_offset_reset="latest",
+                auto_offset_reset="latest",  # never used: every fresh partition is positioned above
                 max_poll_interval_ms=300_000,
+                metadata_max_age_ms=5_000,  # a topic created later is joined within seconds
             )
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
             )
             try:
+                since_ms = int((await self._since()).timestamp() * 1000)
                 await producer.start()
                 await consumer.start()
-                consumer.subscribe(self._topics, listener=_StartWhereItIs(consumer, self.state))
+                listener = _StartSinceDeployed(consumer, self.state, since_ms)
+                consumer.subscribe(self._topics, listener=listener)
                 self.state.running = True
                 backoff = 1.0
                 await self._consume(consumer, producer)
@@ -153,7 +166,7 @@ class NotificationConsumer:
                     await asyncio.wait_for(self._stopping.wait(), backoff)
                 backoff = min(backoff * 2, 30.0)
             finally:
-                self.state.running = False
+                self.state.running = self.state.joined = False
                 self.state.assigned = []
                 await consumer.stop()  # leaves the group: its partitions go to another replica at once
                 await producer.stop()

@@ -6,8 +6,9 @@ writes are by `_id` alone (ADR 0014).
 """
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -180,3 +181,20 @@ class Preferences:
 
     async def opt_in(self, user_id: str, category: Category) -> None:
         await self._collection.update_one({"_id": user_id}, {"$pull": {"opted_out": category.value}})
+
+
+class ConsumerStart:
+    """When this deployment's consumer group first started (`_id`: the group id): what it reads from."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], clock: Clock = system_clock) -> None:
+        self._collection = collection
+        self._clock = clock
+
+    async def since(self, group_id: str) -> datetime:
+        """The first start's time, recorded by the first start (later starts read it)."""
+        with contextlib.suppress(DuplicateKeyError):  # a later start, or a replica starting at once
+            await self._collection.insert_one({"_id": group_id, "started_at": self._clock()})
+        document = await self._collection.find_one({"_id": group_id})
+        assert document is not None
+        started: datetime = document["started_at"]
+        return started if started.tzinfo else started.replace(tzinfo=UTC)

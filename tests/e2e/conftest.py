@@ -204,6 +204,10 @@ def stack(start_stack: StartStack, sendgrid: FakeSendGrid) -> Iterator[E2EStack]
         "COURSEGRAPH_ASSESSMENT_SWEEP_SECONDS": "1",
         # Recover quickly once Kafka is back (the nothing-lost tests stop it).
         "COURSEGRAPH_OUTBOX_MAX_BACKOFF_SECONDS": "2",
+        # Media: a small size limit to exceed, and abandoned uploads cleaned up within seconds.
+        "COURSEGRAPH_MEDIA_MAX_BYTES": str(8 * 1024 * 1024),
+        "COURSEGRAPH_MEDIA_ABANDONED_AFTER_SECONDS": "3",
+        "COURSEGRAPH_MEDIA_CLEANUP_SECONDS": "1",
     }
     with start_stack("stack-data", env) as running:
         wait_for_notifications_consumer(running.stack)

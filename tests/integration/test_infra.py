@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -92,8 +93,8 @@ def test_s3_bucket_put_get(s3_endpoint: str) -> None:
         "s3",
         endpoint_url=s3_endpoint,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=os.environ["COURSEGRAPH_S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["COURSEGRAPH_S3_SECRET_ACCESS_KEY"],
     )
     bucket = f"infra-check-{_suffix()}"
     s3.create_bucket(Bucket=bucket)
@@ -130,4 +131,6 @@ def test_up_is_idempotent_and_env_matches(
         "COURSEGRAPH_MONGODB_URL": mongodb_url,
         "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "COURSEGRAPH_S3_ENDPOINT_URL": s3_endpoint,
+        "COURSEGRAPH_S3_ACCESS_KEY_ID": os.environ["COURSEGRAPH_S3_ACCESS_KEY_ID"],
+        "COURSEGRAPH_S3_SECRET_ACCESS_KEY": os.environ["COURSEGRAPH_S3_SECRET_ACCESS_KEY"],
     }

@@ -21,8 +21,8 @@ import pymongo
 from tests.support.servers import free_port, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("auth", "users", "courses", "assessments", "notifications", "rest-compat", "router")
-SUBGRAPHS = ("auth", "users", "courses", "assessments", "notifications")
+SERVICES = ("auth", "users", "courses", "assessments", "media", "notifications", "rest-compat", "router")
+SUBGRAPHS = ("auth", "users", "courses", "assessments", "media", "notifications")
 
 
 @dataclass
@@ -85,6 +85,8 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
         "COURSEGRAPH_USERS_PORT": str(ports["users"]),
         "COURSEGRAPH_COURSES_PORT": str(ports["courses"]),
         "COURSEGRAPH_ASSESSMENTS_PORT": str(ports["assessments"]),
+        "COURSEGRAPH_MEDIA_PORT": str(ports["media"]),
+        "COURSEGRAPH_MEDIA_PUBLIC_URL": f"http://{host}:{ports['media']}",
         "COURSEGRAPH_NOTIFICATIONS_PORT": str(ports["notifications"]),
         # Emails' links point at this stack's REST layer.
         "COURSEGRAPH_APP_URL": f"http://{host}:{ports['rest-compat']}",
@@ -148,6 +150,17 @@ def run_test_stack(
     run = uuid.uuid4().hex[:8]
     courses_database, assessments_database = f"coursegraph_courses_{run}", f"coursegraph_assessments_{run}"
     notifications_database = f"coursegraph_notifications_{run}"
+    media_database = f"coursegraph_media_{run}"
+    # Media in the S3 emulator the test infrastructure runs (its endpoint and key pair).
+    s3 = {
+        key: os.environ[key]
+        for key in (
+            "COURSEGRAPH_S3_ENDPOINT_URL",
+            "COURSEGRAPH_S3_ACCESS_KEY_ID",
+            "COURSEGRAPH_S3_SECRET_ACCESS_KEY",
+        )
+        if key in os.environ
+    }
     full_env = {
         "COURSEGRAPH_PROFILE": "test",
         "COURSEGRAPH_DATA_DIR": str(data_dir),
@@ -156,6 +169,9 @@ def run_test_stack(
         "COURSEGRAPH_COURSES_DATABASE": courses_database,
         "COURSEGRAPH_ASSESSMENTS_DATABASE": assessments_database,
         "COURSEGRAPH_NOTIFICATIONS_DATABASE": notifications_database,
+        "COURSEGRAPH_MEDIA_DATABASE": media_database,
+        "COURSEGRAPH_MEDIA_STORAGE": "s3",
+        **s3,
         "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         # Its own consumer groups too: another stack's consumers must not take its events.
         "COURSEGRAPH_KAFKA_CONSUMER_GROUP_PREFIX": f"{run}-",
@@ -171,3 +187,4 @@ def run_test_stack(
             client.drop_database(courses_database)
             client.drop_database(assessments_database)
             client.drop_database(notifications_database)
+            client.drop_database(media_database)

@@ -1,0 +1,40 @@
+"""Every media-store query and write: by `_id` (ADR 0014), but for the cleanup's query of old pending
+uploads, which an index answers on MongoDB."""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from coursegraph.events.document_outbox import DocumentOutboxRelay, versioned_update
+from coursegraph.mongo import get_by_ids
+from subgraphs.media.models import Media, MediaStatus
+
+Events = Sequence[dict[str, Any]]
+
+
+class MediaRepository:
+    def __init__(self, relay: DocumentOutboxRelay) -> None:
+        self._relay = relay
+
+    async def get(self, media_id: str) -> Media | None:
+        if not ObjectId.is_valid(media_id):
+            return None
+        return await Media.get(ObjectId(media_id))
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Media]:
+        found = await get_by_ids(Media, [ObjectId(i) for i in ids if ObjectId.is_valid(i)])
+        return {str(media.id): media for media in found}
+
+    async def insert(self, media: Media) -> Media:
+        await media.insert()
+        return media
+
+    async def update(self, media: Media, fields: Mapping[str, Any], events: Events = ()) -> bool:
+        """Set `fields` (and record `events`) only if nobody changed the media since it was read."""
+        return await versioned_update(self._relay, Media.get_pymongo_collection(), media, fields, events)
+
+    async def pending_before(self, created_before: datetime, *, limit: int) -> list[Media]:
+        query = {"status": MediaStatus.PENDING.value, "created_at": {"$lt": created_before}}
+        return await Media.find(query).sort("created_at").limit(limit).to_list()

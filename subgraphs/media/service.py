@@ -1,0 +1,188 @@
+"""The media service: the only way to media, reads and writes, taking the caller.
+
+Uploads go the way Canvas's do: request (`create_upload`: the media is pending, the client gets a
+presigned POST whose policy pins key, type and size), upload straight to storage, confirm
+(`complete_upload`: the object must be there with the declared size, and libmagic must see the declared
+type in its first bytes; only then is it ready). A client may skip the POST's policy and write the object
+some other way, so `complete_upload` checks everything itself; what fails is deleted, never served.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bson import ObjectId
+
+from coursegraph.clock import Clock
+from coursegraph.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from coursegraph.security import Actor
+from subgraphs.media import permissions
+from subgraphs.media.delivery import Delivery, SignedUrl
+from subgraphs.media.events import MediaEventType, media_event
+from subgraphs.media.models import Media, MediaStatus
+from subgraphs.media.repository import MediaRepository
+from subgraphs.media.rules import (
+    NEVER,
+    SNIFF_BYTES,
+    UploadRules,
+    detected_type,
+    display_name,
+    normalised_type,
+)
+from subgraphs.media.storage import Storage, UploadForm
+
+logger = logging.getLogger(__name__)
+
+
+class CourseMedia(Protocol):
+    async def may_see(self, media_id: str, user_id: str, owner_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Upload:
+    media: Media
+    form: UploadForm
+    expires_at: datetime
+
+
+class MediaService:
+    def __init__(
+        self,
+        repository: MediaRepository,
+        storage: Storage,
+        delivery: Delivery,
+        rules: UploadRules,
+        courses: CourseMedia,
+        clock: Clock,
+        *,
+        upload_expiry: timedelta,
+    ) -> None:
+        self._media = repository
+        self._storage = storage
+        self._delivery = delivery
+        self._rules = rules
+        self._courses = courses
+        self._clock = clock
+        self._upload_expiry = upload_expiry
+
+    async def create_upload(self, actor: Actor, *, filename: str, content_type: str, size: int) -> Upload:
+        owner_id = permissions.check_may_upload(actor)
+        errors = self._rules.check(filename, content_type, size)
+        if errors:
+            raise ValidationFailed(errors)
+        now = self._clock()
+        media_id = ObjectId()
+        media = Media(
+            id=media_id,
+            owner_id=owner_id,
+            filename=display_name(filename),
+            content_type=normalised_type(content_type),
+            size=size,
+            storage_key=f"media/{owner_id}/{media_id}",  # never the client's filename
+            created_at=now,
+            updated_at=now,
+        )
+        await self._media.insert(media)
+        form = await self._storage.upload_form(
+            media.storage_key, media.content_type, size, self._upload_expiry
+        )
+        return Upload(media, form, now + self._upload_expiry)
+
+    async def complete_upload(self, actor: Actor, media_id: str) -> Media:
+        media = await self._media.get(media_id)
+        if media is None:
+            raise NotFound("No such media.")
+        permissions.check_may_complete(actor, media)
+        if media.status is MediaStatus.READY:
+            return media
+        if media.status is MediaStatus.DELETED:
+            raise Conflict(
+                f"This upload was refused: {media.failure or 'deleted'}", details={"reason": "DELETED"}
+            )
+        stored = await self._storage.size_of(media.storage_key)
+        if stored is None:
+            raise Conflict("The file has not been uploaded yet.", details={"reason": "NOT_UPLOADED"})
+        if stored != media.size:
+            message = f"The file has {stored} bytes, not the {media.size} declared."
+            await self._refuse(media, message)
+            raise ValidationFailed([FieldError("size", "MISMATCH", message)])
+        detected = detected_type(await self._storage.head(media.storage_key, SNIFF_BYTES))
+        if detected != media.content_type or detected in NEVER:
+            message = f"The file's content is {detected}, not the declared {media.content_type}."
+            await self._refuse(media, message)
+            raise ValidationFailed([FieldError("contentType", "MISMATCH", message)])
+        digest = hashlib.sha256()
+        async for chunk in self._storage.chunks(media.storage_key):
+            digest.update(chunk)
+        now = self._clock()
+        fields = {
+            "status": MediaStatus.READY.value,
+            "sha256": digest.hexdigest(),
+            "ready_at": now,
+            "updated_at": now,
+        }
+        key, owner = str(media.id), media.owner_id
+        events = [
+            media_event(
+                MediaEventType.MEDIA_UPLOADED,
+                media_id=key,
+                user_id=owner,
+                size=media.size,
+                content_type=media.content_type,
+            ),
+            media_event(MediaEventType.MEDIA_READY, media_id=key, user_id=owner, sha256=fields["sha256"]),
+        ]
+        if not await self._media.update(media, fields, events):
+            current = await self._media.get(media_id)
+            if current is not None and current.status is MediaStatus.READY:
+                return current  # completed concurrently
+            raise Conflict("The media changed meanwhile; try again.")
+        for name, value in fields.items():
+            setattr(media, name, value)
+        media.status = MediaStatus.READY
+        return media
+
+    async def download_url(self, actor: Actor, media_id: str) -> SignedUrl:
+        """A short-lived URL: for its owner and admins, and for whoever may see a lesson that shows it."""
+        user_id = actor.require_user()
+        media = await self._media.get(media_id)
+        if media is None or media.status is MediaStatus.DELETED:
+            raise NotFound("No such media.")
+        if not permissions.is_manager(actor, media) and not await self._courses.may_see(
+            media_id, str(user_id), media.owner_id
+        ):
+            raise Forbidden("Only its course's learners and instructor, and admins, may see this media.")
+        if media.status is not MediaStatus.READY:
+            raise Conflict("This media's upload is not complete.", details={"reason": "NOT_READY"})
+        return self._delivery.url(
+            media.storage_key, filename=media.filename, content_type=media.content_type, now=self._clock()
+        )
+
+    async def get_many(self, actor: Actor, ids: list[str]) -> list[Media | None]:
+        """Media the caller manages (their own; admins every one)."""
+        found = await self._media.get_many(ids)
+        return [
+            m if (m := found.get(i)) is not None and permissions.is_manager(actor, m) else None for i in ids
+        ]
+
+    async def remove_abandoned(self, *, older_than: timedelta, limit: int = 100) -> int:
+        """Uploads requested and never completed: their objects (if any) and the media go."""
+        removed = 0
+        for media in await self._media.pending_before(self._clock() - older_than, limit=limit):
+            await self._storage.delete(media.storage_key)
+            fields = {
+                "status": MediaStatus.DELETED.value,
+                "failure": "never completed",
+                "updated_at": self._clock(),
+            }
+            removed += await self._media.update(media, fields)
+        if removed:
+            logger.info("removed %d abandoned uploads", removed)
+        return removed
+
+    async def _refuse(self, media: Media, reason: str) -> None:
+        await self._storage.delete(media.storage_key)
+        fields = {"status": MediaStatus.DELETED.value, "failure": reason, "updated_at": self._clock()}
+        await self._media.update(media, fields)
