@@ -20,7 +20,8 @@ import pytest
 from beanie import Document
 
 from subgraphs.assessments.models import Assessment, Attempt, CourseAssessments
-from subgraphs.courses.models import Certificate, Course, Enrollment, Learner
+from subgraphs.courses.models import Certificate, Course, Enrollment, Learner, MediaUse
+from subgraphs.media.models import Media
 from tests.e2e.conftest import E2EStack, StartStack
 from tests.e2e.test_assessments_flow import CREATE, QUESTIONS, _answers
 
@@ -31,6 +32,8 @@ MODELS: list[type[Document]] = [
     Enrollment,
     Learner,
     Certificate,
+    MediaUse,
+    Media,
     Assessment,
     Attempt,
     CourseAssessments,
