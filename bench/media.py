@@ -119,6 +119,7 @@ def main() -> None:
     put_runs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-media-") as scratch:
         data = Path(scratch)
+        (data / "stack").mkdir()
         video = data / "video.mp4"
         video.write_bytes(mp4(args.megabytes * MB - 32))
         size = video.stat().st_size
