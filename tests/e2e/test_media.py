@@ -135,6 +135,10 @@ def test_every_refusal_is_clear_and_nothing_is_served(stack: E2EStack, instructo
     # Oversized (the stack allows 8 MiB): refused before anything is stored.
     too_big = create_upload(stack, token, "big.png", "image/png", 9 * 1024 * 1024)
     assert too_big["media"] is None and too_big["errors"][0]["code"] == "TOO_LARGE"
+    over = rest_upload(stack, token, "big.png", png(8 * 1024 * 1024 + 1), "image/png")
+    assert "At most" in refused(over, "size")
+    huge = rest_upload(stack, token, "huge.png", png(10 * 1024 * 1024), "image/png")
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "BAD_USER_INPUT", huge.text
     # A disallowed type, and active content even if allowed by name.
     assert "Allowed types" in refused(
         rest_upload(stack, token, "a.zip", b"PK\x03\x04zip", "application/zip"), "content_type"
