@@ -5,7 +5,7 @@ Every value comes from the environment (prefix `COURSEGRAPH_`) or a `.env` file 
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str | None = None
     # Put before every consumer group id: deployments (or test stacks) sharing a Kafka cluster.
     kafka_consumer_group_prefix: str = ""
+    # A managed cluster: TLS, and SASL (PLAIN or SCRAM) credentials (coursegraph.events.kafka).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
     # Outbox relays: how often they look for unpublished events, and their longest retry wait. Writes
     # wake their relay at once; the poll is the safety net (another replica's writes, a restart).
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -1,5 +1,6 @@
 """The `coursegraph` command line: run the stack, export schemas, provision test infrastructure."""
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Annotated
@@ -69,6 +70,43 @@ def _run(services: list[str], settings: ServiceSettings) -> int:
     except LaunchError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the users database to the newest schema (Alembic), then exit. Deployments run it as a Job
+    and set COURSEGRAPH_MIGRATE_ON_START=false on the users service."""
+    from coursegraph_cli.operations import migrate_users_database
+
+    asyncio.run(migrate_users_database())
+    typer.echo("users database: at head")
+
+
+@app.command("kafka-topics")
+def kafka_topics() -> None:
+    """Create CourseGraph's Kafka topics and their dead-letter topics where missing (partitions,
+    replication and retention from COURSEGRAPH_KAFKA_* settings), then exit; existing ones are left alone."""
+    from coursegraph_cli.operations import TopicSettings, create_topics
+
+    for name, outcome in asyncio.run(create_topics(TopicSettings())).items():
+        typer.echo(f"{name}: {outcome}")
+
+
+@app.command("deploy-check")
+def deploy_check() -> None:
+    """Render every Kubernetes overlay (kustomize), validate it strictly against the vendored schemas
+    (kubeconform) and hold it to the deployment policy; exit 1 on any problem."""
+    from coursegraph_cli.deploy import OVERLAYS, check
+
+    failed = False
+    for overlay in OVERLAYS:
+        problems = check(overlay)
+        failed |= bool(problems)
+        typer.echo(f"{overlay}: {'ok' if not problems else f'{len(problems)} problems'}")
+        for problem in problems:
+            typer.echo(f"  {problem}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("export-schemas")

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from coursegraph.events.envelope import Event
+from coursegraph.events.kafka import PLAINTEXT, KafkaConnection
 from coursegraph.events.wiring import dev_event_bus
 from coursegraph.settings import Profile, ServiceSettings
 from coursegraph.tracing import span_continuing, tracer_for
@@ -85,9 +86,11 @@ class KafkaEventConsumer(EventConsumer):
         tracer: Tracer | None = None,
         attempts: int = 5,
         retry_wait_seconds: float = 0.2,
+        connection: KafkaConnection = PLAINTEXT,
     ) -> None:
         """`group_id=None` makes a broadcast listener: every instance reads every new event, no commits."""
         self._tracer = tracer
+        self._connection = connection
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._topics = list(topics)
@@ -114,9 +117,13 @@ class KafkaEventConsumer(EventConsumer):
                 group_id=self._group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest" if self._group_id else "latest",
+                **self._connection.client_options(),
             )
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+                bootstrap_servers=self._bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                **self._connection.client_options(),
             )
             try:
                 await consumer.start()
@@ -185,7 +192,12 @@ def event_consumer(
         group_id = settings.kafka_consumer_group_prefix + group_id
     if settings.kafka_bootstrap_servers:
         return KafkaEventConsumer(
-            settings.kafka_bootstrap_servers, group_id=group_id, topics=topics, handler=handler, tracer=tracer
+            settings.kafka_bootstrap_servers,
+            group_id=group_id,
+            topics=topics,
+            handler=handler,
+            tracer=tracer,
+            connection=KafkaConnection.from_settings(settings),
         )
     if settings.profile is Profile.DEV:
         return InProcessSubscription(topics, handler, tracer=tracer, group_id=group_id)

@@ -9,6 +9,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 
 from coursegraph.events.envelope import Event
+from coursegraph.events.kafka import PLAINTEXT, KafkaConnection
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,11 @@ class KafkaEventPublisher:
     while Kafka is down and publishes once it is back.
     """
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
+    def __init__(
+        self, bootstrap_servers: str, *, client_id: str, connection: KafkaConnection = PLAINTEXT
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._connection = connection
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -44,6 +48,7 @@ class KafkaEventPublisher:
                     acks="all",
                     enable_idempotence=True,
                     request_timeout_ms=10_000,
+                    **self._connection.client_options(),
                 )
                 try:
                     await producer.start()

@@ -1,5 +1,6 @@
 """Pick the event publisher a profile calls for."""
 
+from coursegraph.events.kafka import KafkaConnection
 from coursegraph.events.publisher import EventPublisher, InProcessEventBus, KafkaEventPublisher
 from coursegraph.settings import Profile, ServiceSettings
 
@@ -13,7 +14,11 @@ def dev_event_bus() -> InProcessEventBus:
 
 def publisher_from_settings(settings: ServiceSettings, *, client_id: str) -> EventPublisher:
     if settings.kafka_bootstrap_servers:
-        return KafkaEventPublisher(settings.kafka_bootstrap_servers, client_id=client_id)
+        return KafkaEventPublisher(
+            settings.kafka_bootstrap_servers,
+            client_id=client_id,
+            connection=KafkaConnection.from_settings(settings),
+        )
     if settings.profile is Profile.DEV:
         return _dev_bus
     raise RuntimeError(f"COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS is required in the {settings.profile} profile")

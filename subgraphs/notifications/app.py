@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr
 
 from coursegraph.events import Event
 from coursegraph.events.consumer import Handler
+from coursegraph.events.kafka import KafkaConnection
 from coursegraph.events.wiring import dev_event_bus
 from coursegraph.internal import InternalGraphQLClient
 from coursegraph.mongo import detect_ferretdb, mongo_client
@@ -132,6 +133,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             topics=TOPICS,
             pipeline=pipeline,
             since=lambda: starts.since(group_id),
+            connection=KafkaConnection.from_settings(settings),
             batch_size=settings.notifications_batch_size,
         )
     elif settings.profile is Profile.DEV:

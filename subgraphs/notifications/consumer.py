@@ -35,6 +35,7 @@ from prometheus_client import Gauge
 from pydantic import ValidationError
 
 from coursegraph.events import Event
+from coursegraph.events.kafka import PLAINTEXT, KafkaConnection
 from coursegraph.metrics import REGISTRY
 from subgraphs.notifications.pipeline import Park, Pipeline, Postpone, Result
 
@@ -106,7 +107,9 @@ class NotificationConsumer:
         since: Callable[[], Awaitable[datetime]],
         batch_size: int = 100,
         stop_timeout_seconds: float = 30.0,
+        connection: KafkaConnection = PLAINTEXT,
     ) -> None:
+        self._connection = connection
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._topics = list(topics)
@@ -144,9 +147,13 @@ class NotificationConsumer:
                 auto_offset_reset="latest",  # never used: every fresh partition is positioned above
                 max_poll_interval_ms=300_000,
                 metadata_max_age_ms=5_000,  # a topic created later is joined within seconds
+                **self._connection.client_options(),
             )
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+                bootstrap_servers=self._bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                **self._connection.client_options(),
             )
             try:
                 since_ms = int((await self._since()).timestamp() * 1000)

@@ -1,0 +1,112 @@
+"""Issue 11: every Kubernetes overlay renders, validates strictly against the vendored schemas, and keeps
+the deployment policy; and the checks catch what they are for (an invalid field, a missing probe or
+limit, an exposed subgraph, an inlined secret)."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from coursegraph_cli.deploy import OVERLAYS, Resource, policy_problems, render, resources, schema_problems
+
+pytestmark = pytest.mark.deploy
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request: pytest.FixtureRequest) -> str:
+    return render(request.param)
+
+
+def test_every_overlay_is_valid_and_keeps_the_policy(rendered: str) -> None:
+    assert schema_problems(rendered) == []
+    found = resources(rendered)
+    assert policy_problems(found) == []
+    kinds = {r.kind for r in found}
+    assert {"Deployment", "Service", "Ingress", "NetworkPolicy", "PodDisruptionBudget"} <= kinds
+    assert {"HorizontalPodAutoscaler", "Job", "ConfigMap"} <= kinds
+    services = {r.name for r in found if r.kind == "Deployment"}
+    assert services == {
+        "auth",
+        "users",
+        "courses",
+        "assessments",
+        "media",
+        "notifications",
+        "rest-compat",
+        "router",
+    }
+    assert {r.name for r in found if r.kind == "Job"} == {"migrate", "kafka-topics"}
+
+
+def test_production_runs_two_replicas_at_least_and_pins_its_images() -> None:
+    found = resources(render("production"))
+    for deployment in (r for r in found if r.kind == "Deployment"):
+        assert deployment.body["spec"]["replicas"] >= 2, deployment.name
+        image = deployment.body["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert not image.endswith(":latest") and ":" in image, image
+    assert all(r.body["spec"]["minReplicas"] >= 2 for r in found if r.kind == "HorizontalPodAutoscaler")
+
+
+def _mutated(rendered: str, change: object) -> list[Resource]:
+    found = [Resource(r.kind, r.name, copy.deepcopy(r.body)) for r in resources(rendered)]
+    change(found)  # type: ignore[operator]
+    return found
+
+
+def _deployment(found: list[Resource], name: str) -> dict:  # type: ignore[type-arg]
+    return next(r.body for r in found if r.kind == "Deployment" and r.name == name)
+
+
+def test_the_schema_check_fails_on_an_invalid_field() -> None:
+    rendered = render("production")
+    docs = list(yaml.safe_load_all(rendered))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    problems = schema_problems(yaml.safe_dump_all(docs))
+    assert len(problems) == 1 and "imagePullPolicyy" in problems[0], problems
+    service = next(d for d in docs if d["kind"] == "Service")
+    service["spec"]["ports"][0]["port"] = "eighty"
+    assert any("Service" in p for p in schema_problems(yaml.safe_dump_all(docs)))
+
+
+@pytest.mark.parametrize(
+    ("what", "expected"),
+    [
+        ("probe", "readinessProbe is required"),
+        ("limit", "memory limits are required"),
+        ("root", "non-root"),
+        ("ingress", "exposes courses"),
+        ("secret", "must come from a Secret"),
+        ("budget", "no PodDisruptionBudget"),
+    ],
+)
+def test_the_policy_check_fails_on_each_breach(what: str, expected: str) -> None:
+    rendered = render("production")
+
+    def breach(found: list[Resource]) -> None:
+        users = _deployment(found, "users")["spec"]["template"]["spec"]
+        container = users["containers"][0]
+        if what == "probe":
+            del container["readinessProbe"]
+        elif what == "limit":
+            container["resources"]["limits"] = {"cpu": "1"}
+        elif what == "root":
+            users["securityContext"]["runAsNonRoot"] = False
+        elif what == "ingress":
+            ingress = next(r.body for r in found if r.kind == "Ingress")
+            path = copy.deepcopy(ingress["spec"]["rules"][0]["http"]["paths"][0])
+            path["path"], path["backend"]["service"]["name"] = "/courses-graphql", "courses"
+            ingress["spec"]["rules"][0]["http"]["paths"].append(path)
+        elif what == "secret":
+            container["env"].append({"name": "COURSEGRAPH_DATABASE_URL", "value": "postgresql://u:p@db/x"})
+        elif what == "budget":
+            found[:] = [r for r in found if not (r.kind == "PodDisruptionBudget" and r.name == "users")]
+
+    problems = policy_problems(_mutated(rendered, breach))
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_the_schemas_are_vendored() -> None:
+    schemas = Path(__file__).resolve().parents[2] / "deploy" / "schemas" / "v1.33.0-local-strict"
+    assert (schemas / "_definitions.json").is_file() and (schemas / "deployment-apps-v1.json").is_file()
