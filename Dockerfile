@@ -1,6 +1,8 @@
 # One image for every Python service; the command picks the service (`coursegraph serve users`).
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
+# libmagic: the media service detects uploads' real types with it.
+RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir uv
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
@@ -11,8 +13,8 @@ COPY subgraphs ./subgraphs
 COPY rest-compat ./rest-compat
 RUN uv sync --frozen --no-dev
 ENV PATH="/app/.venv/bin:$PATH" COURSEGRAPH_HOST=0.0.0.0
-RUN useradd --system --uid 10001 coursegraph && mkdir -p /data && chown coursegraph /data
-USER coursegraph
+RUN useradd --system --uid 10001 coursegraph
+USER 10001
 ENTRYPOINT ["coursegraph", "serve"]
 
 # The router: Hive Gateway serving the composed supergraph.
@@ -22,4 +24,5 @@ COPY router/package.json router/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY router/ ./
 USER node
-ENTRYPOINT ["npx", "hive-gateway", "supergraph", "supergraph.graphql", "-c", "gateway.config.ts", "--host", "0.0.0.0"]
+# The gateway itself is the process (no npx in between, which would not forward SIGTERM).
+ENTRYPOINT ["/router/node_modules/.bin/hive-gateway", "supergraph", "supergraph.graphql", "-c", "gateway.config.ts", "--host", "0.0.0.0"]

@@ -92,6 +92,19 @@ def kafka_topics() -> None:
         typer.echo(f"{name}: {outcome}")
 
 
+@app.command("compose-secrets")
+def compose_secrets(
+    directory: Annotated[Path, typer.Argument(help="Where to write them")] = Path("secrets"),
+) -> None:
+    """Generate what compose.yml needs (random secrets, an RSA signing key) into ./secrets; existing
+    files are kept. Then fill in the SendGrid key and run
+    `docker compose --env-file secrets/compose.env up --build`."""
+    from coursegraph_cli.operations import write_compose_secrets
+
+    for path in write_compose_secrets(directory):
+        typer.echo(f"wrote {path}")
+
+
 @app.command("deploy-check")
 def deploy_check() -> None:
     """Render every Kubernetes overlay (kustomize), validate it strictly against the vendored schemas

@@ -73,6 +73,8 @@ class MediaSettings(ServiceSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
+    # Create the bucket at start when missing: unset means in dev and test only.
+    s3_create_bucket: bool | None = None
     # CloudFront (downloads through a distribution whose origin is the bucket), when all three are set.
     cloudfront_domain: str | None = None
     cloudfront_key_pair_id: str | None = None
@@ -155,7 +157,8 @@ def create_app(settings: MediaSettings | None = None, publisher: EventPublisher 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.start()
-        if s3 is not None and not settings.is_production:
+        create = settings.s3_create_bucket
+        if s3 is not None and (create or (create is None and not settings.is_production)):
             await s3.ensure_bucket()
         cleaning.start()
         try:

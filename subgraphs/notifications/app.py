@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from coursegraph.events import Event
 from coursegraph.events.consumer import Handler
@@ -62,6 +62,11 @@ class NotificationsSettings(ServiceSettings):
     notifications_batch_size: int = Field(default=100, ge=1, le=1000)
     notifications_concurrency: int = Field(default=8, ge=1, le=100)
     notifications_send_attempts: int = Field(default=3, ge=1, le=10)
+
+    @field_validator("sendgrid_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     def refuse_unsafe_production(self) -> None:
         if not self.is_production:

@@ -110,3 +110,28 @@ def test_the_policy_check_fails_on_each_breach(what: str, expected: str) -> None
 def test_the_schemas_are_vendored() -> None:
     schemas = Path(__file__).resolve().parents[2] / "deploy" / "schemas" / "v1.33.0-local-strict"
     assert (schemas / "_definitions.json").is_file() and (schemas / "deployment-apps-v1.json").is_file()
+
+
+def test_the_operations_guide_matches_the_manifests() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    found = resources(render("production"))
+    for resource in found:
+        if resource.kind in ("Deployment", "Job"):
+            assert f"`{resource.name}`" in guide, (
+                f"{resource.kind} {resource.name} is not in docs/operations.md"
+            )
+    secrets: set[str] = set()
+    for _, pod in ((r, r.body["spec"]["template"]["spec"]) for r in found if r.kind in ("Deployment", "Job")):
+        for volume in pod.get("volumes", []):
+            if "secret" in volume:
+                secrets.add(volume["secret"]["secretName"])
+        for container in pod["containers"]:
+            for variable in container.get("env") or []:
+                reference = (variable.get("valueFrom") or {}).get("secretKeyRef")
+                if reference:
+                    secrets.add(reference["name"])
+                    assert f"`{reference['key']}`" in guide, f"key {reference['key']} of {reference['name']}"
+    for ingress in (r for r in found if r.kind == "Ingress"):
+        secrets |= {tls["secretName"] for tls in ingress.body["spec"]["tls"]}
+    for secret in secrets:
+        assert f"`{secret}`" in guide, f"Secret {secret} is not in docs/operations.md"
