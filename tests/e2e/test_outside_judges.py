@@ -187,13 +187,25 @@ def operation_count(judged: Judged) -> int:
     return sum(len(operations) for operations in openapi(judged)["paths"].values())
 
 
+CPYTHON_AST_BUG = "AST constructor recursion depth mismatch"
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("caller", CALLERS)
 def test_schemathesis_finds_no_fault_in_the_rest_api(judged: Judged, caller: str, tmp_path: Path) -> None:
     command, env = schemathesis_command(judged, caller, tmp_path)
     started = time.monotonic()
-    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=280, check=False)
+    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=140, check=False)
     report = f"{run.stdout}\n{run.stderr}"
+    if run.returncode != 0 and CPYTHON_AST_BUG in report:
+        # Not a finding: CPython 3.11.7's AST builder miscounts its recursion depth now and then
+        # (python/cpython#106905, fixed in 3.11.8) when hypothesis parses a lambda's source. The same
+        # seed runs the same cases again; anything it finds then fails the test.
+        print(f"schemathesis as {caller}: hit {CPYTHON_AST_BUG!r} (a CPython bug); running it again")
+        run = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=140, check=False
+        )
+        report = f"{run.stdout}\n{run.stderr}"
     print(f"schemathesis as {caller}: {time.monotonic() - started:.0f} s")
     assert run.returncode == 0, f"schemathesis as {caller} found faults (exit {run.returncode}):\n{report}"
     tested = re.search(r"^\s*Tested:\s*(\d+)", report, re.MULTILINE)

@@ -5,6 +5,8 @@ Its own thread keeps the server answering while a test blocks its loop (or runs 
 
 import asyncio
 import contextlib
+import os
+import random
 import socket
 import threading
 import time
@@ -14,11 +16,28 @@ from typing import Any
 import httpx
 import uvicorn
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out for port 0 can be taken by
+# any outgoing connection (a stack's own clients, starting while its servers bind) before the server
+# that was meant to listen on it binds. The process id spreads concurrent test processes apart.
+_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on, not handed out before by this process."""
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(1000):
+        port = rng.choice(_PORTS)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class _QuietServer(uvicorn.Server):
