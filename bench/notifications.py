@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from bench.catalog import infra_urls, machine, percentile
-from coursegraph.events import Event, Topic
 from subgraphs.notifications.delivery import Email, SendGridMailer
 from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
+from tests.support.kafka import publish_registrations
 from tests.support.stack import Stack, run_test_stack
 
 CONCURRENCY = 8  # the notifications service's default (COURSEGRAPH_NOTIFICATIONS_CONCURRENCY)
@@ -72,30 +71,12 @@ def direct_sends(fake: FakeSendGrid, count: int) -> float:
     return count / (time.monotonic() - started)
 
 
-async def publish_registrations(bootstrap: str, addresses: list[str]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for address in addresses:
-            user_id = str(uuid.uuid4())
-            event = Event(
-                event_type="USER_REGISTERED",
-                user_id=user_id,
-                metadata={"email": address, "name": "Bench", "provider": "google", "role": "learner"},
-                source="users",
-            )
-            await producer.send(Topic.USER, event.to_bytes(), key=user_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
 def consumer_throughput(stack: Stack, fake: FakeSendGrid, bootstrap: str, count: int) -> float:
     run = uuid.uuid4().hex[:8]
     addresses = [f"throughput-{run}-{i}@bench.example.org" for i in range(count)]
     wanted = set(addresses)
     started = time.monotonic()
-    asyncio.run(publish_registrations(bootstrap, addresses))
+    asyncio.run(publish_registrations(bootstrap, addresses, name="Bench"))
     wait_for(lambda: len(delivered(fake, wanted)) >= count, 600, f"{count} welcome emails")
     last = max(float(m["received_at"]) for m in delivered(fake, wanted))
     return count / (last - started)

@@ -22,10 +22,9 @@ from typing import Any
 import httpx
 import pymongo
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from coursegraph.events import Event, Topic
 from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
+from tests.support.kafka import publish_registrations
 from tests.support.servers import free_port, wait_until_ready
 from tests.support.stack import REPO
 
@@ -60,24 +59,6 @@ def wait_until_joined(base: str, process: subprocess.Popen[bytes], log: Path) ->
             time.sleep(0.1)
     except (RuntimeError, TimeoutError, AssertionError) as exc:
         raise AssertionError(f"{exc}\n{log.read_text()[-3000:]}") from exc
-
-
-async def publish_registrations(bootstrap: str, emails: list[str]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for email in emails:
-            user_id = str(uuid.uuid4())
-            event = Event(
-                event_type="USER_REGISTERED",
-                user_id=user_id,
-                metadata={"email": email, "name": "Crash Test", "provider": "google", "role": "learner"},
-                source="users",
-            )
-            await producer.send(Topic.USER, event.to_bytes(), key=user_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 def received(fake: FakeSendGrid, emails: set[str]) -> Counter[str]:
@@ -134,7 +115,7 @@ def test_killed_mid_batch_and_restarted_it_sends_every_email_exactly_once(
                     for i in range(EVENTS_PER_ROUND)
                 ]
                 emails += batch
-                asyncio.run(publish_registrations(kafka_bootstrap, batch))
+                asyncio.run(publish_registrations(kafka_bootstrap, batch, name="Crash Test"))
                 # Kill once a part of this round's emails went out: the rest are claimed, in flight or queued.
                 deadline = time.monotonic() + 60
                 while sum(received(fake, set(batch)).values()) < EVENTS_PER_ROUND // 3:

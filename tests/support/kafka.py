@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 Event = dict[str, Any]
 
@@ -91,3 +91,25 @@ def _parsed(value: bytes | None) -> Event:
     except ValueError:
         return {"_raw": (value or b"").decode(errors="replace")}
     return event if isinstance(event, dict) else {"_raw": str(event)}
+
+
+async def publish_registrations(bootstrap: str, emails: list[str], *, name: str) -> None:
+    """USER_REGISTERED for a new user per address, as the users service announces them (each carries its
+    recipient, so the notifications service needs no lookup)."""
+    from coursegraph.events import Event, Topic
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for email in emails:
+            user_id = str(uuid.uuid4())
+            event = Event(
+                event_type="USER_REGISTERED",
+                user_id=user_id,
+                metadata={"email": email, "name": name, "provider": "google", "role": "learner"},
+                source="users",
+            )
+            await producer.send(Topic.USER, event.to_bytes(), key=user_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
