@@ -236,3 +236,31 @@ async def get_by_ids(model: type[D], ids: Sequence[object]) -> list[D]:
     finally:
         in_batch.reset(token)
     return [document for document in found if document is not None]
+
+
+# FerretDB v1 on SQLite deletes what a filter matched with one SQL `IN` naming every matched id, and SQLite
+# limits the variables of one statement (32,766): a delete that matches more documents fails. And it tests
+# an `$in` against each document by walking the list (40,000 documents against 40,000 values: 115 s).
+# So large deletes go by ranges of ids, and long lists of ids in short `$in`s.
+DELETE_BATCH = 10_000
+IN_BATCH = 500
+
+
+async def delete_in_batches(collection: AsyncCollection[dict[str, Any]], query: Mapping[str, Any]) -> int:
+    """Delete what `query` matches, at most `DELETE_BATCH` at a time (ranges of `_id`); how many."""
+    ids = sorted([document["_id"] async for document in collection.find(query, {"_id": 1})])
+    deleted = 0
+    for start in range(0, len(ids), DELETE_BATCH):
+        batch = ids[start : start + DELETE_BATCH]
+        within = {**query, "_id": {"$gte": batch[0], "$lte": batch[-1]}}
+        deleted += (await collection.delete_many(within)).deleted_count
+    return deleted
+
+
+async def delete_ids(collection: AsyncCollection[dict[str, Any]], ids: Sequence[Any]) -> int:
+    """Delete these documents, `IN_BATCH` ids at a time; how many there were."""
+    deleted = 0
+    for start in range(0, len(ids), IN_BATCH):
+        result = await collection.delete_many({"_id": {"$in": list(ids[start : start + IN_BATCH])}})
+        deleted += result.deleted_count
+    return deleted

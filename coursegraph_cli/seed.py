@@ -125,6 +125,8 @@ async def seed_catalog(
             report.removed.update(await courses.remove(seeded_users))
             report.removed["users"] = await users.remove()
             report.seconds["remove"] = time.perf_counter() - mark
+            if options.clear:
+                await courses.announce(datetime.now(UTC))
         elif seeded_users or seeded_documents:
             raise AlreadySeeded(
                 f"Seeded data is already there ({len(seeded_users)} users, {seeded_documents} course and "
@@ -172,6 +174,8 @@ async def seed_catalog(
             mark = time.perf_counter()
             await courses.insert(catalog, advance)
             report.seconds["courses and enrollments"] = time.perf_counter() - mark
+        # Running courses replicas load the new catalog within seconds, without a restart.
+        await courses.announce(datetime.now(UTC))
         report.loaded = {**people.summary(), **catalog.summary()}
         return report
     finally:

@@ -1,6 +1,7 @@
 """The courses subgraph app: MongoDB (FerretDB locally) store, document outbox relayed to course.events,
 the catalog read model kept current from its own writes and course.events."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from coursegraph.tasks import Periodic
 from subgraphs.courses.catalog import Catalog
+from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.consumers import (
     ASSESSMENT_TOPIC,
     AssessmentEventHandler,
@@ -28,6 +30,7 @@ from subgraphs.courses.loaders import make_loaders
 from subgraphs.courses.models import Certificate, Course, Enrollment, Learner, MediaUse
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import (
+    CatalogStateRepository,
     CertificateRepository,
     CourseRepository,
     EnrollmentRepository,
@@ -37,11 +40,18 @@ from subgraphs.courses.repository import (
 from subgraphs.courses.schema import schema
 from subgraphs.courses.service import CourseService
 
+# After starting from a snapshot, the full read that repairs it waits this long: the replica settles first.
+CATALOG_RELOAD_AFTER_SNAPSHOT_SECONDS = 30.0
+
 
 class CoursesSettings(ServiceSettings):
     courses_database: str = "coursegraph_courses"
     # The catalog read model is kept current by writes and events; a full reload repairs what they missed.
     catalog_reload_seconds: float = Field(default=900.0, gt=0)
+    # How often a replica looks whether courses were written outside a request (the seed, a restore).
+    catalog_generation_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    # How often the catalog is written as a snapshot (when it changed) for replicas that start later.
+    catalog_snapshot_seconds: float = Field(default=300.0, gt=0)
 
 
 def create_app(settings: CoursesSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
@@ -54,8 +64,10 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         publisher=publisher,
     )
     catalog = Catalog()
+    course_repository = CourseRepository(store.relay)
+    keeper = CatalogKeeper(catalog, course_repository, CatalogStateRepository(store.database), system_clock)
     service = CourseService(
-        CourseRepository(store.relay),
+        course_repository,
         EnrollmentRepository(store.relay),
         LearnerRepository(),
         CertificateRepository(),
@@ -76,7 +88,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         handler=EnrollmentCounter(service),
     )
     progress = ProgressFeed()
-    refresher = CatalogRefresher(service)
+    refresher = CatalogRefresher(keeper)
 
     async def every_replica(event: Event) -> None:
         await progress(event)
@@ -88,10 +100,16 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
     housekeeping = [
         Periodic("processed-event marks cleanup", assessments.forget_processed, interval_seconds=24 * 3600),
         Periodic(
-            "catalog reload",
-            service.load_catalog,
-            interval_seconds=settings.catalog_reload_seconds,
-            first_delay_seconds=settings.catalog_reload_seconds,
+            "catalog generation",
+            keeper.follow_generation,
+            interval_seconds=settings.catalog_generation_poll_seconds,
+            first_delay_seconds=settings.catalog_generation_poll_seconds,
+        ),
+        Periodic(
+            "catalog snapshot",
+            keeper.save_snapshot,
+            interval_seconds=settings.catalog_snapshot_seconds,
+            first_delay_seconds=settings.catalog_snapshot_seconds,
         ),
     ]
 
@@ -100,19 +118,33 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         await store.start()
         # Listening first: a write another replica makes while the catalog loads still reaches it.
         await listener.start()
-        await service.load_catalog()
+        from_snapshot = await keeper.start()
+        # Started from a snapshot: a full read soon repairs what changed since it was taken (ADR 0025).
+        reload = Periodic(
+            "catalog reload",
+            keeper.reload,
+            interval_seconds=settings.catalog_reload_seconds,
+            first_delay_seconds=(
+                min(CATALOG_RELOAD_AFTER_SNAPSHOT_SECONDS, settings.catalog_reload_seconds)
+                if from_snapshot
+                else settings.catalog_reload_seconds
+            ),
+        )
         await consumer.start()
         await counter.start()
-        for task in housekeeping:
+        for task in [*housekeeping, reload]:
             task.start()
         try:
             yield
         finally:
-            for task in housekeeping:
+            for task in [*housekeeping, reload]:
                 await task.stop()
             await counter.stop()
             await consumer.stop()
             await listener.stop()
+            # The next replica to start finds this one's catalog (best effort: a crash leaves an older one).
+            with contextlib.suppress(Exception):
+                await keeper.save_snapshot()
             await store.stop()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> CoursesContext:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from coursegraph.clock import Clock
 from coursegraph.events import Event
 from coursegraph.security import Actor
+from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.events import CourseEventType
 from subgraphs.courses.repository import ProcessedEventRepository
 from subgraphs.courses.service import CourseService
@@ -72,9 +73,9 @@ class EnrollmentCounter:
 class CatalogRefresher:
     """course.events, every replica (a broadcast listener): re-reads a course another replica changed."""
 
-    def __init__(self, service: CourseService) -> None:
-        self._service = service
+    def __init__(self, keeper: CatalogKeeper) -> None:
+        self._keeper = keeper
 
     async def __call__(self, event: Event) -> None:
         if event.event_type in CATALOG_EVENTS and event.course_id:
-            await self._service.refresh_course(event.course_id)
+            await self._keeper.refresh(event.course_id)

@@ -6,17 +6,20 @@ only from typed values, never from a client's document. Writes that carry events
 """
 
 import contextlib
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bson import ObjectId
+from bson import Binary, ObjectId
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from coursegraph.errors import Conflict
 from coursegraph.events.document_outbox import DocumentOutboxRelay, versioned_update
-from coursegraph.mongo import get_by_ids, guarded_update
+from coursegraph.mongo import delete_ids, get_by_ids, guarded_update
 from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
 from subgraphs.courses.models import (
     Certificate,
@@ -235,3 +238,85 @@ class ProcessedEventRepository:
         """Delete the marks made before `before` (a daily job: FerretDB has no TTL indexes)."""
         result = await self._collection.delete_many({"processed_at": {"$lt": before}})
         return result.deleted_count
+
+
+# At most this much of a snapshot per document (MongoDB's limit is 16 MiB; small documents also keep each
+# FerretDB read short).
+SNAPSHOT_CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SnapshotHead:
+    generation: int
+    taken_at: datetime
+    chunks: list[str]
+    courses: int
+
+
+class CatalogStateRepository:
+    """The catalog's generation and its latest snapshot (ADR 0025), two small documents by `_id`.
+
+    The generation changes whenever courses are written outside a request (the seed, a restore): every
+    replica reads it every few seconds (a lookup by `_id`) and, when it moved, loads the catalog again.
+    The snapshot is the catalog as one replica last knew it, compressed, so that a replica starts without
+    reading every course document.
+    """
+
+    def __init__(self, database: Any) -> None:
+        self._state = database["catalog_state"]
+        self._chunks = database["catalog_snapshot_chunks"]
+
+    async def generation(self) -> int:
+        found = await self._state.find_one({"_id": "generation"})
+        return int(found["value"]) if found else 0
+
+    async def advance_generation(self) -> int:
+        """Tell every replica that courses changed outside its knowledge; the new generation."""
+        found = await self._state.find_one_and_update(
+            {"_id": "generation"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        return int(found["value"])
+
+    async def snapshot_head(self) -> SnapshotHead | None:
+        found = await self._state.find_one({"_id": "snapshot"})
+        if found is None:
+            return None
+        return SnapshotHead(found["generation"], found["taken_at"], list(found["chunks"]), found["courses"])
+
+    async def read_snapshot(self, head: SnapshotHead) -> bytes | None:
+        """The snapshot's bytes, or None if a chunk is gone (a newer snapshot replaced it meanwhile)."""
+        parts = []
+        for chunk_id in head.chunks:
+            found = await self._chunks.find_one({"_id": chunk_id})
+            if found is None:
+                return None
+            parts.append(bytes(found["data"]))
+        return b"".join(parts)
+
+    async def write_snapshot(self, blob: bytes, *, generation: int, taken_at: datetime, courses: int) -> bool:
+        """Store a snapshot taken under `generation`, unless a snapshot of a later generation is there;
+        whether it was stored. Readers of the old snapshot find its chunks gone and read the new one."""
+        snapshot = uuid.uuid4().hex
+        chunks = [
+            {"_id": f"{snapshot}:{index}", "data": Binary(blob[start : start + SNAPSHOT_CHUNK_BYTES])}
+            for index, start in enumerate(range(0, max(len(blob), 1), SNAPSHOT_CHUNK_BYTES))
+        ]
+        await self._chunks.insert_many(chunks)
+        previous = await self.snapshot_head()
+        head = {
+            "generation": generation,
+            "taken_at": taken_at,
+            "chunks": [chunk["_id"] for chunk in chunks],
+            "courses": courses,
+        }
+        stored = False
+        if previous is None or previous.generation <= generation:
+            # The collection holds two documents: this filter costs nothing, even where FerretDB scans.
+            with contextlib.suppress(DuplicateKeyError):  # a later generation's head got there first
+                result = await self._state.update_one(
+                    {"_id": "snapshot", "generation": {"$lte": generation}}, {"$set": head}, upsert=True
+                )
+                stored = result.matched_count + (1 if result.upserted_id is not None else 0) > 0
+        stale = [chunk["_id"] for chunk in chunks] if not stored else (previous.chunks if previous else [])
+        await delete_ids(self._chunks, stale)
+        return stored

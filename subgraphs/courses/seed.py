@@ -23,10 +23,11 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from coursegraph.mongo import init_models, mongo_client
+from coursegraph.mongo import delete_ids, delete_in_batches, init_models, mongo_client
 from coursegraph.seeding import SEED_MARKER, Advance, Person, StoreUnavailable, redact
 from coursegraph.settings import Profile
 from subgraphs.courses.app import CoursesSettings
+from subgraphs.courses.catalog import CourseSummary, encode_snapshot
 from subgraphs.courses.models import (
     Course,
     CourseStatus,
@@ -37,6 +38,7 @@ from subgraphs.courses.models import (
     Module,
     enrollment_id,
 )
+from subgraphs.courses.repository import SUMMARY_PROJECTION, CatalogStateRepository, summary_of
 from subgraphs.courses.service import progress_of
 
 COURSE_BATCH = 100
@@ -294,6 +296,8 @@ class CourseSeeder:
         self.client = client
         self.database = client[database]
         self.where = where
+        # The whole catalog once the seed has written it (what it found, plus what it added).
+        self._catalog: list[CourseSummary] | None = None
 
     async def seeded_documents(self) -> int:
         return sum(
@@ -305,7 +309,13 @@ class CourseSeeder:
 
     plan = staticmethod(plan_catalog)
 
+    async def _summaries_in_store(self) -> list[CourseSummary]:
+        collection = self.database[Course.Settings.name]
+        return [summary_of(document) async for document in collection.find({}, SUMMARY_PROJECTION)]
+
     async def insert(self, plan: Catalog, advance: Advance) -> None:
+        # Read before inserting: only courses the seed does not own are there, usually none.
+        found = await self._summaries_in_store()
         for step, items, batch, collection in (
             ("courses", plan.courses, COURSE_BATCH, Course.Settings.name),
             ("enrollments", plan.enrollments, ENROLLMENT_BATCH, Enrollment.Settings.name),
@@ -315,34 +325,59 @@ class CourseSeeder:
                 chunk = items[start : start + batch]
                 await self.database[collection].insert_many(_documents(chunk), ordered=False)
                 advance(step, len(chunk))
+        self._catalog = [*found, *(summary_of(course.model_dump(by_alias=True)) for course in plan.courses)]
 
     async def remove(self, user_ids: Sequence[str]) -> dict[str, int]:
-        """Seeded documents, and what belongs to seeded users (so nothing points at a removed user)."""
+        """Seeded documents, and what belongs to seeded users (so nothing points at a removed user).
+        What is not marked is read once and matched here: a long `$in` costs FerretDB v1 a walk of the
+        list for every document."""
         courses = self.database[Course.Settings.name]
         enrollments = self.database[Enrollment.Settings.name]
-        users = list(user_ids)
-        course_ids = [
+        learners = self.database[Learner.Settings.name]
+        users = set(user_ids)
+        unmarked = {SEED_MARKER: {"$ne": True}}
+        taught = [
             document["_id"]
-            async for document in courses.find(
-                {"$or": [{SEED_MARKER: True}, {"instructor_id": {"$in": users}}]}, {"_id": 1}
-            )
+            async for document in courses.find(unmarked, {"_id": 1, "instructor_id": 1})
+            if document.get("instructor_id") in users
         ]
-        removed_enrollments = await enrollments.delete_many(
-            {
-                "$or": [
-                    {SEED_MARKER: True},
-                    {"course_id": {"$in": [str(i) for i in course_ids]}},
-                    {"user_id": {"$in": users}},
-                ]
-            }
+        seeded_courses = [document["_id"] async for document in courses.find({SEED_MARKER: True}, {"_id": 1})]
+        removed = {str(course_id) for course_id in [*seeded_courses, *taught]}
+        removed_enrollments = await delete_in_batches(enrollments, {SEED_MARKER: True})
+        removed_enrollments += await delete_ids(
+            enrollments,
+            [
+                document["_id"]
+                async for document in enrollments.find(unmarked, {"_id": 1, "user_id": 1, "course_id": 1})
+                if document.get("user_id") in users or document.get("course_id") in removed
+            ],
         )
-        removed_courses = await courses.delete_many({"_id": {"$in": course_ids}})
+        removed_courses = await delete_in_batches(courses, {SEED_MARKER: True})
+        removed_courses += await delete_ids(courses, taught)
         # Learners' lists go with their learners; other lists may keep a removed course, which readers
         # skip (its enrollment is gone).
-        await self.database[Learner.Settings.name].delete_many(
-            {"$or": [{SEED_MARKER: True}, {"_id": {"$in": users}}]}
+        await delete_in_batches(learners, {SEED_MARKER: True})
+        await delete_ids(
+            learners,
+            [
+                document["_id"]
+                async for document in learners.find(unmarked, {"_id": 1})
+                if document["_id"] in users
+            ],
         )
-        return {"courses": removed_courses.deleted_count, "enrollments": removed_enrollments.deleted_count}
+        return {"courses": removed_courses, "enrollments": removed_enrollments}
+
+    async def announce(self, now: datetime) -> int:
+        """Tell the running courses replicas that the catalog changed under them (ADR 0025): a snapshot of
+        the whole catalog for the next generation, then that generation, which they look at every few
+        seconds. Returns the generation."""
+        catalog = self._catalog if self._catalog is not None else await self._summaries_in_store()
+        state = CatalogStateRepository(self.database)
+        generation = await state.generation() + 1
+        await state.write_snapshot(
+            encode_snapshot(catalog), generation=generation, taken_at=now, courses=len(catalog)
+        )
+        return await state.advance_generation()
 
     async def close(self) -> None:
         await self.client.close()

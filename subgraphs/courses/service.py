@@ -221,19 +221,6 @@ class CourseService:
 
     # --- the catalog read model -------------------------------------------------------------------
 
-    async def load_catalog(self) -> int:
-        """Read every course into the catalog (at start, and periodically to repair); return how many."""
-        started = self._clock()
-        summaries = await self._courses.all_summaries()
-        self._catalog.replace_all(summaries, started_at=started)
-        return len(summaries)
-
-    async def refresh_course(self, course_id: str) -> None:
-        """Another replica changed this course (course.events): read it again."""
-        summary = await self._courses.summary(course_id)
-        if summary is not None:
-            self._catalog.put(summary)
-
     def _remember(self, course: Course) -> CourseSummary:
         summary = summary_of(course.model_dump(by_alias=True))
         self._catalog.put(summary)

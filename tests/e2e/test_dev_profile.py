@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -104,3 +105,65 @@ def test_dev_mail_goes_to_the_console_and_the_history(dev_stack: Stack) -> None:
         ("welcome", "sent", "mail@example.org")
     ]
     assert history[0]["provider_message_id"].startswith("console-")
+
+
+CATALOG = "{ courses(first: 100) { totalCount edges { node { id } } } }"
+
+
+def test_seeding_while_dev_runs_reaches_the_catalog_within_seconds(dev_stack: Stack) -> None:
+    """The README's way: `make dev`, then `coursegraph seed --reset` in another terminal. The running
+    courses service follows the catalog's generation: no restart, and every listed course is real."""
+    import subprocess
+    import sys
+
+    import pymongo
+
+    from tests.support.stack import REPO
+
+    def seed(*args: str) -> None:
+        size = ["--courses=24", "--learners=6", "--instructors=3", "--enrollments-per-learner=1"]
+        done = subprocess.run(
+            [sys.executable, "-m", "coursegraph_cli", "seed", *size, *args],
+            cwd=REPO,
+            env=dev_stack.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    store: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        f"mongodb://127.0.0.1:{dev_stack.env['COURSEGRAPH_DEV_MONGODB_PORT']}/"
+    )
+
+    def published() -> set[str]:
+        courses = store["coursegraph_courses"]["courses"].find({"status": "published"}, {"_id": 1})
+        return {str(course["_id"]) for course in courses}
+
+    def listed() -> set[str]:
+        page = dev_stack.graphql(CATALOG).json()["data"]["courses"]
+        ids = {edge["node"]["id"] for edge in page["edges"]}
+        assert page["totalCount"] == len(ids)
+        return ids
+
+    try:
+        catalogs = []
+        for args in (["--seed=3"], ["--reset", "--seed=4"]):
+            seed(*args)
+            expected, seeded_at = published(), time.monotonic()
+            while (catalog := listed()) != expected:
+                assert time.monotonic() - seeded_at < 5, f"{len(catalog ^ expected)} courses differ after 5 s"
+                time.sleep(0.2)
+            catalogs.append(expected)
+        assert catalogs[1] and catalogs[0].isdisjoint(catalogs[1]), "the reset replaced every seeded course"
+
+        signed_in = dev_stack.rest(
+            "POST", "/auth/dev", json={"email": "seeded-reader@example.org", "name": "R"}
+        )
+        token = signed_in.json()["data"]["access_token"]
+        for course_id in sorted(expected)[:5]:
+            enrolled = dev_stack.rest("POST", f"/courses/{course_id}/enroll", token=token)
+            assert enrolled.status_code == 201, enrolled.text
+    finally:
+        seed("--clear")
+        store.close()

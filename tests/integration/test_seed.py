@@ -256,7 +256,13 @@ async def test_reset_replaces_only_seeded_data_with_the_same_catalog(stores: Sto
             {"id": own_user, "sub": own_user.hex, "email": f"own-{own_user.hex[:8]}@example.org", "now": now},
         )
     await stores.courses.insert_one(
-        {"title": own_course, "instructor_id": str(own_user), "status": "draft", "created_at": now}
+        {
+            "title": own_course,
+            "instructor_id": str(own_user),
+            "status": "draft",
+            "created_at": now,
+            "updated_at": now,
+        }
     )
     # ...while the own user's enrollment in a seeded course goes with that course.
     a_seeded_course = await stores.courses.find_one({SEED_MARKER: True, "status": "published"})

@@ -32,6 +32,7 @@ class Stack:
     subgraph_urls: dict[str, str]  # name -> .../graphql
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # what the stack runs with
 
     def kill(self) -> None:
         """SIGKILL every process of the stack at once (services and router), as a crash would: no
@@ -112,6 +113,7 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
         subgraph_urls={name: f"http://{host}:{ports[name]}/graphql" for name in SUBGRAPHS},
         log_path=log_path,
         process=process,
+        env=full_env,
     )
     try:
         alive = lambda: process.poll() is None  # noqa: E731
