@@ -92,6 +92,17 @@ def kafka_topics() -> None:
         typer.echo(f"{name}: {outcome}")
 
 
+@app.command("catalog-announce")
+def catalog_announce() -> None:
+    """Tell every running courses replica to load the catalog again, after courses were written outside the
+    service (a restore from a backup, a script): reads every course once, writes a snapshot of them and
+    advances the catalog's generation, which replicas follow within seconds (ADR 0025)."""
+    from coursegraph_cli.operations import announce_catalog
+
+    courses, generation = asyncio.run(announce_catalog())
+    typer.echo(f"catalog generation {generation}: {courses} courses")
+
+
 @app.command("compose-secrets")
 def compose_secrets(
     directory: Annotated[Path, typer.Argument(help="Where to write them")] = Path("secrets"),

@@ -143,3 +143,17 @@ def write_compose_secrets(directory: Path) -> list[Path]:
         key.chmod(0o644)
         written.append(key)
     return written
+
+
+async def announce_catalog() -> tuple[int, int]:
+    """Every course's summary as the courses service would read it, announced as the new catalog; how many
+    courses and the new generation."""
+    from datetime import UTC, datetime
+
+    from subgraphs.courses.seed import connect
+
+    courses = await connect({})
+    try:
+        return await courses.announce_all(datetime.now(UTC))
+    finally:
+        await courses.close()

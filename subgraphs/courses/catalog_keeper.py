@@ -135,3 +135,17 @@ class CatalogKeeper:
         if written:
             self._snapshot_changes = changes
         return written
+
+
+async def announce_catalog(
+    state: CatalogStateRepository, catalog: Sequence[CourseSummary], now: datetime
+) -> int:
+    """For writers outside a request (the seed, after a restore): tell every running replica that the
+    catalog is now `catalog`. The snapshot of the next generation goes first, then the generation itself,
+    which replicas look at every few seconds: they load that snapshot, not every course. Returns the
+    generation."""
+    generation = await state.generation() + 1
+    await state.write_snapshot(
+        encode_snapshot(catalog), generation=generation, taken_at=now, courses=len(catalog)
+    )
+    return await state.advance_generation()

@@ -27,7 +27,8 @@ from coursegraph.mongo import delete_ids, delete_in_batches, init_models, mongo_
 from coursegraph.seeding import SEED_MARKER, Advance, Person, StoreUnavailable, redact
 from coursegraph.settings import Profile
 from subgraphs.courses.app import CoursesSettings
-from subgraphs.courses.catalog import CourseSummary, encode_snapshot
+from subgraphs.courses.catalog import CourseSummary
+from subgraphs.courses.catalog_keeper import announce_catalog
 from subgraphs.courses.models import (
     Course,
     CourseStatus,
@@ -368,16 +369,14 @@ class CourseSeeder:
         return {"courses": removed_courses, "enrollments": removed_enrollments}
 
     async def announce(self, now: datetime) -> int:
-        """Tell the running courses replicas that the catalog changed under them (ADR 0025): a snapshot of
-        the whole catalog for the next generation, then that generation, which they look at every few
-        seconds. Returns the generation."""
+        """Tell the running courses replicas that the catalog changed under them (ADR 0025)."""
         catalog = self._catalog if self._catalog is not None else await self._summaries_in_store()
-        state = CatalogStateRepository(self.database)
-        generation = await state.generation() + 1
-        await state.write_snapshot(
-            encode_snapshot(catalog), generation=generation, taken_at=now, courses=len(catalog)
-        )
-        return await state.advance_generation()
+        return await announce_catalog(CatalogStateRepository(self.database), catalog, now)
+
+    async def announce_all(self, now: datetime) -> tuple[int, int]:
+        """Announce whatever the store holds (after a restore): how many courses, and the generation."""
+        catalog = await self._summaries_in_store()
+        return len(catalog), await announce_catalog(CatalogStateRepository(self.database), catalog, now)
 
     async def close(self) -> None:
         await self.client.close()

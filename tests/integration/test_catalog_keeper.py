@@ -1,6 +1,9 @@
 """The catalog read model against the real document store: starting from a snapshot, following the
 catalog's generation, and the seed's bulk deletes in batches (ADR 0025)."""
 
+import asyncio
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +22,7 @@ from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.models import Course, CourseStatus, Enrollment, Learner, Lesson, Module
 from subgraphs.courses.repository import CatalogStateRepository, CourseRepository
 from subgraphs.courses.seed import CourseSeeder
+from tests.support.stack import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -185,3 +189,41 @@ async def test_the_seed_removes_any_number_of_documents_in_batches(
     assert removed == {"courses": 1, "enrollments": 33_000}
     assert [doc["title"] async for doc in client[name]["courses"].find({})] == ["Someone else's"]
     assert await enrollments.count_documents({}) == 1
+
+
+async def test_catalog_announce_after_a_restore_reaches_running_replicas(
+    store: tuple[AsyncMongoClient[dict[str, Any]], str], mongodb_url: str
+) -> None:
+    """A restore writes courses behind every replica's back; `coursegraph catalog-announce` tells them."""
+    client, name = store
+    courses = client[name]["courses"]
+    await courses.insert_many(
+        [course(title, minutes=i).model_dump(by_alias=True) for i, title in enumerate("AB")]
+    )
+    running = Replica(client, name)
+    await running.keeper.start()
+    assert running.titles() == ["B", "A"]
+
+    await courses.delete_many({"title": "A"})  # "the backup" had no A, and a C
+    await courses.insert_one(course("C", minutes=5).model_dump(by_alias=True))
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("COURSEGRAPH_")},
+        "COURSEGRAPH_PROFILE": "test",
+        "COURSEGRAPH_MONGODB_URL": mongodb_url,
+        "COURSEGRAPH_COURSES_DATABASE": name,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "coursegraph_cli",
+        "catalog-announce",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await asyncio.wait_for(process.communicate(), timeout=60))[0].decode()
+    assert await process.wait() == 0 and "2 courses" in output, output
+
+    await running.keeper.follow_generation()
+    assert running.titles() == ["C", "B"]
