@@ -61,7 +61,9 @@ class CourseSummary:
 
 
 class Catalog:
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
+        """`on_change`: called after every change (ADR 0022: the service announces a new catalog version)."""
+        self._on_change = on_change
         self._by_id: dict[str, CourseSummary] = {}
         self._order: list[Position] = []  # ascending; read from the end for newest first
 
@@ -75,6 +77,7 @@ class Catalog:
         if current is None:
             bisect.insort(self._order, summary.position)
         self._by_id[summary.id] = summary
+        self._on_change()
 
     def replace_all(self, summaries: Iterable[CourseSummary], *, started_at: datetime) -> None:
         """A full reload read from the store since `started_at`: courses it did not see and nobody put
@@ -91,6 +94,8 @@ class Catalog:
         for course_id in gone:
             summary = self._by_id.pop(course_id)
             self._order.remove(summary.position)
+        if gone:
+            self._on_change()
 
     def newest_first(
         self, matches: Callable[[CourseSummary], bool], *, after: Position | None = None
