@@ -190,8 +190,8 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(media.router(graph.run))
 
     def openapi() -> dict[str, Any]:
-        """FastAPI's document, plus the bearer scheme the operations name, less the 422 answers FastAPI
-        adds on its own: this API answers invalid requests with 400 (the envelope)."""
+        """FastAPI's document, plus the bearer scheme the operations name and the public reads' 304, less
+        the 422 answers FastAPI adds on its own: this API answers invalid requests with 400 (the envelope)."""
         if app.openapi_schema is None:
             document = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -208,6 +208,11 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
             for operations in document["paths"].values():
                 for operation in operations.values():
                     operation["responses"].pop("422", None)
+            for path in PUBLIC_READS:
+                document["paths"][path]["get"]["responses"]["304"] = {
+                    "description": "Not Modified: an anonymous request's `If-None-Match` names the current "
+                    "ETag (no body; ETag and Cache-Control as a 200 would carry)."
+                }
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.get("schemas", {}).pop(unused, None)
             app.openapi_schema = document
