@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio
 
 from coursegraph.catalog_signal import CHANNEL, VERSION_KEY, RedisCatalogSignal
-from tests.support.redis import OwnRedis
+from tests.support.redis import OwnRedis, private_ca
 
 pytestmark = pytest.mark.integration
 
@@ -99,4 +99,25 @@ async def test_a_signal_started_while_redis_is_down_starts_and_catches_up(tmp_pa
         await eventually(lambda: signal.version == 0, within=5.0)
     finally:
         await signal.stop()
+        server.stop()
+
+
+async def test_tls_with_a_private_ca_and_a_password(tmp_path: Path) -> None:
+    ca, certificate, key = private_ca(tmp_path)
+    server = OwnRedis(tmp_path, tls=(certificate, key), password="s3cret-word")
+    server.start()
+    url = f"rediss://:s3cret-word@127.0.0.1:{server.port}/0"
+    trusted = RedisCatalogSignal(url, ca_file=ca)
+    untrusted = RedisCatalogSignal(url)  # the system's CAs do not know ours: the handshake fails
+    wrong = RedisCatalogSignal(f"rediss://:not-it@127.0.0.1:{server.port}/0", ca_file=ca)
+    try:
+        await asyncio.gather(trusted.start(), untrusted.start(), wrong.start())
+        await eventually(lambda: trusted.version == 0, within=3.0)
+        await trusted.announce()
+        await eventually(lambda: trusted.version == 1, within=1.0)
+        await asyncio.sleep(0.5)
+        assert untrusted.version is None and wrong.version is None
+    finally:
+        for signal in (trusted, untrusted, wrong):
+            await signal.stop()
         server.stop()
