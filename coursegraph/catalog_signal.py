@@ -138,6 +138,7 @@ class RedisCatalogSignal(CatalogSignal):
         self._version: int | None = None
         self._known = 0  # the highest version seen, kept while disconnected
         self._missed = False  # an announce failed: repeat it once Redis answers
+        self._error: str | None = None  # why the version is unknown, for readiness
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -170,7 +171,10 @@ class RedisCatalogSignal(CatalogSignal):
         return self._version
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "redis", "healthy": self.healthy, "version": self.version}
+        report: dict[str, Any] = {"backend": "redis", "healthy": self.healthy, "version": self.version}
+        if not self.healthy and self._error:
+            report["error"] = self._error
+        return report
 
     def _see(self, version: int) -> None:
         self._known = max(self._known, version)
@@ -200,6 +204,7 @@ class RedisCatalogSignal(CatalogSignal):
                 raise
             except Exception as exc:  # any failure: the version is unknown until reconnected
                 self._version = None
+                self._error = type(exc).__name__  # not its text: readiness may be public (rest-compat)
                 failures += 1
                 FAILURES.labels("subscribe").inc()
                 delay = self._backoff.compute(failures)

@@ -70,6 +70,7 @@ async def test_redis_down_is_unknown_and_back_is_followed_again(own_redis: OwnRe
         own_redis.stop()  # a restart without persistence: the counter is lost with it
         await eventually(lambda: consumer.version is None and producer.version is None, within=5.0)
         assert not consumer.healthy and consumer.describe()["healthy"] is False
+        assert "ConnectionError" in consumer.describe()["error"]  # readiness says why
         await producer.announce()  # a change while Redis is down: no exception into the caller
 
         own_redis.start()
