@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen
 
 help:
 	@echo "make dev    run CourseGraph on embedded defaults (router :4000, REST :8080)"
-	@echo "make test   provision PostgreSQL, FerretDB, Kafka and S3, then lint and run every test"
+	@echo "make test   provision PostgreSQL, FerretDB, Kafka, S3 and Redis, then lint and run every test"
 
 dev: install
 	$(RUN) coursegraph dev

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +57,11 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    # Redis (ADR 0022): `redis://[:password@]host:port/db`, or `rediss://` for TLS (with a private CA in
+    # `redis_ca_file`, a PEM bundle). A secret: it may carry the password. Unset: the in-process stand-in
+    # (dev and test); the production profile requires it where a service uses it.
+    redis_url: SecretStr | None = None
+    redis_ca_file: Path | None = None
     # Outbox relays: how often they look for unpublished events, and their longest retry wait. Writes
     # wake their relay at once; the poll is the safety net (another replica's writes, a restart).
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -88,6 +93,11 @@ class ServiceSettings(BaseSettings):
 
     router_url: str = "http://127.0.0.1:4000/graphql"
     users_subgraph_url: str = "http://127.0.0.1:4002/graphql"
+
+    @field_validator("redis_url", "redis_ca_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @model_validator(mode="before")
     @classmethod

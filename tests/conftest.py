@@ -34,7 +34,7 @@ def _service_url(env_key: str) -> str:
     first = url.split(",")[0]
     parts = urlsplit(first if "://" in first else f"tcp://{first}")
     host = parts.hostname or "127.0.0.1"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or {"https": 443, "redis": 6379, "rediss": 6379}.get(parts.scheme, 80)
     try:
         with socket.create_connection((host, port), timeout=3):
             pass
@@ -65,6 +65,12 @@ def kafka_bootstrap() -> str:
 def s3_endpoint() -> str:
     """Endpoint URL of the S3 API (s3s-fs locally)."""
     return _service_url("COURSEGRAPH_S3_ENDPOINT_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the test Redis (`redis://127.0.0.1:56379/0` locally)."""
+    return _service_url("COURSEGRAPH_REDIS_URL")
 
 
 # --------------------------------- end of backing services ---------------------------------

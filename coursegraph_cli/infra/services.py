@@ -1,4 +1,4 @@
-"""The four backing services, one small class each: ensure_installed, start, is_ready, stop."""
+"""The backing services, one small class each: ensure_installed, start, is_ready, stop."""
 
 import asyncio
 import base64
@@ -568,7 +568,54 @@ class S3(Service):
         return True
 
 
-SERVICES: dict[str, type[Service]] = {cls.name: cls for cls in (Postgres, FerretDB, Kafka, S3)}
+class Redis(Service):
+    """Debian's redis-server: the catalog signal and the routers' shared limits and response cache
+    (ADR 0022). Nothing in it must survive a restart, so nothing is saved."""
+
+    name = "redis"
+    env_key = "COURSEGRAPH_REDIS_URL"
+    start_timeout = 30.0
+
+    @property
+    def port(self) -> int:
+        return _port("COURSEGRAPH_REDIS_PORT", 56379)
+
+    def local_url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def ensure_installed(self) -> None:
+        if not which("redis-server"):
+            apt_install("redis-server")
+        if not which("redis-server"):
+            raise InfraError("redis-server not found after install")
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        spawn(
+            [which("redis-server") or "redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+             "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+            log_file=self.log_file,
+            pid_file=self.pid_file,
+            cwd=self.dir,
+        )  # fmt: skip
+
+    @property
+    def marker(self) -> str:
+        # redis-server rewrites its command line to `redis-server 127.0.0.1:PORT`: our dir is not in it.
+        return "redis-server"
+
+    def is_ready(self) -> bool:
+        import redis
+
+        try:
+            client = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+            with client:
+                return bool(client.ping())
+        except Exception:
+            return False
+
+
+SERVICES: dict[str, type[Service]] = {cls.name: cls for cls in (Postgres, FerretDB, Kafka, S3, Redis)}
 ALIASES = {"postgresql": "postgres", "mongodb": "ferretdb", "mongo": "ferretdb", "s3s-fs": "s3"}
 
 _KAFKA_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">

@@ -18,10 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coursegraph.catalog_signal import catalog_signal
 from coursegraph.errors import ErrorCode
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from coursegraph.tracing import instrument_app, shutdown_tracing
 from rest_compat import assessments, auth, courses, media, notifications, users
+from rest_compat.cache import PublicCache
 from rest_compat.graph import (
     ALWAYS,
     BEARER,
@@ -75,6 +77,9 @@ class BodyLimit:
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
+# Public resources, the same for every anonymous caller: cached (rest_compat/cache.py, ADR 0024).
+PUBLIC_READS = ("/courses", "/courses/{course_id}", "/certificates/{code}")
+
 
 def allowed_methods(app: FastAPI, request: Request) -> set[str]:
     """The methods some route answers at the request's path."""
@@ -88,10 +93,13 @@ def allowed_methods(app: FastAPI, request: Request) -> set[str]:
 def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     settings = settings or RestCompatSettings()
     graph = GraphClient(settings.router_url, timeout=settings.router_timeout_seconds)
+    signal = catalog_signal(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await signal.start()
         yield
+        await signal.stop()
         await graph.close()
         await shutdown_tracing(SERVICE)
 
@@ -101,6 +109,15 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
         version="1.0.0",
         lifespan=lifespan,
         responses=responses(*ALWAYS),
+    )
+    # Innermost: what it answers from memory still gets a request id (and a trace).
+    app.add_middleware(
+        PublicCache,
+        paths=PUBLIC_READS,
+        signal=signal,
+        max_age_seconds=settings.public_max_age_seconds,
+        ttl_seconds=settings.public_cache_ttl_seconds,
+        max_entries=settings.public_cache_entries,
     )
     app.add_middleware(RequestIdMiddleware, **request_id_middleware_options())
 
@@ -159,7 +176,11 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
                 ok = (await client.get(readiness)).status_code == 200
         except httpx.TransportError:
             ok = False
-        return JSONResponse({"status": "ready" if ok else "unavailable"}, status_code=200 if ok else 503)
+        # Redis down does not make it unready: the cache bypasses itself meanwhile (ADR 0022).
+        return JSONResponse(
+            {"status": "ready" if ok else "unavailable", "catalog_signal": signal.describe()},
+            status_code=200 if ok else 503,
+        )
 
     app.include_router(auth.router(graph.run))
     app.include_router(users.router(graph.run))
@@ -169,8 +190,8 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(media.router(graph.run))
 
     def openapi() -> dict[str, Any]:
-        """FastAPI's document, plus the bearer scheme the operations name, less the 422 answers FastAPI
-        adds on its own: this API answers invalid requests with 400 (the envelope)."""
+        """FastAPI's document, plus the bearer scheme the operations name and the public reads' 304, less
+        the 422 answers FastAPI adds on its own: this API answers invalid requests with 400 (the envelope)."""
         if app.openapi_schema is None:
             document = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -187,6 +208,11 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
             for operations in document["paths"].values():
                 for operation in operations.values():
                     operation["responses"].pop("422", None)
+            for path in PUBLIC_READS:
+                document["paths"][path]["get"]["responses"]["304"] = {
+                    "description": "Not Modified: an anonymous request's `If-None-Match` names the current "
+                    "ETag (no body; ETag and Cache-Control as a 200 would carry)."
+                }
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.get("schemas", {}).pop(unused, None)
             app.openapi_schema = document

@@ -1,4 +1,6 @@
-"""rest-compat settings: where the router is, and how long to wait for it."""
+"""rest-compat settings: where the router is, how long to wait for it, and how long answers may be kept."""
+
+from pydantic import Field
 
 from coursegraph.settings import ServiceSettings
 
@@ -8,3 +10,9 @@ class RestCompatSettings(ServiceSettings):
     max_body_bytes: int = 8 * 1024 * 1024
     # The media service's largest upload (the same setting): `POST /media/upload` may be that large.
     media_max_bytes: int = 500 * 1024 * 1024
+    # Anonymous reads of public resources (rest_compat/cache.py, ADR 0024): how long a browser or a CDN
+    # may keep them (they do not hear of changes), how long this process keeps them at most (it does: the
+    # catalog signal), and how many it keeps.
+    public_max_age_seconds: int = Field(default=5, ge=0, le=3600)
+    public_cache_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
+    public_cache_entries: int = Field(default=2000, ge=1, le=1_000_000)

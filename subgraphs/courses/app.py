@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, WebSocket
 from pydantic import Field
 
+from coursegraph.catalog_signal import Announcer, catalog_signal
 from coursegraph.clock import system_clock
 from coursegraph.document_store import DocumentStore
 from coursegraph.events import Event, Topic
@@ -63,7 +64,10 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         models=[Course, Enrollment, Learner, Certificate, MediaUse],
         publisher=publisher,
     )
-    catalog = Catalog()
+    # Every change to the read model announces a new catalog version to the caches (ADR 0022).
+    signal = catalog_signal(settings)
+    announcer = Announcer(signal)
+    catalog = Catalog(on_change=announcer.changed)
     course_repository = CourseRepository(store.relay)
     keeper = CatalogKeeper(catalog, course_repository, CatalogStateRepository(store.database), system_clock)
     service = CourseService(
@@ -115,6 +119,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await signal.start()
         await store.start()
         # Listening first: a write another replica makes while the catalog loads still reaches it.
         await listener.start()
@@ -146,6 +151,8 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             with contextlib.suppress(Exception):
                 await keeper.save_snapshot()
             await store.stop()
+            await announcer.flush()
+            await signal.stop()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> CoursesContext:
         return CoursesContext(
@@ -159,6 +166,8 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         build_context=build_context,
         lifespan=lifespan,
         readiness_checks=[store.mongodb],
+        # Fail-open: without Redis the caches bypass themselves; readiness says so, and stays ready.
+        readiness_report=lambda: {"catalog_signal": signal.describe()},
     )
     app.state.relay = store.relay
     return app

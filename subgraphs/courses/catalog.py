@@ -64,7 +64,9 @@ class CourseSummary:
 
 
 class Catalog:
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
+        """`on_change`: called after every change (ADR 0022: the service announces a new catalog version)."""
+        self._on_change = on_change
         self._by_id: dict[str, CourseSummary] = {}
         self._order: list[Position] = []  # ascending; read from the end for newest first
         # Counts every change actually made: a snapshot is worth writing only when it moved.
@@ -90,6 +92,7 @@ class Catalog:
         self._by_id[summary.id] = summary
         self.changes += 1
         self._put_at[summary.id] = self.changes
+        self._on_change()
         return True
 
     def replace_all(self, summaries: Iterable[CourseSummary], *, since: int) -> None:
@@ -110,6 +113,8 @@ class Catalog:
             self._put_at.pop(course_id, None)
             self._order.remove(summary.position)
             self.changes += 1
+        if gone:
+            self._on_change()
 
     def newest_first(
         self, matches: Callable[[CourseSummary], bool], *, after: Position | None = None

@@ -15,7 +15,7 @@ leaves a snapshot for the next replica to start from, and so does a catalog that
 """
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from coursegraph.clock import Clock
@@ -23,12 +23,6 @@ from subgraphs.courses.catalog import Catalog, CourseSummary, decode_snapshot, e
 from subgraphs.courses.repository import CatalogStateRepository, CourseRepository
 
 logger = logging.getLogger(__name__)
-
-Announce = Callable[[], Awaitable[None]]
-
-
-async def _nothing() -> None:
-    return None
 
 
 class CatalogKeeper:
@@ -38,14 +32,11 @@ class CatalogKeeper:
         courses: CourseRepository,
         state: CatalogStateRepository,
         clock: Clock,
-        *,
-        announce: Announce = _nothing,
     ) -> None:
         self._catalog = catalog
         self._courses = courses
         self._state = state
         self._clock = clock
-        self._announce = announce  # tells the shared caches that public course data changed
         self._generation: int | None = None
         self._snapshot_changes = -1  # the catalog's change count when it was last written as a snapshot
         self.source = "none"  # where the catalog came from at start: "snapshot" or "store"
@@ -71,8 +62,8 @@ class CatalogKeeper:
     async def refresh(self, course_id: str) -> None:
         """Another replica changed this course (course.events): read it again."""
         summary = await self._courses.summary(course_id)
-        if summary is not None and self._catalog.put(summary):
-            await self._announce()
+        if summary is not None:
+            self._catalog.put(summary)
 
     async def follow_generation(self) -> None:
         """Courses written outside a request (the seed, a restore) reach this replica: if the generation
@@ -104,7 +95,7 @@ class CatalogKeeper:
             logger.warning("catalog snapshot unreadable; reading every course instead", exc_info=True)
             return False
         # Courses this replica put while the snapshot was read stay; the rest of what it held goes.
-        await self._replace(summaries, since=since)
+        self._catalog.replace_all(summaries, since=since)
         self._generation = generation
         self._snapshot_changes = self._catalog.changes
         logger.info("catalog loaded from the snapshot of %s: %d courses", head.taken_at, len(summaries))
@@ -113,16 +104,10 @@ class CatalogKeeper:
     async def _load_store(self, generation: int) -> int:
         started, since = self._clock(), self._catalog.changes
         summaries = await self._courses.all_summaries()
-        await self._replace(summaries, since=since)
+        self._catalog.replace_all(summaries, since=since)
         self._generation = generation
         await self._write_snapshot(generation, started)
         return len(summaries)
-
-    async def _replace(self, summaries: Sequence[CourseSummary], *, since: int) -> None:
-        before = self._catalog.changes
-        self._catalog.replace_all(summaries, since=since)
-        if self._catalog.changes != before:
-            await self._announce()
 
     async def _write_snapshot(self, generation: int, taken_at: datetime) -> bool:
         changes = self._catalog.changes

@@ -5,17 +5,22 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from pathlib import Path
 
 import asyncpg
 import boto3
 import pymongo
 import pytest
+import redis
+import redis.asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo.errors import DuplicateKeyError
 from typer.testing import CliRunner
 
 from coursegraph_cli.infra.cli import app
-from coursegraph_cli.infra.paths import ENV_KEYS
+from coursegraph_cli.infra.paths import ENV_KEYS, read_env_file
+from coursegraph_cli.infra.services import port_open
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -110,8 +115,29 @@ def test_s3_bucket_put_get(s3_endpoint: str) -> None:
         s3.delete_bucket(Bucket=bucket)
 
 
+async def test_redis_commands_and_pub_sub(redis_url: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+    key, channel = f"infra-check:{_suffix()}", f"infra-check:{_suffix()}"
+    try:
+        assert await client.ping()
+        assert await client.incr(key) == 1
+        assert await client.incr(key) == 2
+        assert await client.expire(key, 60, nx=True)
+        async with client.pubsub() as subscriber:
+            await subscriber.subscribe(channel)
+            assert await client.publish(channel, "hello") == 1
+            messages = [await subscriber.get_message(timeout=2) for _ in range(2)]
+        assert [(m or {}).get("data") for m in messages] == [1, "hello"]  # subscribed, then the message
+        # Nothing is saved: a restart may lose everything, and nothing in Redis may matter (ADR 0022).
+        assert (await client.config_get("save"))["save"] == ""
+        assert (await client.config_get("appendonly"))["appendonly"] == "no"
+    finally:
+        await client.delete(key)
+        await client.aclose()
+
+
 def test_up_is_idempotent_and_env_matches(
-    database_url: str, mongodb_url: str, kafka_bootstrap: str, s3_endpoint: str
+    database_url: str, mongodb_url: str, kafka_bootstrap: str, s3_endpoint: str, redis_url: str
 ) -> None:
     """A second `up` only verifies health (fast), and `env` prints the URLs the tests use."""
     runner = CliRunner()
@@ -120,7 +146,7 @@ def test_up_is_idempotent_and_env_matches(
     assert result.exit_code == 0, result.output
     assert time.monotonic() - begin < 20
     assert "started in" not in result.output  # nothing had to be started
-    assert result.output.count(" ready ") == 4
+    assert result.output.count(" ready ") == 5
 
     result = runner.invoke(app, ["env"])
     assert result.exit_code == 0, result.output
@@ -133,4 +159,35 @@ def test_up_is_idempotent_and_env_matches(
         "COURSEGRAPH_S3_ENDPOINT_URL": s3_endpoint,
         "COURSEGRAPH_S3_ACCESS_KEY_ID": os.environ["COURSEGRAPH_S3_ACCESS_KEY_ID"],
         "COURSEGRAPH_S3_SECRET_ACCESS_KEY": os.environ["COURSEGRAPH_S3_SECRET_ACCESS_KEY"],
+        "COURSEGRAPH_REDIS_URL": redis_url,
     }
+
+
+def test_up_starts_a_redis_of_its_own_and_down_stops_it(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a clone of its own (state dir) on a free port: started, reused, stopped; an external URL is
+    only checked."""
+    port = free_port()
+    monkeypatch.setenv("COURSEGRAPH_REPO_ROOT", str(tmp_path))
+    monkeypatch.setenv("COURSEGRAPH_REDIS_PORT", str(port))
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["up", "redis"])  # COURSEGRAPH_REDIS_URL: the shared one, external here
+    assert result.exit_code == 0, result.output
+    assert "external (COURSEGRAPH_REDIS_URL)" in result.output and not port_open(port)
+
+    monkeypatch.delenv("COURSEGRAPH_REDIS_URL")
+    try:
+        result = runner.invoke(app, ["up", "redis"])
+        assert result.exit_code == 0, result.output
+        assert "started in" in result.output
+        own = f"redis://127.0.0.1:{port}/0"
+        assert read_env_file(tmp_path / ".coursegraph" / "infra" / "env")["COURSEGRAPH_REDIS_URL"] == own
+        assert redis.Redis.from_url(own).config_get("save") == {"save": ""}
+        result = runner.invoke(app, ["up", "redis"])
+        assert result.exit_code == 0 and "already running" in result.output, result.output
+    finally:
+        result = runner.invoke(app, ["down", "redis"])
+    assert result.exit_code == 0 and "stopped" in result.output, result.output
+    assert not port_open(port)

@@ -153,13 +153,15 @@ def run_test_stack(
     courses_database, assessments_database = f"coursegraph_courses_{run}", f"coursegraph_assessments_{run}"
     notifications_database = f"coursegraph_notifications_{run}"
     media_database = f"coursegraph_media_{run}"
-    # Media in the S3 emulator the test infrastructure runs (its endpoint and key pair).
+    # Media in the S3 emulator the test infrastructure runs (its endpoint and key pair); the catalog
+    # signal and the routers' shared state in its Redis.
     s3 = {
         key: os.environ[key]
         for key in (
             "COURSEGRAPH_S3_ENDPOINT_URL",
             "COURSEGRAPH_S3_ACCESS_KEY_ID",
             "COURSEGRAPH_S3_SECRET_ACCESS_KEY",
+            "COURSEGRAPH_REDIS_URL",
         )
         if key in os.environ
     }

@@ -13,6 +13,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from coursegraph.catalog_signal import RedisCatalogSignal, catalog_signal
+from coursegraph.settings import ServiceSettings
 from coursegraph_cli.launcher import PYTHON_SERVICES
 from coursegraph_cli.operations import write_compose_secrets
 
@@ -108,11 +110,19 @@ def test_every_service_starts_from_its_compose_environment(
         if refuse is not None:
             refuse()  # production: real keys and secrets, nothing dev-only
         assert str(settings.profile) == ("test" if "compose.dev.yml" in files else "production"), name  # type: ignore[attr-defined]
+        if name in ("courses", "rest-compat"):  # they follow the catalog on Redis (ADR 0022)
+            assert isinstance(settings, ServiceSettings)
+            assert isinstance(catalog_signal(settings), RedisCatalogSignal), name
+            assert services[name]["depends_on"]["redis"] == {"condition": "service_healthy"}, name
         port = getattr(settings, f"{name.replace('-', '_')}_port")
         health = " ".join(services[name]["healthcheck"]["test"])
         assert f"127.0.0.1:{port}/ready" in health, (name, health)
         if name != "rest-compat":
             assert f"http://{name}:{port}/graphql" in services["router"]["environment"].values(), name
+    redis_url = services["courses"]["environment"]["COURSEGRAPH_REDIS_URL"]
+    assert services["router"]["environment"]["COURSEGRAPH_REDIS_URL"] == redis_url
+    assert services["router"]["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
 
 def test_health_checks_dependencies_volumes_and_signals(secrets_env: dict[str, str]) -> None:
