@@ -32,6 +32,7 @@ import { AlwaysOnSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace-ba
 import { GraphQLError, type ValidationContext } from 'graphql';
 
 import { connectRedis } from './redis.ts';
+import { sharedResponseCache } from './response-cache.ts';
 import { RequestBudget, SubscriptionSlots } from './shared-limits.ts';
 import { useStatusEndpoints } from './status.ts';
 
@@ -110,6 +111,8 @@ const settings = {
   redisCaFile: env.COURSEGRAPH_REDIS_CA_FILE?.trim() || undefined,
   // A slow Redis must not slow every request: past this, the request is counted locally.
   redisTimeoutMs: int('COURSEGRAPH_ROUTER_REDIS_TIMEOUT_MS', 50, 1),
+  // Anonymous public reads cached in Redis (ADR 0024); 0 disables.
+  responseCacheTtlSeconds: int('COURSEGRAPH_ROUTER_RESPONSE_CACHE_TTL_SECONDS', 60, 0),
   corsOrigins: list('COURSEGRAPH_CORS_ORIGINS', ['http://localhost:3000', 'http://127.0.0.1:3000']),
   // Shared with the Python services, which take INFO, WARNING, ...: accept their spelling too.
   logLevel: str('COURSEGRAPH_LOG_LEVEL', 'info').toLowerCase().replace('warning', 'warn'),
@@ -433,6 +436,7 @@ const redis = connectRedis(
 );
 const requestBudget = new RequestBudget(settings.rateLimit, settings.rateLimitWindowSeconds, redis);
 const subscriptionSlots = new SubscriptionSlots(settings.maxSubscriptions, settings.subscriptionLeaseSeconds * 1000, redis);
+const responseCache = sharedResponseCache(redis, settings.responseCacheTtlSeconds, log);
 
 function rateLimitMessage(retryAfter: number): string {
   return `Rate limit of ${settings.rateLimit} requests per ${settings.rateLimitWindowSeconds}s exceeded; retry in ${retryAfter}s.`;
@@ -542,10 +546,6 @@ function useWebSocketLimits(): GatewayPlugin {
         },
         onSubscribeError: release,
       };
-    },
-    async onDispose() {
-      await subscriptionSlots.close();
-      await redis?.close();
     },
   };
 }
@@ -682,6 +682,7 @@ log.info(
       trustedProxies: settings.trustedProxies,
       trustedProxyHops: settings.trustedProxyHops,
     },
+    responseCache: responseCache ? { ttlSeconds: settings.responseCacheTtlSeconds } : false,
     corsOrigins: settings.corsOrigins,
     tracing,
   },
@@ -795,6 +796,7 @@ export const gatewayConfig = defineConfig({
       details: () => ({
         redis: redis?.describe() ?? { configured: false },
         limits: redis?.healthy ? 'shared (redis)' : 'this router only (local counters)',
+        responseCache: responseCache?.describe() ?? { enabled: false },
       }),
     }),
     useRequestBodyLimit(),
@@ -804,7 +806,15 @@ export const gatewayConfig = defineConfig({
     useUserTokensOnly(),
     useWebSocketLimits(),
     useWebSocketAuthorization(),
+    ...(responseCache?.plugins ?? []),
     useVaryOrigin(),
     useErrorCodes(),
+    {
+      async onDispose() {
+        responseCache?.close();
+        await subscriptionSlots.close();
+        await redis?.close();
+      },
+    },
   ],
 });

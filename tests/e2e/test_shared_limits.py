@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import E2EStack
 from tests.support.graphql_ws import codes, first_message, open_socket, subscribe
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, running_redis
 from tests.support.router import Router, run_router
 
 pytestmark = pytest.mark.e2e
@@ -29,13 +29,9 @@ ENROLL = "mutation($c: ID!) { enroll(courseId: $c) { enrollment { id } } }"
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    """Redis of this module's own: the last test stops and restarts it."""
-    server = RedisServer()
-    server.start()
-    try:
+    """Redis of this module's own: a test stops and restarts it."""
+    with running_redis() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def router_env(redis_server: RedisServer) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """A Redis server of a test's own (Debian's redis-server on a free loopback port, nothing persisted), which
 the test may stop and start again: never the shared one of the test infrastructure."""
 
+import contextlib
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 
 from tests.support.servers import free_port
 
@@ -61,3 +63,14 @@ class RedisServer:
             check=False,
         )
         return done.stdout.strip() if done.returncode == 0 else ""
+
+
+@contextlib.contextmanager
+def running_redis() -> Iterator[RedisServer]:
+    """A started RedisServer of the caller's own, stopped on exit."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
