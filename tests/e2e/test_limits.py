@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.e2e.conftest import E2EStack, StartStack
 from tests.support import graphql_ws
 from tests.support.graphql_ws import codes, first_message, subscribe
+from tests.support.redis_server import running_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +44,14 @@ LIMIT = 5
 
 @pytest.fixture(scope="module")
 def limited(start_stack: StartStack) -> Iterator[E2EStack]:
-    """A stack whose router allows each client LIMIT requests a minute (by address, the default)."""
-    with start_stack("limited", {"COURSEGRAPH_ROUTER_RATE_LIMIT": str(LIMIT)}) as running:
+    """A stack whose router allows each client LIMIT requests a minute (by address, the default), counted
+    in a Redis of its own: no other stack's requests from the same addresses share its windows."""
+    with (
+        running_redis() as redis,
+        start_stack(
+            "limited", {"COURSEGRAPH_ROUTER_RATE_LIMIT": str(LIMIT), "COURSEGRAPH_REDIS_URL": redis.url}
+        ) as running,
+    ):
         yield running
 
 
