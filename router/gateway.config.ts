@@ -436,7 +436,12 @@ const redis = connectRedis(
 );
 const requestBudget = new RequestBudget(settings.rateLimit, settings.rateLimitWindowSeconds, redis);
 const subscriptionSlots = new SubscriptionSlots(settings.maxSubscriptions, settings.subscriptionLeaseSeconds * 1000, redis);
-const responseCache = sharedResponseCache(redis, settings.responseCacheTtlSeconds, log);
+const responseCache = sharedResponseCache(
+  redis,
+  settings.responseCacheTtlSeconds,
+  JSON.stringify(Object.entries(subgraphUrlOverrides).map(([name, { location }]) => [name, location]).sort()),
+  log,
+);
 
 function rateLimitMessage(retryAfter: number): string {
   return `Rate limit of ${settings.rateLimit} requests per ${settings.rateLimitWindowSeconds}s exceeded; retry in ${retryAfter}s.`;

@@ -6,8 +6,8 @@
 // their enrollment), so it is never read from nor written to the cache; nor are WebSocket operations,
 // mutations or other queries. Results with errors are never cached.
 //
-// Where: Redis, keys `coursegraph:response-cache:v<catalog version>:<sha256 of document, variables and
-// operation name>`, each with the TTL COURSEGRAPH_ROUTER_RESPONSE_CACHE_TTL_SECONDS. The catalog version
+// Where: Redis, keys `coursegraph:response-cache:v<catalog version>:<sha256 of the subgraph endpoints,
+// document, variables and operation name>`, each with the TTL COURSEGRAPH_ROUTER_RESPONSE_CACHE_TTL_SECONDS. The catalog version
 // comes from the catalog change signal (docs/adr/0022): GET coursegraph:catalog:version at each
 // (re)connect, then every message of channel coursegraph:catalog. A change of the catalog changes every
 // key, so nothing needs deleting; old entries expire. While the router is not subscribed (Redis down,
@@ -153,8 +153,17 @@ export interface SharedResponseCache {
   close(): void;
 }
 
-/** The response cache, or undefined without Redis or with a TTL of 0 (ADR 0024). */
-export function sharedResponseCache(redis: SharedRedis | undefined, ttlSeconds: number, log: Logger): SharedResponseCache | undefined {
+/**
+ * The response cache, or undefined without Redis or with a TTL of 0 (ADR 0024). `graph` names the
+ * subgraphs this router calls: routers that call others (another deployment, another test stack on the
+ * same Redis) never share answers; replicas of one deployment, configured alike, do.
+ */
+export function sharedResponseCache(
+  redis: SharedRedis | undefined,
+  ttlSeconds: number,
+  graph: string,
+  log: Logger,
+): SharedResponseCache | undefined {
   if (!redis || ttlSeconds === 0) return undefined;
   const catalog = new CatalogVersion(redis, log);
   // Decided once per request, when its key is built: anonymous HTTP, and the version known then.
@@ -196,7 +205,7 @@ export function sharedResponseCache(redis: SharedRedis | undefined, ttlSeconds: 
       if (!cacheable) return 'not-cached';
       const { documentString, operationName, variableValues } = parameters;
       // JSON, not a joined string: no crafted document can make another request's key.
-      const hash = await hashSHA256(JSON.stringify([documentString, operationName ?? null, variableValues ?? {}]));
+      const hash = await hashSHA256(JSON.stringify([graph, documentString, operationName ?? null, variableValues ?? {}]));
       return `v${version}:${hash}`;
     },
   } as never) as unknown as GatewayPlugin;

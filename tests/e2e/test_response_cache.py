@@ -206,6 +206,29 @@ def test_nothing_personal_is_served_from_the_cache(
     assert own["data"]["courses"]["edges"][0]["node"]["id"] == draft["id"], own
 
 
+def test_routers_in_front_of_other_subgraphs_never_share_answers(
+    stack: E2EStack,
+    router: Router,
+    proxy: CountingProxy,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    """Another deployment (or test stack) on the same Redis: the cache key covers the subgraphs called."""
+    variables = {"first": 4}
+    mine, _, reached = ask_twice_anonymously(stack, router, proxy, redis_server, CATALOG, variables)
+    assert reached == 0
+    env = {"COURSEGRAPH_REDIS_URL": redis_server.url, "COURSEGRAPH_ROUTER_REDIS_TIMEOUT_MS": "1000"}
+    with run_router(stack.stack, env, tmp_path / "elsewhere.log") as elsewhere:
+        wait_for_cache(elsewhere, subscribed=True)
+        entries = stored(redis_server)
+        assert ask(stack, elsewhere, CATALOG, variables) == mine  # the same data, answered by the subgraphs
+        assert 'coursegraph_router_response_cache_total{event="hit"}' not in elsewhere.metrics()
+        deadline = time.monotonic() + 5
+        while stored(redis_server) == entries:
+            assert time.monotonic() < deadline, "the other router stored no answer of its own"
+            time.sleep(0.05)
+
+
 def test_errors_are_never_cached(stack: E2EStack, router: Router, proxy: CountingProxy) -> None:
     for _ in range(2):
         before = proxy.requests
