@@ -31,6 +31,11 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { AlwaysOnSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { GraphQLError, type ValidationContext } from 'graphql';
 
+import { connectRedis } from './redis.ts';
+import { sharedResponseCache } from './response-cache.ts';
+import { RequestBudget, SubscriptionSlots } from './shared-limits.ts';
+import { useStatusEndpoints } from './status.ts';
+
 const ROUTER_DIR = dirname(fileURLToPath(import.meta.url));
 const env = process.env;
 
@@ -90,6 +95,8 @@ const settings = {
   maxBodyBytes: int('COURSEGRAPH_ROUTER_MAX_BODY_BYTES', 8 * 1024 * 1024, 1),
   // Open subscriptions (WebSocket or SSE) per user, or per client address for anonymous ones; 0: no cap.
   maxSubscriptions: int('COURSEGRAPH_ROUTER_MAX_SUBSCRIPTIONS', 10, 0),
+  // How long an open subscription counts in Redis unless its router renews it (a dead router's expire).
+  subscriptionLeaseSeconds: int('COURSEGRAPH_ROUTER_SUBSCRIPTION_LEASE_SECONDS', 30, 1),
   rateLimit: int('COURSEGRAPH_ROUTER_RATE_LIMIT', 600, 0), // requests per window; 0 disables
   rateLimitWindowSeconds: int('COURSEGRAPH_ROUTER_RATE_LIMIT_WINDOW_SECONDS', 60, 1),
   rateLimitBy: str('COURSEGRAPH_ROUTER_RATE_LIMIT_BY', 'ip'),
@@ -99,6 +106,13 @@ const settings = {
   trustedProxies: list('COURSEGRAPH_ROUTER_TRUSTED_PROXIES', [
     '127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7',
   ]),
+  // Shared limits (ADR 0023): unset, every limit counts in this process only.
+  redisUrl: env.COURSEGRAPH_REDIS_URL?.trim() || undefined,
+  redisCaFile: env.COURSEGRAPH_REDIS_CA_FILE?.trim() || undefined,
+  // A slow Redis must not slow every request: past this, the request is counted locally.
+  redisTimeoutMs: int('COURSEGRAPH_ROUTER_REDIS_TIMEOUT_MS', 50, 1),
+  // Anonymous public reads cached in Redis (ADR 0024); 0 disables.
+  responseCacheTtlSeconds: int('COURSEGRAPH_ROUTER_RESPONSE_CACHE_TTL_SECONDS', 60, 0),
   corsOrigins: list('COURSEGRAPH_CORS_ORIGINS', ['http://localhost:3000', 'http://127.0.0.1:3000']),
   // Shared with the Python services, which take INFO, WARNING, ...: accept their spelling too.
   logLevel: str('COURSEGRAPH_LOG_LEVEL', 'info').toLowerCase().replace('warning', 'warn'),
@@ -174,7 +188,7 @@ if (tracing) {
     traces: { exporter: new OTLPTraceExporter() },
   });
 }
-const UNTRACED_PATHS = new Set(['/healthcheck', '/readiness']);
+const UNTRACED_PATHS = new Set(['/healthcheck', '/readiness', '/metrics']);
 
 // ---------------------------------------------------------------------------------------------
 // Subgraph URLs: COURSEGRAPH_SUBGRAPH_URL_<NAME> overrides the routing_url composed into the
@@ -416,28 +430,18 @@ function clientIp(serverContext: Record<string, any>, request: Request): string 
   return hops[hops.length - 1]; // every hop trusted: the farthest one named
 }
 
-/** A fixed-window count per client (in process memory; each router replica counts on its own). */
-class RateLimiter {
-  private windowStart = Date.now();
-  private counts = new Map<string, number>();
-
-  constructor(private readonly limit: number, private readonly windowMs: number) {}
-
-  /** Counts one request of `key`; undefined if allowed, else the seconds until the window ends. */
-  take(key: string): number | undefined {
-    const now = Date.now();
-    if (now - this.windowStart >= this.windowMs) {
-      this.windowStart = now - ((now - this.windowStart) % this.windowMs);
-      this.counts = new Map();
-    }
-    const count = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, count);
-    if (count <= this.limit) return undefined;
-    return Math.max(1, Math.ceil((this.windowStart + this.windowMs - now) / 1000));
-  }
-}
-
-const rateLimiter = new RateLimiter(settings.rateLimit, settings.rateLimitWindowSeconds * 1000);
+const redis = connectRedis(
+  { url: settings.redisUrl, caFile: settings.redisCaFile, commandTimeoutMs: settings.redisTimeoutMs },
+  log,
+);
+const requestBudget = new RequestBudget(settings.rateLimit, settings.rateLimitWindowSeconds, redis);
+const subscriptionSlots = new SubscriptionSlots(settings.maxSubscriptions, settings.subscriptionLeaseSeconds * 1000, redis);
+const responseCache = sharedResponseCache(
+  redis,
+  settings.responseCacheTtlSeconds,
+  JSON.stringify(Object.entries(subgraphUrlOverrides).map(([name, { location }]) => [name, location]).sort()),
+  log,
+);
 
 function rateLimitMessage(retryAfter: number): string {
   return `Rate limit of ${settings.rateLimit} requests per ${settings.rateLimitWindowSeconds}s exceeded; retry in ${retryAfter}s.`;
@@ -462,8 +466,8 @@ function rateLimitKey(context: Record<string, any>, request: Request, bySubject:
  * useWebSocketLimits). Hive Gateway's built-in `rateLimiting` option limits individual fields, not requests.
  */
 function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
-  function refusal(key: string, fetchAPI: { Response: typeof Response }): Response | undefined {
-    const retryAfter = rateLimiter.take(key);
+  async function refusal(key: string, fetchAPI: { Response: typeof Response }): Promise<Response | undefined> {
+    const retryAfter = await requestBudget.take(key);
     if (retryAfter === undefined) return undefined;
     const body = { errors: [{ message: rateLimitMessage(retryAfter), extensions: { code: 'RATE_LIMITED', retryAfter } }] };
     return new fetchAPI.Response(JSON.stringify(body), {
@@ -483,17 +487,17 @@ function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
 
   if (settings.rateLimitBy === 'ip') {
     return {
-      onRequest({ request, serverContext, fetchAPI, endResponse }) {
+      async onRequest({ request, serverContext, fetchAPI, endResponse }) {
         if (!isGraphQLRequest(request)) return;
-        const response = refusal(rateLimitKey(serverContext as Record<string, any>, request, false), fetchAPI);
+        const response = await refusal(rateLimitKey(serverContext as Record<string, any>, request, false), fetchAPI);
         if (response) endResponse(response);
       },
     };
   }
   return {
     // Runs after the JWT plugin's onRequestParse, so `jwt` holds a verified payload.
-    onRequestParse({ request, serverContext, fetchAPI, endResponse }) {
-      const response = refusal(rateLimitKey(serverContext as Record<string, any>, request, true), fetchAPI);
+    async onRequestParse({ request, serverContext, fetchAPI, endResponse }) {
+      const response = await refusal(rateLimitKey(serverContext as Record<string, any>, request, true), fetchAPI);
       if (response) endResponse(response);
     },
   };
@@ -507,28 +511,26 @@ function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
  * COURSEGRAPH_ROUTER_MAX_SUBSCRIPTIONS open at once per user (verified subject, else client address).
  */
 function useWebSocketLimits(): GatewayPlugin {
-  const open = new Map<string, number>();
   const refused = (error: GraphQLError) => ({ errors: [error] });
 
-  function overBudget(context: Record<string, any>): GraphQLError | undefined {
+  async function overBudget(context: Record<string, any>): Promise<GraphQLError | undefined> {
     if (!context?.socket || settings.rateLimit === 0) return undefined; // HTTP was counted on arrival
-    const retryAfter = rateLimiter.take(rateLimitKey(context, context.request, settings.rateLimitBy === 'sub'));
+    const retryAfter = await requestBudget.take(rateLimitKey(context, context.request, settings.rateLimitBy === 'sub'));
     return retryAfter === undefined ? undefined : rateLimitError(retryAfter);
   }
 
   return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const error = overBudget(args.contextValue as Record<string, any>);
+    async onExecute({ args, setResultAndStopExecution }) {
+      const error = await overBudget(args.contextValue as Record<string, any>);
       if (error) setResultAndStopExecution(refused(error));
     },
-    onSubscribe({ args, setResultAndStopExecution }) {
+    async onSubscribe({ args, setResultAndStopExecution }) {
       const context = args.contextValue as Record<string, any>;
-      const error = overBudget(context);
+      const error = await overBudget(context);
       if (error) return setResultAndStopExecution(refused(error));
       if (settings.maxSubscriptions === 0) return undefined;
-      const key = rateLimitKey(context, context.request, true);
-      const count = open.get(key) ?? 0;
-      if (count >= settings.maxSubscriptions) {
+      const slot = await subscriptionSlots.admit(rateLimitKey(context, context.request, true));
+      if (!slot) {
         return setResultAndStopExecution(
           refused(
             new GraphQLError(`At most ${settings.maxSubscriptions} subscriptions may be open at once.`, {
@@ -537,15 +539,7 @@ function useWebSocketLimits(): GatewayPlugin {
           ),
         );
       }
-      open.set(key, count + 1);
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        const left = (open.get(key) ?? 1) - 1;
-        if (left > 0) open.set(key, left);
-        else open.delete(key);
-      };
+      const release = () => slot.release();
       return {
         // A subscription refused by its resolver answers one result, not a stream: nothing stays open.
         onSubscribeResult({ result }) {
@@ -669,6 +663,7 @@ function useVaryOrigin(): GatewayPlugin {
 // ---------------------------------------------------------------------------------------------
 
 const GRAPHQL_ENDPOINT = '/graphql';
+const READINESS_ENDPOINT = '/readiness';
 
 log.info(
   {
@@ -688,9 +683,11 @@ log.info(
       rateLimit: settings.rateLimit,
       rateLimitWindowSeconds: settings.rateLimitWindowSeconds,
       rateLimitBy: settings.rateLimitBy,
+      sharedIn: redis ? 'redis' : 'this process',
       trustedProxies: settings.trustedProxies,
       trustedProxyHops: settings.trustedProxyHops,
     },
+    responseCache: responseCache ? { ttlSeconds: settings.responseCacheTtlSeconds } : false,
     corsOrigins: settings.corsOrigins,
     tracing,
   },
@@ -703,7 +700,7 @@ export const gatewayConfig = defineConfig({
   port: settings.port,
   graphqlEndpoint: GRAPHQL_ENDPOINT,
   healthCheckEndpoint: '/healthcheck',
-  readinessCheckEndpoint: '/readiness',
+  readinessCheckEndpoint: READINESS_ENDPOINT,
   logging: log,
 
   transportEntries: {
@@ -798,6 +795,15 @@ export const gatewayConfig = defineConfig({
     : {}),
 
   plugins: () => [
+    useStatusEndpoints({
+      readinessPath: READINESS_ENDPOINT,
+      metricsPath: '/metrics',
+      details: () => ({
+        redis: redis?.describe() ?? { configured: false },
+        limits: redis?.healthy ? 'shared (redis)' : 'this router only (local counters)',
+        responseCache: responseCache?.describe() ?? { enabled: false },
+      }),
+    }),
     useRequestBodyLimit(),
     useTokenLimit(),
     useOperationLimits(),
@@ -805,7 +811,15 @@ export const gatewayConfig = defineConfig({
     useUserTokensOnly(),
     useWebSocketLimits(),
     useWebSocketAuthorization(),
+    ...(responseCache?.plugins ?? []),
     useVaryOrigin(),
     useErrorCodes(),
+    {
+      async onDispose() {
+        responseCache?.close();
+        await subscriptionSlots.close();
+        await redis?.close();
+      },
+    },
   ],
 });

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
-from websockets.typing import Subprotocol
 
 from tests.e2e.conftest import E2EStack, StartStack
+from tests.support import graphql_ws
+from tests.support.graphql_ws import codes, first_message, subscribe
+from tests.support.redis_server import running_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +44,14 @@ LIMIT = 5
 
 @pytest.fixture(scope="module")
 def limited(start_stack: StartStack) -> Iterator[E2EStack]:
-    """A stack whose router allows each client LIMIT requests a minute (by address, the default)."""
-    with start_stack("limited", {"COURSEGRAPH_ROUTER_RATE_LIMIT": str(LIMIT)}) as running:
+    """A stack whose router allows each client LIMIT requests a minute (by address, the default), counted
+    in a Redis of its own: no other stack's requests from the same addresses share its windows."""
+    with (
+        running_redis() as redis,
+        start_stack(
+            "limited", {"COURSEGRAPH_ROUTER_RATE_LIMIT": str(LIMIT), "COURSEGRAPH_REDIS_URL": redis.url}
+        ) as running,
+    ):
         yield running
 
 
@@ -73,35 +80,8 @@ def test_rest_clients_are_limited_each_on_their_own(limited: E2EStack) -> None:
 # --- WebSocket (graphql-transport-ws) -------------------------------------------------------------------
 
 
-def ws_url(stack: E2EStack) -> str:
-    return str(stack.router_url).replace("http://", "ws://", 1)
-
-
 async def open_socket(stack: E2EStack, token: str | None = None, **options: Any) -> ClientConnection:
-    socket = await ws_connect(ws_url(stack), subprotocols=[Subprotocol("graphql-transport-ws")], **options)
-    payload = {"Authorization": f"Bearer {token}"} if token else {}
-    await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
-    ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
-    assert ack["type"] == "connection_ack", ack
-    return socket
-
-
-async def subscribe(socket: ClientConnection, op_id: str, query: str, variables: dict[str, Any]) -> None:
-    message = {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
-    await socket.send(json.dumps(message))
-
-
-async def first_message(socket: ClientConnection, op_id: str) -> dict[str, Any]:
-    """The first `next` or `error` message of operation `op_id` (others' messages are skipped)."""
-    while True:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), 15))
-        if message.get("id") == op_id and message["type"] in ("next", "error"):
-            return message
-
-
-def codes(message: dict[str, Any]) -> list[str]:
-    errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
-    return [str(error["extensions"]["code"]) for error in errors]
+    return await graphql_ws.open_socket(str(stack.router_url), token, **options)
 
 
 async def test_websocket_operations_count_against_the_clients_budget(limited: E2EStack) -> None:
