@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.e2e.conftest import E2EStack, StartStack
 from tests.support import graphql_ws
 from tests.support.graphql_ws import codes, first_message, subscribe
-from tests.support.redis_server import running_redis
+from tests.support.redis import running_redis
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from coursegraph_cli.launcher import ROUTER_DIR
 from tests.e2e.conftest import E2EStack
-from tests.support.redis_server import RedisServer, running_redis
+from tests.support.redis import OwnRedis, running_redis
 from tests.support.router import Router, run_router
 from tests.support.servers import serve_in_thread
 
@@ -55,7 +55,7 @@ class CountingProxy:
 
 
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
+def redis_server() -> Iterator[OwnRedis]:
     """Redis of this module's own: a test stops and restarts it."""
     with running_redis() as server:
         yield server
@@ -77,7 +77,7 @@ def proxy(stack: E2EStack) -> Iterator[CountingProxy]:
 
 @pytest.fixture(scope="module")
 def router(
-    stack: E2EStack, redis_server: RedisServer, proxy: CountingProxy, tmp_path_factory: pytest.TempPathFactory
+    stack: E2EStack, redis_server: OwnRedis, proxy: CountingProxy, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Router]:
     env = {
         "COURSEGRAPH_REDIS_URL": redis_server.url,
@@ -101,7 +101,7 @@ def wait_for_cache(router: Router, *, subscribed: bool, version: int | None = No
         time.sleep(0.1)
 
 
-def stored(redis_server: RedisServer) -> int:
+def stored(redis_server: OwnRedis) -> int:
     """Answers in the cache (the store is not awaited by the request that writes it)."""
     return len(redis_server.cli("--scan", "--pattern", "coursegraph:response-cache:*").split())
 
@@ -119,7 +119,7 @@ def ask_twice_anonymously(
     stack: E2EStack,
     router: Router,
     proxy: CountingProxy,
-    redis_server: RedisServer,
+    redis_server: OwnRedis,
     query: str,
     variables: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any], int]:
@@ -134,7 +134,7 @@ def ask_twice_anonymously(
     return first, second, proxy.requests - before
 
 
-def signal_catalog_change(redis_server: RedisServer) -> int:
+def signal_catalog_change(redis_server: OwnRedis) -> int:
     """What the courses service does after a change (the contract's signal): INCR, then PUBLISH."""
     version = int(redis_server.cli("INCR", "coursegraph:catalog:version"))
     redis_server.cli("PUBLISH", "coursegraph:catalog", str(version))
@@ -142,7 +142,7 @@ def signal_catalog_change(redis_server: RedisServer) -> int:
 
 
 def test_an_anonymous_catalog_page_is_served_from_the_cache(
-    stack: E2EStack, router: Router, proxy: CountingProxy, redis_server: RedisServer
+    stack: E2EStack, router: Router, proxy: CountingProxy, redis_server: OwnRedis
 ) -> None:
     instructor = stack.sign_in_as("instructor")
     stack.create_course(instructor["access_token"])
@@ -158,7 +158,7 @@ def test_an_anonymous_catalog_page_is_served_from_the_cache(
 
 
 def test_a_catalog_change_makes_the_next_request_a_miss(
-    stack: E2EStack, router: Router, proxy: CountingProxy, redis_server: RedisServer
+    stack: E2EStack, router: Router, proxy: CountingProxy, redis_server: OwnRedis
 ) -> None:
     variables = {"first": 8}
     cached, _, reached = ask_twice_anonymously(stack, router, proxy, redis_server, CATALOG, variables)
@@ -175,7 +175,7 @@ def test_a_catalog_change_makes_the_next_request_a_miss(
 
 
 def test_nothing_personal_is_served_from_the_cache(
-    stack: E2EStack, router: Router, proxy: CountingProxy, redis_server: RedisServer
+    stack: E2EStack, router: Router, proxy: CountingProxy, redis_server: OwnRedis
 ) -> None:
     instructor = stack.sign_in_as("instructor")
     course = stack.create_course(instructor["access_token"])
@@ -210,7 +210,7 @@ def test_routers_in_front_of_other_subgraphs_never_share_answers(
     stack: E2EStack,
     router: Router,
     proxy: CountingProxy,
-    redis_server: RedisServer,
+    redis_server: OwnRedis,
     tmp_path: Path,
 ) -> None:
     """Another deployment (or test stack) on the same Redis: the cache key covers the subgraphs called."""
@@ -250,7 +250,7 @@ def test_the_cached_router_passes_the_graphql_over_http_audit(router: Router) ->
 
 
 def test_redis_down_every_request_is_answered_by_the_subgraphs(
-    stack: E2EStack, router: Router, proxy: CountingProxy, redis_server: RedisServer, tmp_path: Path
+    stack: E2EStack, router: Router, proxy: CountingProxy, redis_server: OwnRedis, tmp_path: Path
 ) -> None:
     variables = {"first": 5}
     cached, _, reached = ask_twice_anonymously(stack, router, proxy, redis_server, CATALOG, variables)

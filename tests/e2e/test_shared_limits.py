@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import E2EStack
 from tests.support.graphql_ws import codes, first_message, open_socket, subscribe
-from tests.support.redis_server import RedisServer, running_redis
+from tests.support.redis import OwnRedis, running_redis
 from tests.support.router import Router, run_router
 
 pytestmark = pytest.mark.e2e
@@ -28,13 +28,13 @@ ENROLL = "mutation($c: ID!) { enroll(courseId: $c) { enrollment { id } } }"
 
 
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
+def redis_server() -> Iterator[OwnRedis]:
     """Redis of this module's own: a test stops and restarts it."""
     with running_redis() as server:
         yield server
 
 
-def router_env(redis_server: RedisServer) -> dict[str, str]:
+def router_env(redis_server: OwnRedis) -> dict[str, str]:
     return {
         "COURSEGRAPH_REDIS_URL": redis_server.url,
         "COURSEGRAPH_ROUTER_RATE_LIMIT": str(BUDGET),
@@ -48,7 +48,7 @@ def router_env(redis_server: RedisServer) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def routers(
-    stack: E2EStack, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+    stack: E2EStack, redis_server: OwnRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Router, Router]]:
     """Routers A and B in front of the session stack's subgraphs, sharing this module's Redis. The stack's
     own router (no limit) is used for what the tests set up."""
@@ -127,7 +127,7 @@ async def test_websocket_operations_take_from_the_same_shared_budget(
 
 
 async def test_a_users_subscriptions_are_capped_across_routers(
-    stack: E2EStack, routers: tuple[Router, Router], redis_server: RedisServer, tmp_path: Path
+    stack: E2EStack, routers: tuple[Router, Router], redis_server: OwnRedis, tmp_path: Path
 ) -> None:
     a, b = routers
     course = stack.create_course(stack.sign_in_as("instructor")["access_token"], lessons=1)
@@ -179,7 +179,7 @@ async def test_a_users_subscriptions_are_capped_across_routers(
 
 
 def test_redis_down_the_routers_serve_on_their_own_counters_and_say_so(
-    stack: E2EStack, routers: tuple[Router, Router], redis_server: RedisServer
+    stack: E2EStack, routers: tuple[Router, Router], redis_server: OwnRedis
 ) -> None:
     a, b = routers
     redis_server.stop()

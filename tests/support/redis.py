@@ -1,10 +1,15 @@
 """A redis-server of a test's own (Debian's, as `coursegraph infra up` runs it), to stop and start at will:
-the shared one must keep serving everyone else."""
+the shared one must keep serving everyone else. Each test stack runs one too: the routers' rate-limit
+windows and the catalog signal (a pub/sub channel, which Redis does not scope by database) are a
+deployment's own."""
 
+import contextlib
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -21,10 +26,13 @@ from tests.support.servers import free_port
 class OwnRedis:
     """`redis-server` on a free loopback port, no persistence: `start()`, `stop()`, and again."""
 
-    def __init__(self, directory: Path, *, tls: tuple[Path, Path] | None = None, password: str = "") -> None:
-        """`tls`: the server's certificate and key (PEM); it then speaks TLS only. `password`: required."""
+    def __init__(
+        self, directory: Path | None = None, *, tls: tuple[Path, Path] | None = None, password: str = ""
+    ) -> None:
+        """`tls`: the server's certificate and key (PEM); it then speaks TLS only. `password`: required.
+        `directory`: for its log (a new temporary one if None)."""
         self.port = free_port()
-        self.directory = directory
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="redis-"))
         self._options = ["--port", str(self.port)]
         if tls is not None:
             self._options = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(tls[0]),
@@ -57,6 +65,30 @@ class OwnRedis:
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+
+    def cli(self, *args: str) -> str:
+        """One redis-cli command's answer (raw), or "" when nothing answers."""
+        cli = shutil.which("redis-cli")
+        assert cli, "redis-cli is not installed: run `uv run coursegraph infra up redis`"
+        done = subprocess.run(
+            [cli, "-h", "127.0.0.1", "-p", str(self.port), "--raw", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+
+@contextlib.contextmanager
+def running_redis(directory: Path | None = None) -> Iterator[OwnRedis]:
+    """A started redis-server of the caller's own, stopped on exit."""
+    server = OwnRedis(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def private_ca(directory: Path) -> tuple[Path, Path, Path]:

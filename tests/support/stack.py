@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pymongo
 
+from tests.support.redis import running_redis
 from tests.support.servers import free_port, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,15 +154,13 @@ def run_test_stack(
     courses_database, assessments_database = f"coursegraph_courses_{run}", f"coursegraph_assessments_{run}"
     notifications_database = f"coursegraph_notifications_{run}"
     media_database = f"coursegraph_media_{run}"
-    # Media in the S3 emulator the test infrastructure runs (its endpoint and key pair); the catalog
-    # signal and the routers' shared state in its Redis.
+    # Media in the S3 emulator the test infrastructure runs (its endpoint and key pair).
     s3 = {
         key: os.environ[key]
         for key in (
             "COURSEGRAPH_S3_ENDPOINT_URL",
             "COURSEGRAPH_S3_ACCESS_KEY_ID",
             "COURSEGRAPH_S3_SECRET_ACCESS_KEY",
-            "COURSEGRAPH_REDIS_URL",
         )
         if key in os.environ
     }
@@ -183,7 +182,11 @@ def run_test_stack(
         **env,
     }
     try:
-        with run_stack(full_env, data_dir / "stack.log") as running:
+        with contextlib.ExitStack() as resources:
+            if "COURSEGRAPH_REDIS_URL" not in full_env:
+                # The routers' limits and the catalog signal in a Redis of the stack's own.
+                full_env["COURSEGRAPH_REDIS_URL"] = resources.enter_context(running_redis(data_dir)).url
+            running = resources.enter_context(run_stack(full_env, data_dir / "stack.log"))
             yield running, courses_database, assessments_database
     finally:
         client: pymongo.MongoClient[dict[str, Any]]
