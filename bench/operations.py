@@ -9,13 +9,13 @@ timed, and the CPU time of each part of the system read from /proc around each t
 
     uv run python bench/operations.py --profile dev --calls 10
     uv run python bench/operations.py --baseline-ref 41e52a1 --json run.json   # that commit, then this one
+    uv run python bench/operations.py --smoke       # a tiny catalog, every operation twice (tests/bench)
 
 Needs the test infrastructure for `--profile test` (`uv run coursegraph infra up`), and FerretDB built by
 it for both profiles. Not a test: pytest does not collect it.
 """
 
 import argparse
-import asyncio
 import itertools
 import json
 import os
@@ -24,8 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,19 +34,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.catalog import (
-    ProcessGroups,
-    create_stores,
-    dedicated_ferretdb,
-    drop_stores,
-    idle_cpu,
-    infra_urls,
-    machine,
-    percentile,
-    without_nan,
-)
 from bench.checkout import REPO, Checkout, RunningStack, open_checkout, serve, worktree
-from coursegraph_cli.infra.services import Postgres
+from bench.common import ProcessGroups, idle_cpu, machine, percentile, stores, without_nan
 
 # --- the operations --------------------------------------------------------------------------------------
 
@@ -145,6 +133,11 @@ OPERATIONS = (
     "assessment_result",
     "instructor_course_page",
 )
+# --smoke: every operation on a tiny catalog, a few calls each; the stack and the checks are real.
+SMOKE = {
+    "courses": 30, "instructors": 6, "learners": 30, "calls": 2, "baseline_calls": 2, "warmup": 1,
+    "settle": 0.5, "idle": 0.5,
+}  # fmt: skip
 ASSESSED_COURSES = 4  # published courses given an assessment, each by its own instructor
 READER_ENROLLMENTS = 10  # courses the reading learner is enrolled in (rest_course, my_enrollments)
 
@@ -350,7 +343,9 @@ class Fixtures:
 
     def fresh_learner(self, tag: str) -> str:
         number = next(self.fresh_count)
-        return self.api.sign_in(f"bench-{tag}-{self.run}-{number}@bench.example.org", f"Bench {tag} {number}")
+        # rest-compat's dev sign-in takes local parts of up to three dot-separated atoms of 20 characters.
+        email = f"{tag}-{number}.{self.run}@bench.example.org"
+        return self.api.sign_in(email, f"Bench {tag} {number}")
 
     def enroll(self, token: str, courses: list[str]) -> None:
         check = graphql_answer("enroll")
@@ -582,32 +577,6 @@ def result_of(tally: Tally, idle: dict[str, float]) -> Result:
     )
 
 
-@contextmanager
-def stores(
-    profile: str, scratch: Path, say: Callable[[str], None]
-) -> Iterator[tuple[dict[str, str], int, int | None]]:
-    """A FerretDB for this run (and, in the test profile, a throwaway PostgreSQL database and the
-    infrastructure's Kafka): the stack's store settings and the FerretDB and PostgreSQL pids."""
-    with ExitStack() as cleanup:
-        say("starting a FerretDB (SQLite backend) for this run")
-        mongodb_url, ferretdb_pid = cleanup.enter_context(dedicated_ferretdb(scratch / "ferretdb"))
-        if profile == "dev":
-            yield {"COURSEGRAPH_MONGODB_URL": mongodb_url}, ferretdb_pid, None
-            return
-        urls = infra_urls()
-        database_url = urls["COURSEGRAPH_DATABASE_URL"]
-        users_url, database = asyncio.run(create_stores(database_url))
-        cleanup.callback(lambda: asyncio.run(drop_stores(database_url, mongodb_url, database)))
-        env = {
-            "COURSEGRAPH_DATABASE_URL": users_url,
-            "COURSEGRAPH_MONGODB_URL": mongodb_url,
-            "COURSEGRAPH_COURSES_DATABASE": database,
-            "COURSEGRAPH_ASSESSMENTS_DATABASE": database,
-            "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": urls["COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS"],
-        }
-        yield env, ferretdb_pid, Postgres().pid()
-
-
 def run_once(
     checkout: Checkout, label: str, calls: int, args: argparse.Namespace, say: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -806,9 +775,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-dir", help="keep the seed and stack logs here (default: discarded)")
     parser.add_argument(
+        "--smoke", action="store_true", help="a tiny catalog, two timed calls of each operation, no settling"
+    )
+    parser.add_argument(
         "--json", nargs="?", const="-", help="write the report as JSON to this file (no file: stdout)"
     )
     args = parser.parse_args()
+    if args.smoke:
+        for key, value in SMOKE.items():
+            setattr(args, key, value)
     args.operations = [name.strip() for name in args.operations.split(",") if name.strip()]
     unknown = set(args.operations) - set(OPERATIONS)
     if unknown:
