@@ -50,7 +50,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.checkout import REPO, Checkout, RunningStack, open_checkout, serve, worktree
-from bench.common import ProcessGroups, idle_cpu, machine, percentile, stores, without_nan
+from bench.common import ProcessGroups, idle_cpu, machine, percentile, stores, write_report
 from tests.support.otlp import run_otlp_receiver
 from tests.support.servers import free_port, wait_until_ready
 
@@ -722,12 +722,7 @@ def main() -> None:
     }
     print_results(report, console)
     if args.json:
-        text = json.dumps(without_nan(report), indent=2)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(text + "\n")
+        write_report(report, args.json)
     failed = [
         f"{r.system}: {r.label} ({r.errors} failed requests, {r.write_errors} failed writes)"
         for r in results

@@ -5,6 +5,7 @@ its own. Not a test: pytest does not collect it.
 """
 
 import asyncio
+import json
 import math
 import os
 import platform
@@ -156,6 +157,16 @@ def infra_urls() -> dict[str, str]:
         if value := os.environ.get(key) or urls.get(key):
             values[key] = value
     return values
+
+
+def write_report(report: dict[str, Any], destination: str) -> None:
+    """The report as JSON: to stdout when `destination` is "-", else to that file."""
+    text = json.dumps(without_nan(report), indent=2)
+    if destination == "-":
+        print(text)
+    else:
+        Path(destination).parent.mkdir(parents=True, exist_ok=True)
+        Path(destination).write_text(text + "\n")
 
 
 def without_nan(value: Any) -> Any:

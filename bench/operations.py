@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.checkout import REPO, Checkout, RunningStack, open_checkout, serve, worktree
-from bench.common import ProcessGroups, idle_cpu, machine, percentile, stores, without_nan
+from bench.common import ProcessGroups, idle_cpu, machine, percentile, stores, write_report
 
 # --- the operations --------------------------------------------------------------------------------------
 
@@ -831,12 +831,7 @@ def main() -> None:
         f"{report['load_average']['after']:.2f}"
     )
     if args.json:
-        text = json.dumps(without_nan(report), indent=2)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(text + "\n")
+        write_report(report, args.json)
 
     over = [
         f"{run['label']}: {r['operation']} ({r['errors']} of {r['calls']})"
