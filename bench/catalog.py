@@ -69,6 +69,7 @@ UPDATE_COURSE = """mutation Edit($id: ID!, $input: UpdateCourseInput!) {
 assert SUBGRAPH_QUERY != ROUTER_QUERY, (
     "rest-compat's catalog operation no longer selects instructor { id name }"
 )
+CURRENT = "this checkout"  # the system name of the checkout the bench runs from
 WRITER_EMAIL = "bench-writer@bench.example.org"  # an admin of each stack (COURSEGRAPH_ADMIN_EMAILS)
 TARGETS = ("ceiling", "subgraph", "router", "rest")
 LABELS = {
@@ -81,7 +82,7 @@ SERVER_GROUPS = ("python services", "router (node)", "ferretdb", "postgresql")  
 # --smoke: a tiny catalog and a second of load per target; the stack, the checks and the writer are real.
 SMOKE = {
     "courses": 40, "instructors": 4, "learners": 20, "enrollments_per_learner": 1, "duration": 1.0,
-    "warmup": 0.3, "idle": 0.5, "pages": 3, "page_size": 5, "concurrency": 4, "rounds": 1,
+    "warmup": 0.3, "settle": 0.5, "idle": 0.5, "pages": 3, "page_size": 5, "concurrency": 4, "rounds": 1,
 }  # fmt: skip
 
 
@@ -440,7 +441,7 @@ def start_stack(
     directory = scratch / system.replace(" ", "-")
     directory.mkdir(parents=True)
     store_env, ferretdb_pid, postgres_pid = cleanup.enter_context(
-        stores("test", directory, say, mongodb_url=args.mongodb_url)
+        stores("test", directory, say, mongodb_url=args.mongodb_url, baseline=system != CURRENT)
     )
     env = {
         "COURSEGRAPH_PROFILE": "test",
@@ -557,7 +558,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per target and round")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per target and round")
-    parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measurement first")
+    parser.add_argument("--settle", type=float, default=15.0, help="seconds to wait once the stacks are up")
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU measurement then")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--page-size", type=int, default=20, help="courses per page")
     parser.add_argument(
@@ -625,7 +627,7 @@ def main() -> None:
         checkouts.append(
             (f"baseline {args.baseline_ref}", open_checkout(worktree(args.baseline_ref, say), say))
         )
-    checkouts.append(("this checkout", open_checkout(REPO, say)))
+    checkouts.append((CURRENT, open_checkout(REPO, say)))
     described = [{"system": name, **checkout.describe()} for name, checkout in checkouts]
     with tempfile.TemporaryDirectory(prefix="coursegraph-bench-") as scratch_dir, ExitStack() as cleanup:
         scratch = Path(scratch_dir)
@@ -649,6 +651,9 @@ def main() -> None:
             start_ceiling(current.targets["rest"], scratch, cleanup, say) if "ceiling" in selected else None
         )
         everything = [*systems, *([ceiling] if ceiling else [])]
+        # The outbox relays scan their collections when they start, the consumers catch up: not idle.
+        say(f"letting the stacks settle ({args.settle:g}s)")
+        time.sleep(args.settle)
         for system in everything:
             say(f"{system.name}: measuring idle CPU ({args.idle:g}s)")
             system.idle = idle_cpu(system.groups, args.idle) if args.idle > 0 else {}

@@ -236,11 +236,21 @@ def idle_cpu(groups: ProcessGroups, seconds: float) -> dict[str, float]:
 
 @contextmanager
 def stores(
-    profile: str, scratch: Path, say: Callable[[str], None], *, mongodb_url: str | None = None
+    profile: str,
+    scratch: Path,
+    say: Callable[[str], None],
+    *,
+    mongodb_url: str | None = None,
+    baseline: bool = False,
 ) -> Iterator[tuple[dict[str, str], int | None, int | None]]:
     """A FerretDB for this run, unless `mongodb_url` names a server (and, in the test profile, a
-    throwaway PostgreSQL database and the infrastructure's Kafka, with consumer groups of the run's own):
-    the stack's store settings and the FerretDB and PostgreSQL pids."""
+    throwaway PostgreSQL database and the infrastructure's Kafka): the stack's store settings and the
+    FerretDB and PostgreSQL pids.
+
+    A `baseline` stack's Kafka consumer groups are named apart from this checkout's (which keep the
+    default names), so that the two stacks of one run do not share out each other's partitions. The
+    names are the same from run to run: a new group starts at the topic's beginning, and replaying every
+    event the test suites ever published would be measured as the stack's idle work."""
     with ExitStack() as cleanup:
         ferretdb_pid = None
         if mongodb_url is None:
@@ -259,7 +269,7 @@ def stores(
             "COURSEGRAPH_MONGODB_URL": mongodb_url,
             "COURSEGRAPH_COURSES_DATABASE": database,
             "COURSEGRAPH_ASSESSMENTS_DATABASE": database,
-            # Two stacks of one run (a baseline and this checkout) must not share consumer groups.
-            "COURSEGRAPH_KAFKA_CONSUMER_GROUP_PREFIX": f"{database}-",
         }
+        if baseline:
+            env["COURSEGRAPH_KAFKA_CONSUMER_GROUP_PREFIX"] = "bench-baseline-"
         yield env, ferretdb_pid, Postgres().pid()

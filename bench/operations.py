@@ -140,6 +140,7 @@ SMOKE = {
     "courses": 30, "instructors": 6, "learners": 30, "calls": 2, "baseline_calls": 2, "warmup": 1,
     "settle": 0.5, "idle": 0.5,
 }  # fmt: skip
+CURRENT = "this checkout"  # the label of the measured checkout (`--checkout`, this one by default)
 ASSESSED_COURSES = 4  # published courses given an assessment, each by its own instructor
 READER_ENROLLMENTS = 10  # courses the reading learner is enrolled in (rest_course, my_enrollments)
 
@@ -606,7 +607,9 @@ def start_run(
     scratch = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="coursegraph-bench-ops-")))
     logs = Path(args.log_dir) / label.replace(" ", "-") if args.log_dir else scratch
     logs.mkdir(parents=True, exist_ok=True)
-    store_env, ferretdb_pid, postgres_pid = cleanup.enter_context(stores(args.profile, scratch, say))
+    store_env, ferretdb_pid, postgres_pid = cleanup.enter_context(
+        stores(args.profile, scratch, say, baseline=label != CURRENT)
+    )
     env = {
         "COURSEGRAPH_PROFILE": args.profile,
         "COURSEGRAPH_DATA_DIR": str(scratch / "data"),
@@ -849,7 +852,7 @@ def main() -> None:
     if args.baseline_ref:
         baseline = open_checkout(worktree(args.baseline_ref, say), say)
         checkouts.append((baseline, f"baseline {args.baseline_ref}", args.baseline_calls))
-    checkouts.append((open_checkout(Path(args.checkout), say), "this checkout", args.calls))
+    checkouts.append((open_checkout(Path(args.checkout), say), CURRENT, args.calls))
     with ExitStack() as cleanup:
         started = [
             start_run(checkout, label, calls, args, say, cleanup) for checkout, label, calls in checkouts
