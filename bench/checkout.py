@@ -24,7 +24,8 @@ from tests.support.servers import free_port, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[1]
 SUBGRAPHS = ("auth", "users", "courses", "assessments")
-PORTS = (*SUBGRAPHS, "rest-compat", "router")
+# Every service gets a free port, not only those waited for: a default port may be another stack's.
+PORTS = (*SUBGRAPHS, "media", "notifications", "rest-compat", "router")
 
 
 def _git(directory: Path, *args: str) -> str:
@@ -148,6 +149,7 @@ def worktree(ref: str, say: Callable[[str], None]) -> Path:
 class RunningStack:
     router_url: str  # .../graphql
     rest_url: str
+    subgraph_urls: dict[str, str]  # name -> .../graphql (each subgraph directly)
     pid: int  # the `coursegraph serve` process: the Python services, with the router as its child
     log_path: Path
 
@@ -168,6 +170,7 @@ def serve(checkout: Checkout, env: dict[str, str], log_path: Path, timeout: floa
         "COURSEGRAPH_JWKS_URL": f"http://{host}:{ports['auth']}/.well-known/jwks.json",
         "COURSEGRAPH_USERS_SUBGRAPH_URL": f"http://{host}:{ports['users']}/graphql",
         "COURSEGRAPH_ROUTER_URL": f"http://{host}:{ports['router']}/graphql",
+        "COURSEGRAPH_MEDIA_PUBLIC_URL": f"http://{host}:{ports['media']}",
         **env,
     }
     with log_path.open("w") as log:
@@ -182,6 +185,7 @@ def serve(checkout: Checkout, env: dict[str, str], log_path: Path, timeout: floa
     stack = RunningStack(
         router_url=f"http://{host}:{ports['router']}/graphql",
         rest_url=f"http://{host}:{ports['rest-compat']}",
+        subgraph_urls={name: f"http://{host}:{ports[name]}/graphql" for name in SUBGRAPHS},
         pid=process.pid,
         log_path=log_path,
     )

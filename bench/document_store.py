@@ -4,6 +4,7 @@ Not a test (pytest does not collect it). Run it against a server holding a seede
 (`coursegraph seed`), e.g. the test infrastructure's FerretDB on SQLite and one on PostgreSQL:
 
     uv run python bench/document_store.py --mongodb-url mongodb://127.0.0.1:57017/
+    uv run python bench/document_store.py --smoke    # a FerretDB of its own with a tiny seeded catalog
 
 It reads what it needs from the catalog (the last course and enrollment stored, 20 course ids), runs each
 query once to warm up and then `--repeat` times, and prints the median and the fastest time of each
@@ -11,14 +12,24 @@ query once to warm up and then `--repeat` times, and prints the median and the f
 """
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 from pymongo import MongoClient
 from rich.console import Console
 from rich.table import Table
+
+from bench.common import dedicated_ferretdb
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def measure(repeat: int, run: Callable[[], object]) -> tuple[float, float]:
@@ -31,14 +42,54 @@ def measure(repeat: int, run: Callable[[], object]) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
+@contextmanager
+def smoke_catalog(database: str) -> Iterator[str]:
+    """A FerretDB of its own holding a tiny catalog seeded by `coursegraph seed` (dev profile): its URL."""
+    with tempfile.TemporaryDirectory(prefix="bench-document-store-") as scratch, ExitStack() as cleanup:
+        url, _ = cleanup.enter_context(dedicated_ferretdb(Path(scratch) / "ferretdb"))
+        env = {key: value for key, value in os.environ.items() if not key.startswith("COURSEGRAPH_")}
+        env |= {
+            "COURSEGRAPH_PROFILE": "dev",
+            "COURSEGRAPH_DATA_DIR": str(Path(scratch) / "data"),
+            "COURSEGRAPH_MONGODB_URL": url,
+            "COURSEGRAPH_COURSES_DATABASE": database,
+        }
+        seed = [
+            sys.executable,
+            "-m",
+            "coursegraph_cli",
+            "seed",
+            "--courses=20",
+            "--learners=20",
+            "--instructors=3",
+        ]
+        subprocess.run(seed, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)  # noqa: S603
+        yield url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--mongodb-url", required=True)
+    parser.add_argument("--mongodb-url", help="the server (required but with --smoke)")
     parser.add_argument("--database", default="coursegraph_courses")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--smoke", action="store_true", help="a FerretDB of its own, a tiny catalog, each query once"
+    )
     args = parser.parse_args()
+    if args.smoke and not args.mongodb_url:
+        args.repeat = 1
+        with smoke_catalog(args.database) as url:
+            args.mongodb_url = url
+            run(args)
+    elif args.mongodb_url:
+        run(args)
+    else:
+        parser.error("--mongodb-url, please (or --smoke)")
+
+
+def run(args: argparse.Namespace) -> None:
 
     client: MongoClient[dict[str, Any]] = MongoClient(args.mongodb_url, tz_aware=True)
     db = client[args.database]
@@ -101,11 +152,16 @@ def main() -> None:
     table.add_column("query")
     table.add_column("median ms", justify="right")
     table.add_column("fastest ms", justify="right")
-    for name, run in queries:
-        median, fastest = measure(args.repeat, run)
+    empty = []
+    for name, query in queries:
+        median, fastest = measure(args.repeat, query)
         table.add_row(name, f"{median:,.1f}", f"{fastest:,.1f}")
+        if not query():  # each query looks for what the catalog holds: nothing found measures nothing
+            empty.append(name)
     Console().print(table)
     client.close()
+    if empty:
+        raise SystemExit(f"found nothing: {', '.join(empty)}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ router), so that its memory is rest-compat's alone. Then, `--runs` times each, a
 - **direct PUT** (the baseline): the same file PUT straight to the emulator with boto3.
 
     uv run python bench/media.py --megabytes 100 --runs 3 --json run.json
+    uv run python bench/media.py --smoke        # one upload of 2 MB
 
 Needs `uv run coursegraph infra up`. Not a test: pytest does not collect it.
 """
@@ -32,7 +33,7 @@ from typing import Any
 import boto3
 import httpx
 
-from bench.catalog import infra_urls, machine
+from bench.common import infra_urls, machine
 from tests.support.files import mp4
 from tests.support.servers import free_port, wait_until_ready
 from tests.support.stack import REPO, Stack, run_test_stack
@@ -94,7 +95,10 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="one upload of 2 MB (tests/bench)")
     args = parser.parse_args()
+    if args.smoke:
+        args.megabytes, args.runs = 2, 1
 
     urls = infra_urls()
     s3_env = {

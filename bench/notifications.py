@@ -13,6 +13,7 @@ infrastructure) whose notifications service sends to a local fake of SendGrid's 
    email, p50 and p99 (the target is p99 < 1 s). Baseline, same run: the enroll request's own latency.
 
     uv run python bench/notifications.py --events 2000 --enrollments 100 --json run.json
+    uv run python bench/notifications.py --smoke     # 20 events, 3 enrollments
 
 Needs `uv run coursegraph infra up`. Not a test: pytest does not collect it.
 """
@@ -31,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from bench.catalog import infra_urls, machine, percentile
+from bench.common import infra_urls, machine, percentile
 from subgraphs.notifications.delivery import Email, SendGridMailer
 from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
 from tests.support.kafka import publish_registrations
@@ -132,7 +133,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--enrollments", type=int, default=100)
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--smoke", action="store_true", help="20 events and 3 enrollments (tests/bench)")
     args = parser.parse_args()
+    if args.smoke:
+        args.events, args.enrollments = 20, 3
 
     urls = infra_urls()
     admin = f"bench-admin-{uuid.uuid4().hex[:8]}@bench.example.org"

@@ -5,17 +5,18 @@ checkout's stack (`coursegraph serve`: every Python service in one process, the 
 router's rate limit off) in the dev or test profile, prepares through the API what the operations need
 (dev sign-in of seeded instructors and learners and of fresh learners, one assessment in a few published
 courses, enrollments), then for each operation: a warm-up, then `--calls` calls one at a time, each
-timed, and the CPU time of each part of the system read from /proc around each timed call.
+timed, and the CPU time of each part of the system read from /proc around each timed call. With a
+baseline both stacks are up at once and take turns operation by operation.
 
     uv run python bench/operations.py --profile dev --calls 10
-    uv run python bench/operations.py --baseline-ref 41e52a1 --json run.json   # that commit, then this one
+    uv run python bench/operations.py --baseline-ref 41e52a1 --json run.json   # that commit and this one
+    uv run python bench/operations.py --smoke       # a tiny catalog, every operation twice (tests/bench)
 
 Needs the test infrastructure for `--profile test` (`uv run coursegraph infra up`), and FerretDB built by
 it for both profiles. Not a test: pytest does not collect it.
 """
 
 import argparse
-import asyncio
 import itertools
 import json
 import os
@@ -24,8 +25,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,19 +36,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.catalog import (
-    ProcessGroups,
-    create_stores,
-    dedicated_ferretdb,
-    drop_stores,
-    idle_cpu,
-    infra_urls,
-    machine,
-    percentile,
-    without_nan,
-)
 from bench.checkout import REPO, Checkout, RunningStack, open_checkout, serve, worktree
-from coursegraph_cli.infra.services import Postgres
+from bench.common import ProcessGroups, idle_cpu, machine, percentile, stores, write_report
 
 # --- the operations --------------------------------------------------------------------------------------
 
@@ -145,6 +135,12 @@ OPERATIONS = (
     "assessment_result",
     "instructor_course_page",
 )
+# --smoke: every operation on a tiny catalog, a few calls each; the stack and the checks are real.
+SMOKE = {
+    "courses": 30, "instructors": 6, "learners": 30, "calls": 2, "baseline_calls": 2, "warmup": 1,
+    "settle": 0.5, "idle": 0.5,
+}  # fmt: skip
+CURRENT = "this checkout"  # the label of the measured checkout (`--checkout`, this one by default)
 ASSESSED_COURSES = 4  # published courses given an assessment, each by its own instructor
 READER_ENROLLMENTS = 10  # courses the reading learner is enrolled in (rest_course, my_enrollments)
 
@@ -350,7 +346,9 @@ class Fixtures:
 
     def fresh_learner(self, tag: str) -> str:
         number = next(self.fresh_count)
-        return self.api.sign_in(f"bench-{tag}-{self.run}-{number}@bench.example.org", f"Bench {tag} {number}")
+        # rest-compat's dev sign-in takes local parts of up to three dot-separated atoms of 20 characters.
+        email = f"{tag}-{number}.{self.run}@bench.example.org"
+        return self.api.sign_in(email, f"Bench {tag} {number}")
 
     def enroll(self, token: str, courses: list[str]) -> None:
         check = graphql_answer("enroll")
@@ -582,105 +580,115 @@ def result_of(tally: Tally, idle: dict[str, float]) -> Result:
     )
 
 
-@contextmanager
-def stores(
-    profile: str, scratch: Path, say: Callable[[str], None]
-) -> Iterator[tuple[dict[str, str], int, int | None]]:
-    """A FerretDB for this run (and, in the test profile, a throwaway PostgreSQL database and the
-    infrastructure's Kafka): the stack's store settings and the FerretDB and PostgreSQL pids."""
-    with ExitStack() as cleanup:
-        say("starting a FerretDB (SQLite backend) for this run")
-        mongodb_url, ferretdb_pid = cleanup.enter_context(dedicated_ferretdb(scratch / "ferretdb"))
-        if profile == "dev":
-            yield {"COURSEGRAPH_MONGODB_URL": mongodb_url}, ferretdb_pid, None
-            return
-        urls = infra_urls()
-        database_url = urls["COURSEGRAPH_DATABASE_URL"]
-        users_url, database = asyncio.run(create_stores(database_url))
-        cleanup.callback(lambda: asyncio.run(drop_stores(database_url, mongodb_url, database)))
-        env = {
-            "COURSEGRAPH_DATABASE_URL": users_url,
-            "COURSEGRAPH_MONGODB_URL": mongodb_url,
-            "COURSEGRAPH_COURSES_DATABASE": database,
-            "COURSEGRAPH_ASSESSMENTS_DATABASE": database,
-            "COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS": urls["COURSEGRAPH_KAFKA_BOOTSTRAP_SERVERS"],
-        }
-        yield env, ferretdb_pid, Postgres().pid()
+@dataclass
+class Run:
+    """One checkout's stores, seeded catalog and stack, up for the whole session."""
+
+    label: str
+    described: dict[str, Any]
+    calls: int
+    stack: RunningStack
+    fixtures: Fixtures
+    meter: Meter
+    seed_seconds: float
+    idle: dict[str, float] = field(default_factory=dict)
 
 
-def run_once(
-    checkout: Checkout, label: str, calls: int, args: argparse.Namespace, say: Callable[[str], None]
-) -> dict[str, Any]:
-    """Seed, start, prepare and measure one checkout; its report."""
-    selected = set(args.operations)
+def start_run(
+    checkout: Checkout,
+    label: str,
+    calls: int,
+    args: argparse.Namespace,
+    say: Callable[[str], None],
+    cleanup: ExitStack,
+) -> Run:
+    """Stores of its own, seeded by the checkout's seed, and the checkout's stack on them, until `cleanup`."""
     described = checkout.describe()  # what is started: others may edit the checkout while it runs
-    with tempfile.TemporaryDirectory(prefix="coursegraph-bench-ops-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        logs = Path(args.log_dir) / label.replace(" ", "-") if args.log_dir else scratch
-        logs.mkdir(parents=True, exist_ok=True)
-        with stores(args.profile, scratch, say) as (store_env, ferretdb_pid, postgres_pid):
-            env = {
-                "COURSEGRAPH_PROFILE": args.profile,
-                "COURSEGRAPH_DATA_DIR": str(scratch / "data"),
-                "COURSEGRAPH_DEV_SIGN_IN": "true",
-                "COURSEGRAPH_ROUTER_RATE_LIMIT": "0",  # one client sends everything: no per-IP limit
-                # Slow code must not see its tokens expire, nor rest-compat give up before the load client.
-                "COURSEGRAPH_ACCESS_TOKEN_TTL_SECONDS": "86400",
-                "COURSEGRAPH_ROUTER_TIMEOUT_SECONDS": str(args.timeout),
-                **store_env,
-            }
-            options = [
-                f"--instructors={args.instructors}", f"--courses={args.courses}",
-                f"--learners={args.learners}", f"--seed={args.seed}",
-            ]  # fmt: skip
-            say(f"{label}: seeding {args.courses} courses, {args.learners} learners ({checkout.path})")
-            started = time.perf_counter()
-            checkout.seed(env, options, logs / "seed.log")
-            seed_seconds = time.perf_counter() - started
-            say(f"{label}: starting the stack ({args.profile} profile)")
-            with serve(checkout, env, logs / "stack.log", timeout=args.start_timeout) as stack:
-                groups = ProcessGroups(stack.pid, ferretdb_pid, postgres_pid)
-                api = Api(stack, args.timeout)
-                fx = Fixtures(api, args, args.warmup + calls)
-                # The relays look for pending events when they start, a scan of each collection: not idle.
-                say(
-                    f"{label}: letting it settle ({args.settle:g}s), then measuring idle CPU ({args.idle:g}s)"
-                )
-                time.sleep(args.settle)
-                idle = idle_cpu(groups, args.idle) if args.idle > 0 else {}
-                meter = Meter(groups, selected)
-                for names in SCENARIOS:
-                    wanted = [name for name in names if name in selected]
-                    if not wanted:
-                        continue
-                    say(f"{label}: {', '.join(wanted)}: {args.warmup} warm-up, {calls} timed calls")
-                    try:
-                        iteration = prepare(names, fx, meter)
-                    except SetupFailed as exc:
-                        for name in wanted:
-                            tally = meter.tally(name)
-                            tally.calls, tally.errors = calls, calls
-                            tally.first_error = f"setup: {exc}"
-                        say(f"[red]{label}: {', '.join(wanted)}: setup failed: {exc}[/red]")
-                        continue
-                    meter.measuring = False
-                    for i in range(args.warmup):
-                        iteration(i)
-                    meter.measuring = True
-                    for i in range(args.warmup, args.warmup + calls):
-                        iteration(i)
-                api.client.close()
-                log = stack.log_path.read_text(errors="replace")
-                errors_in_log = len(re.findall(r'"level": ?"(?:ERROR|CRITICAL|error|fatal)"', log))
-    results = [result_of(meter.tallies[name], idle) for name in OPERATIONS if name in meter.tallies]
+    scratch = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="coursegraph-bench-ops-")))
+    logs = Path(args.log_dir) / label.replace(" ", "-") if args.log_dir else scratch
+    logs.mkdir(parents=True, exist_ok=True)
+    store_env, ferretdb_pid, postgres_pid = cleanup.enter_context(
+        stores(args.profile, scratch, say, baseline=label != CURRENT)
+    )
+    env = {
+        "COURSEGRAPH_PROFILE": args.profile,
+        "COURSEGRAPH_DATA_DIR": str(scratch / "data"),
+        "COURSEGRAPH_DEV_SIGN_IN": "true",
+        "COURSEGRAPH_ROUTER_RATE_LIMIT": "0",  # one client sends everything: no per-IP limit
+        # Slow code must not see its tokens expire, nor rest-compat give up before the load client.
+        "COURSEGRAPH_ACCESS_TOKEN_TTL_SECONDS": "86400",
+        "COURSEGRAPH_ROUTER_TIMEOUT_SECONDS": str(args.timeout),
+        **store_env,
+    }
+    options = [
+        f"--instructors={args.instructors}", f"--courses={args.courses}",
+        f"--learners={args.learners}", f"--seed={args.seed}",
+    ]  # fmt: skip
+    say(f"{label}: seeding {args.courses} courses, {args.learners} learners ({checkout.path})")
+    started = time.perf_counter()
+    checkout.seed(env, options, logs / "seed.log")
+    seed_seconds = time.perf_counter() - started
+    say(f"{label}: starting the stack ({args.profile} profile)")
+    stack = cleanup.enter_context(serve(checkout, env, logs / "stack.log", timeout=args.start_timeout))
+    api = Api(stack, args.timeout)
+    cleanup.callback(api.client.close)
+    groups = ProcessGroups(stack.pid, ferretdb_pid, postgres_pid)
+    fixtures = Fixtures(api, args, args.warmup + calls)
+    return Run(label, described, calls, stack, fixtures, Meter(groups, set(args.operations)), seed_seconds)
+
+
+def measure_scenario(
+    run: Run, names: tuple[str, ...], args: argparse.Namespace, say: Callable[[str], None]
+) -> None:
+    """The warm-up and timed calls of one scenario (an operation, or the assessment flow) on one run."""
+    wanted = [name for name in names if name in run.meter.selected]
+    if not wanted:
+        return
+    say(f"{run.label}: {', '.join(wanted)}: {args.warmup} warm-up, {run.calls} timed calls")
+    try:
+        iteration = prepare(names, run.fixtures, run.meter)
+    except SetupFailed as exc:
+        for name in wanted:
+            tally = run.meter.tally(name)
+            tally.calls, tally.errors = run.calls, run.calls
+            tally.first_error = f"setup: {exc}"
+        say(f"[red]{run.label}: {', '.join(wanted)}: setup failed: {exc}[/red]")
+        return
+    run.meter.measuring = False
+    for i in range(args.warmup):
+        iteration(i)
+    run.meter.measuring = True
+    for i in range(args.warmup, args.warmup + run.calls):
+        iteration(i)
+    run.meter.measuring = False
+
+
+def measure_runs(runs: list[Run], args: argparse.Namespace, say: Callable[[str], None]) -> None:
+    """Every scenario on every run, the runs alternating scenario by scenario (and which goes first too),
+    so that a baseline and this checkout share the machine's moods."""
+    # The relays look for pending events when they start, a scan of each collection: not idle.
+    say(f"letting the stacks settle ({args.settle:g}s), then measuring idle CPU ({args.idle:g}s each)")
+    time.sleep(args.settle)
+    for run in runs:
+        run.idle = idle_cpu(run.meter.groups, args.idle) if args.idle > 0 else {}
+    for index, names in enumerate(SCENARIOS):
+        for run in runs if index % 2 == 0 else runs[::-1]:
+            measure_scenario(run, names, args, say)
+
+
+def report_of(run: Run) -> dict[str, Any]:
+    log = run.stack.log_path.read_text(errors="replace")
+    errors_in_log = len(re.findall(r'"level": ?"(?:ERROR|CRITICAL|error|fatal)"', log))
+    tallies = run.meter.tallies
+    results = [result_of(tallies[name], run.idle) for name in OPERATIONS if name in tallies]
     return {
-        "label": label,
-        "checkout": described,
-        "calls": calls,
-        "seed_seconds": round(seed_seconds, 1),
-        "idle_cores": idle,
+        "label": run.label,
+        "checkout": run.described,
+        "calls": run.calls,
+        "seed_seconds": round(run.seed_seconds, 1),
+        "idle_cores": run.idle,
         "stack_log_errors": errors_in_log,
-        "results": [asdict(result) for result in results if result.operation in selected],
+        "results": [asdict(result) for result in results if result.operation in run.meter.selected],
     }
 
 
@@ -738,17 +746,24 @@ def ratios(baseline: dict[str, Any], current: dict[str, Any]) -> list[dict[str, 
         if base is None:
             continue
         row: dict[str, Any] = {"operation": after["operation"]}
-        for key in ("p50_ms", "p99_ms", "python_cpu_ms"):
+        for key in COMPARED:
             then, now = _compared(base, key), _compared(after, key)
             row[key] = {"baseline": then, "current": now, "ratio": _ratio(now, then)}
         rows.append(row)
     return rows
 
 
+# p50, p99, the Python services' CPU per call, and every process's but the load client's (all above idle).
+COMPARED = {"p50_ms": "p50 ms", "p99_ms": "p99 ms", "python_cpu_ms": "Python CPU ms", "cpu_ms": "all CPU ms"}
+
+
 def _compared(result: dict[str, Any], key: str) -> float | None:
+    cpu = result["cpu_ms_per_call_above_idle"]
     if key == "python_cpu_ms":
-        value: float | None = result["cpu_ms_per_call_above_idle"].get("python services")
+        value: float | None = cpu.get("python services")
         return value
+    if key == "cpu_ms":
+        return sum(ms for group, ms in cpu.items() if group != "load client" and ms == ms) if cpu else None
     return result[key]  # type: ignore[no-any-return]
 
 
@@ -761,12 +776,12 @@ def _ratio(now: float | None, then: float | None) -> float | None:
 def print_ratios(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title="this checkout ÷ baseline (same run)", title_justify="left")
     table.add_column("operation")
-    for title in ("p50 ms", "p99 ms", "Python CPU ms"):
+    for title in COMPARED.values():
         for column in (f"{title} base", "this", "ratio"):
             table.add_column(column, justify="right")
     for row in rows:
         cells = []
-        for key in ("p50_ms", "p99_ms", "python_cpu_ms"):
+        for key in COMPARED:
             ratio = row[key]["ratio"]
             cells += [
                 _ms(row[key]["baseline"]),
@@ -806,9 +821,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-dir", help="keep the seed and stack logs here (default: discarded)")
     parser.add_argument(
+        "--smoke", action="store_true", help="a tiny catalog, two timed calls of each operation, no settling"
+    )
+    parser.add_argument(
         "--json", nargs="?", const="-", help="write the report as JSON to this file (no file: stdout)"
     )
     args = parser.parse_args()
+    if args.smoke:
+        for key, value in SMOKE.items():
+            setattr(args, key, value)
     args.operations = [name.strip() for name in args.operations.split(",") if name.strip()]
     unknown = set(args.operations) - set(OPERATIONS)
     if unknown:
@@ -827,12 +848,17 @@ def main() -> None:
         progress.print(f"[dim]{message}[/dim]")
 
     load_before = os.getloadavg()
-    runs: list[dict[str, Any]] = []
+    checkouts: list[tuple[Checkout, str, int]] = []
     if args.baseline_ref:
         baseline = open_checkout(worktree(args.baseline_ref, say), say)
-        runs.append(run_once(baseline, f"baseline {args.baseline_ref}", args.baseline_calls, args, say))
-    current = open_checkout(Path(args.checkout), say)
-    runs.append(run_once(current, "this checkout", args.calls, args, say))
+        checkouts.append((baseline, f"baseline {args.baseline_ref}", args.baseline_calls))
+    checkouts.append((open_checkout(Path(args.checkout), say), CURRENT, args.calls))
+    with ExitStack() as cleanup:
+        started = [
+            start_run(checkout, label, calls, args, say, cleanup) for checkout, label, calls in checkouts
+        ]
+        measure_runs(started, args, say)
+        runs = [report_of(run) for run in started]
 
     report: dict[str, Any] = {
         "scenario": "operations",
@@ -856,12 +882,7 @@ def main() -> None:
         f"{report['load_average']['after']:.2f}"
     )
     if args.json:
-        text = json.dumps(without_nan(report), indent=2)
-        if args.json == "-":
-            print(text)
-        else:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(text + "\n")
+        write_report(report, args.json)
 
     over = [
         f"{run['label']}: {r['operation']} ({r['errors']} of {r['calls']})"

@@ -53,6 +53,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for loads of one SELECT each (the DataLoaders'): in autocommit, so no BEGIN before the
+    statement and no ROLLBACK after it: two of the six round trips a default session with the pool's
+    pre-ping makes for one SELECT on PostgreSQL. Never for writes or reads of more than one statement."""
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+
 @contextmanager
 def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
     """Record every SQL statement the engine runs inside the block (tests use it to catch N+1)."""

@@ -1,10 +1,12 @@
 """The FastAPI app every subgraph runs in: GraphQL endpoint, health probes, request ids, auth."""
 
 import gc
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
+import orjson
 import strawberry
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
@@ -162,6 +164,16 @@ class CodedGraphQLRouter(GraphQLRouter[Any, None]):
     def __init__(self, *args: Any, verifier: TokenVerifier, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._verifier = verifier
+
+    def encode_json(self, data: object) -> str:
+        # orjson: the same JSON (UTF-8 text rather than \u escapes) at a tenth of `json.dumps`'s cost. Text,
+        # not bytes: the WebSocket transport sends bytes as binary frames, which graphql-ws clients refuse.
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:
+            # What orjson refuses (a lone surrogate a client sent, echoed in an error; an integer past 64
+            # bits): the standard library escapes or writes it, as before.
+            return json.dumps(data, separators=(",", ":"))
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:

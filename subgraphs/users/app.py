@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, WebSocket
 from pydantic import Field
 
 from coursegraph.clock import system_clock
-from coursegraph.db import create_engine, session_factory, sqlite_url
+from coursegraph.db import create_engine, read_session_factory, session_factory, sqlite_url
 from coursegraph.events.outbox import OutboxRelay
 from coursegraph.events.publisher import EventPublisher
 from coursegraph.events.wiring import publisher_from_settings
@@ -45,6 +45,7 @@ def create_app(settings: UsersSettings | None = None, publisher: EventPublisher 
         settings.users_database_url, service="users", pool_size=settings.database_pool_size
     )
     sessions = session_factory(engine)
+    read_sessions = read_session_factory(engine)
     publisher = publisher or publisher_from_settings(settings, client_id="users")
     relay = OutboxRelay(
         sessions,
@@ -79,7 +80,7 @@ def create_app(settings: UsersSettings | None = None, publisher: EventPublisher 
             await engine.dispose()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> UsersContext:
-        return UsersContext(actor=actor, sessions=sessions, relay=relay, loaders=make_loaders(sessions))
+        return UsersContext(actor=actor, sessions=sessions, relay=relay, loaders=make_loaders(read_sessions))
 
     async def database() -> None:
         async with engine.connect() as connection:

@@ -21,6 +21,8 @@ class Loaders:
 
 
 def make_loaders(sessions: async_sessionmaker[AsyncSession]) -> Loaders:
+    """`sessions`: read sessions (coursegraph.db.read_session_factory), each load is one SELECT."""
+
     async def load_users(ids: list[uuid.UUID]) -> list[User | None]:
         ENTITY_BATCHES.labels("users", "User").inc()
         async with sessions() as session:
