@@ -45,9 +45,6 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.setLevel(level.upper())
     # Alembic announces each plugin at INFO on every start; only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    # httpx writes a line per request at INFO ("HTTP Request: POST …"): rest-compat's every call to the
-    # router and every internal call, already in the access logs and traces (measured: 1 % of the CPU).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -292,6 +292,7 @@ const GATEWAY_CODES: Record<string, string> = {
   DOWNSTREAM_SERVICE_ERROR: 'INTERNAL',
   SCHEMA_RELOAD: 'INTERNAL',
 };
+const VARIABLE_COERCION = /^Variable "\$[_A-Za-z][_0-9A-Za-z]*" (got invalid value|of required type|of non-null type)/;
 // Messages of @graphql-yoga/plugin-jwt's rejections (and of our connectionParams extractor).
 const JWT_REJECTIONS = new Set([
   'Unauthenticated',
@@ -327,6 +328,12 @@ function normalizeError(error: unknown): void {
     extensions.code = GATEWAY_CODES[code];
     return;
   }
+  // Variables that do not fit their types (graphql-js's coercion messages). The Rust query planner's
+  // executor raises them with no code and no HTTP status, where the JavaScript one said 400.
+  if (!code && VARIABLE_COERCION.test(error.message)) {
+    extensions.code = 'BAD_USER_INPUT';
+    return;
+  }
   if (http?.status === 403) extensions.code = 'FORBIDDEN';
   else if (http?.status === 429) extensions.code = 'RATE_LIMITED';
   else if (http?.status && http.status >= 400 && http.status < 500) extensions.code = 'BAD_USER_INPUT';
@@ -337,7 +344,12 @@ function useErrorCodes(): GatewayPlugin {
   const normalizeResult = (result: unknown) => {
     if (!result || typeof result !== 'object') return;
     const errors = (result as { errors?: unknown[] }).errors;
-    if (Array.isArray(errors)) errors.forEach(normalizeError);
+    if (!Array.isArray(errors)) return;
+    errors.forEach(normalizeError);
+    // An error raised while executing (it has a path) leaves `data: null` (GraphQL spec, "Response");
+    // the Rust query planner's executor leaves `data` out when the error reached the root.
+    const executed = errors.some((error) => error instanceof GraphQLError && error.path !== undefined);
+    if (executed && !('data' in result)) (result as { data?: unknown }).data = null;
   };
   return {
     // HTTP: every response body, including requests refused before execution (JWT, parsing).
