@@ -5,11 +5,13 @@ store answers worst: newest-first pages, counts, and text search over every cour
 each by decoding the whole collection (0.5 to 0.9 s a page with the demo catalog). Kept here, a page is a
 walk down a sorted list, a count is a loop, and search is a literal substring test: no store call at all.
 
-How it stays current: loaded in full when the service starts; every write of this process puts the
-course it wrote; course.events bring other replicas' writes (the service refreshes those courses by id);
-a periodic reload repairs anything missed. A summary only replaces one of a lower version, so a late
-refresh never undoes a newer write. Between replicas it is as fresh as the events (milliseconds); within
-a replica, a client reads its own writes.
+How it stays current (`catalog_keeper.py`, ADR 0025): loaded when the service starts, from the latest
+snapshot when there is one; every write of this process puts the course it wrote; course.events bring
+other replicas' writes (the service refreshes those courses by id); writes outside any request (the
+seed, a restore) advance a generation that every replica follows; a periodic reload repairs anything
+missed. A summary only replaces one of a lower version, so a late refresh never undoes a newer write.
+Between replicas it is as fresh as the events (milliseconds); within a replica, a client reads its own
+writes. Every change calls `on_change`, which announces it to the shared caches (ADR 0022).
 """
 
 import bisect
