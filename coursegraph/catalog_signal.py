@@ -26,6 +26,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from coursegraph.metrics import REGISTRY
 from coursegraph.settings import ServiceSettings
+from coursegraph.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -149,11 +150,8 @@ class RedisCatalogSignal(CatalogSignal):
             await asyncio.wait_for(self._subscribed.wait(), timeout=2)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self._version = None
         await self._redis.aclose()
 

@@ -9,6 +9,14 @@ from collections.abc import Awaitable, Callable
 logger = logging.getLogger(__name__)
 
 
+async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
+    """Cancel `task` (if there is one) and return once it has stopped."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class BackgroundTask(ABC):
     _task: asyncio.Task[None] | None = None
 
@@ -20,11 +28,8 @@ class BackgroundTask(ABC):
         self._task = asyncio.create_task(self._run(), name=type(self).__name__)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 class Periodic(BackgroundTask):
