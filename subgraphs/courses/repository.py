@@ -79,6 +79,11 @@ def summary_of(document: Mapping[str, Any]) -> CourseSummary:
     )
 
 
+async def summaries_in(courses: AsyncCollection[dict[str, Any]]) -> list[CourseSummary]:
+    """Every course of this collection as the catalog keeps it (lesson bodies left out at the source)."""
+    return [summary_of(document) async for document in courses.find({}, SUMMARY_PROJECTION)]
+
+
 class CourseRepository:
     def __init__(self, relay: DocumentOutboxRelay) -> None:
         self._relay = relay
@@ -101,7 +106,7 @@ class CourseRepository:
 
     async def all_summaries(self) -> list[CourseSummary]:
         """Every course, for loading the catalog read model (the one full read, at start and reload)."""
-        return [summary_of(document) async for document in self._collection().find({}, SUMMARY_PROJECTION)]
+        return await summaries_in(self._collection())
 
     async def insert(self, course: Course) -> Course:
         await course.insert()

@@ -39,7 +39,7 @@ from subgraphs.courses.models import (
     Module,
     enrollment_id,
 )
-from subgraphs.courses.repository import SUMMARY_PROJECTION, CatalogStateRepository, summary_of
+from subgraphs.courses.repository import CatalogStateRepository, summaries_in, summary_of
 from subgraphs.courses.service import progress_of
 
 COURSE_BATCH = 100
@@ -311,8 +311,7 @@ class CourseSeeder:
     plan = staticmethod(plan_catalog)
 
     async def _summaries_in_store(self) -> list[CourseSummary]:
-        collection = self.database[Course.Settings.name]
-        return [summary_of(document) async for document in collection.find({}, SUMMARY_PROJECTION)]
+        return await summaries_in(self.database[Course.Settings.name])
 
     async def insert(self, plan: Catalog, advance: Advance) -> None:
         # Read before inserting: only courses the seed does not own are there, usually none.
