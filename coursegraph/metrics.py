@@ -4,6 +4,7 @@ Store calls are counted separately for request work and background work (the out
 test or an operator can tell how many queries one request cost: the N+1 check reads these.
 """
 
+import itertools
 from contextvars import ContextVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -35,9 +36,14 @@ ENTITY_BATCHES = Counter(
 
 
 class Batch:
-    """Commands issued together for one query (lookups by id, concurrently): counted as one query."""
+    """Commands issued together for one query (lookups by id, concurrently; FerretDB's read, check and
+    write of a guarded update): counted as one query."""
 
-    counted = False
+    _numbers = itertools.count(1)
+
+    def __init__(self) -> None:
+        self.counted = False
+        self.number = next(self._numbers)  # tells batches apart in the query-shape log
 
 
 # Set while a batch is being issued; the concurrent tasks that issue it start with this context.

@@ -20,12 +20,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from beanie import Document, init_beanie
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
@@ -72,7 +72,13 @@ class _CountCommands(CommandListener):
             return
         count_store_call(self.service, "mongodb", event.command_name)
         if self.shapes_log is not None:
-            record = {"service": self.service, "origin": "request" if in_request.get() else "background"}
+            batch = in_batch.get()
+            record = {
+                "service": self.service,
+                "origin": "request" if in_request.get() else "background",
+                # Commands of one batch are one query (see coursegraph.metrics): one round trip on MongoDB.
+                "batch": None if batch is None else batch.number,
+            }
             with self.shapes_log.open("a") as log:
                 log.write(json.dumps({**record, **command_shape(event.command_name, event.command)}) + "\n")
 
@@ -113,6 +119,7 @@ def command_shape(name: str, command: Mapping[str, Any]) -> dict[str, Any]:
         "collection": collection,
         "filters": [value_shape(f) for f in filters],
         "sort": list(command.get("sort", {})),
+        "projection": value_shape(command.get("projection", command.get("fields", {}))),
         "stages": [next(iter(stage)) for stage in command.get("pipeline", [])],
     }
 
@@ -190,10 +197,17 @@ def _field(document: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+def _meets(value: Any, expected: Any) -> bool:
+    if isinstance(expected, Mapping) and list(expected) == ["$ne"]:
+        # As MongoDB reads it: no element of an array, or the value itself, equals it.
+        return expected["$ne"] not in value if isinstance(value, list) else value != expected["$ne"]
+    return bool(value == expected)
+
+
 def _matches(document: Mapping[str, Any], guard: Mapping[str, Any]) -> bool:
-    """Whether `document` meets `guard`, equality conditions as a MongoDB filter reads them
+    """Whether `document` meets `guard`, equality (or `$ne`) conditions as a MongoDB filter reads them
     (a None expects the field null or missing)."""
-    return all(_field(document, path) == expected for path, expected in guard.items())
+    return all(_meets(_field(document, path), expected) for path, expected in guard.items())
 
 
 async def guarded_update(
@@ -205,22 +219,65 @@ async def guarded_update(
     upsert: bool = False,
 ) -> bool:
     """Apply `update` to one document only while it still meets `guard` (equality conditions on values
-    read earlier: a version, a lease, the head of the outbox); return whether it applied.
+    read earlier: a version, a lease, the head of the outbox; or `$ne`); return whether it applied.
 
     MongoDB decides in one filtered update. FerretDB reads by `_id`, checks, and writes by `_id` under
-    this process's lock for the document (see the module docstring).
+    this process's lock for the document (see the module docstring): one query, as MongoDB's.
     """
     if not _store.ferretdb:
         result = await collection.update_one({"_id": document_id, **guard}, dict(update), upsert=upsert)
         return result.modified_count == 1 or result.upserted_id is not None
     async with _locks.hold(collection, document_id):
-        current = await collection.find_one({"_id": document_id})
-        if current is None and not upsert:
-            return False
-        if current is not None and not _matches(current, guard):
-            return False
-        result = await collection.update_one({"_id": document_id}, dict(update), upsert=upsert)
-        return result.modified_count == 1 or result.upserted_id is not None
+        with _one_query():
+            current = await collection.find_one({"_id": document_id}, _guarded_fields(guard))
+            if current is None and not upsert:
+                return False
+            if current is not None and not _matches(current, guard):
+                return False
+            result = await collection.update_one({"_id": document_id}, dict(update), upsert=upsert)
+            return result.modified_count == 1 or result.upserted_id is not None
+
+
+async def guarded_update_returning(
+    collection: AsyncCollection[dict[str, Any]],
+    document_id: object,
+    guard: Mapping[str, Any],
+    update: Mapping[str, Any],
+    *,
+    projection: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """`guarded_update`, answering the document as written (within `projection`), or None when the guard
+    did not hold. MongoDB: one findAndModify. FerretDB, which cannot project a findAndModify: under the
+    lock, read, check, write and read again, one query."""
+    if not _store.ferretdb:
+        return await collection.find_one_and_update(
+            {"_id": document_id, **guard},
+            dict(update),
+            projection=dict(projection),
+            return_document=ReturnDocument.AFTER,
+        )
+    async with _locks.hold(collection, document_id):
+        with _one_query():
+            current = await collection.find_one({"_id": document_id}, _guarded_fields(guard))
+            if current is None or not _matches(current, guard):
+                return None
+            await collection.update_one({"_id": document_id}, dict(update))
+            return await collection.find_one({"_id": document_id}, dict(projection))
+
+
+def _guarded_fields(guard: Mapping[str, Any]) -> dict[str, int]:
+    """What a check of `guard` needs of the document: its fields, not (say) a course's lesson bodies."""
+    return {path.split(".")[0]: 1 for path in guard} or {"_id": 1}
+
+
+@contextlib.contextmanager
+def _one_query() -> Iterator[None]:
+    """The commands issued inside count as one query, as MongoDB is asked one (see coursegraph.metrics)."""
+    token = in_batch.set(Batch())
+    try:
+        yield
+    finally:
+        in_batch.reset(token)
 
 
 async def get_by_ids(model: type[D], ids: Sequence[object]) -> list[D]:
@@ -230,11 +287,8 @@ async def get_by_ids(model: type[D], ids: Sequence[object]) -> list[D]:
         return []
     if not _store.ferretdb:
         return await model.find({"_id": {"$in": unique}}).to_list()
-    token = in_batch.set(Batch())  # one query, however many lookups (see coursegraph.metrics)
-    try:
+    with _one_query():  # however many lookups
         found = await asyncio.gather(*(model.find_one({"_id": document_id}) for document_id in unique))
-    finally:
-        in_batch.reset(token)
     return [document for document in found if document is not None]
 
 

@@ -37,6 +37,11 @@ class Decision(Generic[D]):
     events: Sequence[dict[str, Any]] = field(default_factory=tuple)
 
 
+def with_outbox(decision: Decision[D]) -> D:
+    """A new document, to be inserted with the events that announce it waiting in its outbox."""
+    return decision.state.model_copy(update={"outbox": list(decision.events), "outbox_pending": True})
+
+
 def changed_fields(before: BaseModel, after: BaseModel) -> dict[str, Any]:
     """The top-level fields a decision changed, as the store keeps them."""
     names = [

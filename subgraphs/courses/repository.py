@@ -18,8 +18,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from coursegraph.errors import Conflict
-from coursegraph.events.document_outbox import DocumentOutboxRelay, versioned_update
-from coursegraph.mongo import delete_ids, get_by_ids, guarded_update
+from coursegraph.events.document_outbox import DocumentOutboxRelay
+from coursegraph.mongo import delete_ids, get_by_ids, guarded_update, guarded_update_returning
+from coursegraph.unit_of_work import Decision, versioned_write
 from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
 from subgraphs.courses.models import (
     Certificate,
@@ -104,6 +105,12 @@ class CourseRepository:
         document = await self._collection().find_one({"_id": _object_id(course_id)}, SUMMARY_PROJECTION)
         return None if document is None else summary_of(document)
 
+    async def outline(self, course_id: str) -> Course | None:
+        """The course without its lessons' bodies (empty here): for deciding on its learners, never to
+        be written back."""
+        document = await self._collection().find_one({"_id": _object_id(course_id)}, SUMMARY_PROJECTION)
+        return None if document is None else Course.model_validate(document)
+
     async def all_summaries(self) -> list[CourseSummary]:
         """Every course, for loading the catalog read model (the one full read, at start and reload)."""
         return await summaries_in(self._collection())
@@ -113,33 +120,27 @@ class CourseRepository:
         self._relay.document_written(Course.Settings.name, course.id)
         return course
 
-    async def update(
-        self,
-        course: Course,
-        fields: Mapping[str, Any],
-        events: Events = (),
-        *,
-        inc: Mapping[str, int] | None = None,
-    ) -> bool:
-        """Set `fields` (and record `events`) only if nobody changed the course since it was read."""
-        return await versioned_update(self._relay, self._collection(), course, fields, events, inc=inc)
+    async def write(self, before: Course, decision: Decision[Course]) -> bool:
+        """Write what was decided, only if nobody changed the course since `before` was read."""
+        return await versioned_write(self._relay, self._collection(), before, decision)
 
-    async def count_enrollment(self, course: Course, enrollment: str) -> Course | None:
-        """Add one enrollment to the course's count, once; the course as written, or None if it changed
-        since it was read (read it again and retry)."""
-        if enrollment in course.counted_enrollments:
-            return course
-        counted = [*course.counted_enrollments, enrollment][-COUNTED_KEPT:]
-        if not await self.update(course, {"counted_enrollments": counted}, inc={"enrollment_count": 1}):
-            return None
-        written: Course = course.model_copy(
-            update={
-                "counted_enrollments": counted,
-                "enrollment_count": course.enrollment_count + 1,
-                "version": course.version + 1,
-            }
+    async def count_enrollment(
+        self, course_id: str, enrollment: str, *, open_only: bool = True
+    ) -> CourseSummary | None:
+        """Add one enrollment to the course's count, once (the last ids counted are remembered), and
+        only while it is published (`open_only`); the course as counted, or None if it was not (counted
+        already, gone, or not open)."""
+        guard: dict[str, Any] = {"counted_enrollments": {"$ne": enrollment}}
+        if open_only:
+            guard["status"] = CourseStatus.PUBLISHED.value
+        update = {
+            "$inc": {"enrollment_count": 1, "version": 1},
+            "$push": {"counted_enrollments": {"$each": [enrollment], "$slice": -COUNTED_KEPT}},
+        }
+        document = await guarded_update_returning(
+            self._collection(), _object_id(course_id), guard, update, projection=SUMMARY_PROJECTION
         )
-        return written
+        return None if document is None else summary_of(document)
 
 
 class EnrollmentRepository:
@@ -174,9 +175,9 @@ class EnrollmentRepository:
         self._relay.document_written(Enrollment.Settings.name, enrollment.id)
         return enrollment
 
-    async def update(self, enrollment: Enrollment, fields: Mapping[str, Any], events: Events = ()) -> bool:
-        collection = Enrollment.get_pymongo_collection()
-        return await versioned_update(self._relay, collection, enrollment, fields, events)
+    async def write(self, before: Enrollment, decision: Decision[Enrollment]) -> bool:
+        """Write what was decided, only if nobody changed the enrollment since `before` was read."""
+        return await versioned_write(self._relay, Enrollment.get_pymongo_collection(), before, decision)
 
     async def mark_counted(self, enrollment: Enrollment) -> None:
         await guarded_update(
@@ -195,8 +196,9 @@ class LearnerRepository:
         found = await get_by_ids(Learner, list(user_ids))
         return {learner.id: learner.courses for learner in found}
 
-    async def add_course(self, user_id: str, course_id: str) -> None:
-        await guarded_update(
+    async def add_course(self, user_id: str, course_id: str) -> bool:
+        """Add the course to the user's list; whether it was not there yet."""
+        return await guarded_update(
             Learner.get_pymongo_collection(), user_id, {}, {"$addToSet": {"courses": course_id}}, upsert=True
         )
 

@@ -164,7 +164,7 @@ class Subscription:
         self, info: Ctx, course_id: strawberry.ID
     ) -> AsyncGenerator[EnrollmentType, None]:
         actor, service = info.context.actor, info.context.service
-        user_id = str(actor.require_user())
+        user_id = service.progress_follower(actor)
         parsed = parse_object_id(course_id, "courseId")
         async with info.context.progress.watch(user_id, parsed) as changes:
             enrollment = await service.own_enrollment(actor, parsed)

@@ -29,6 +29,7 @@ from coursegraph.settings import Profile
 from subgraphs.courses.app import CoursesSettings
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.catalog_keeper import announce_catalog
+from subgraphs.courses.decisions import progress_of
 from subgraphs.courses.models import (
     Course,
     CourseStatus,
@@ -40,7 +41,6 @@ from subgraphs.courses.models import (
     enrollment_id,
 )
 from subgraphs.courses.repository import CatalogStateRepository, summaries_in, summary_of
-from subgraphs.courses.service import progress_of
 
 COURSE_BATCH = 100
 ENROLLMENT_BATCH = 1_000

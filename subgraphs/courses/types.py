@@ -9,7 +9,7 @@ from strawberry.types import Info
 from coursegraph.graphql import PAGE_SIZE, PageInfo, UserError
 from coursegraph.ids import parse_object_id
 from coursegraph.pagination import Page
-from subgraphs.courses import service
+from subgraphs.courses import decisions, service
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.context import CoursesContext
 from subgraphs.courses.models import CourseStatus, Enrollment, EnrollmentStatus
@@ -330,13 +330,13 @@ class UpdateCourseInput:
     modules: list[ModuleInput] | None = None
 
 
-def module_drafts(modules: list[ModuleInput]) -> list[service.ModuleDraft]:
+def module_drafts(modules: list[ModuleInput]) -> list[decisions.ModuleDraft]:
     return [
-        service.ModuleDraft(
+        decisions.ModuleDraft(
             id=None if m.id is None else str(m.id),
             title=m.title,
             lessons=[
-                service.LessonDraft(
+                decisions.LessonDraft(
                     id=None if lesson.id is None else str(lesson.id),
                     title=lesson.title,
                     content=lesson.content,

@@ -59,6 +59,8 @@ USER_ATTEMPTS = """query($u: ID!) { user(id: $u) { assessmentAttempts(first: 5) 
   edges { node { id assessment { title } result { percent revealed } } } } } }"""
 UPDATE = """mutation($id: ID!) { updateCourse(id: $id, input: {title: "Renamed"}) { errors { code } } }"""
 COMPLETE = "mutation($c: ID!, $l: ID!) { completeLesson(courseId: $c, lessonId: $l) { errors { code } } }"
+COMPLETE_WITH_STATE = """mutation($c: ID!, $l: ID!) { completeLesson(courseId: $c, lessonId: $l) {
+  enrollment { progress completedLessonIds } errors { code } } }"""
 START = "mutation($a: ID!) { startAttempt(assessmentId: $a) { attempt { id } errors { code } } }"
 SAVE = """mutation($t: ID!, $answers: [AnswerInput!]!) {
   saveAnswers(attemptId: $t, answers: $answers) { errors { code } } }"""
@@ -234,3 +236,45 @@ def test_the_checks_can_fail() -> None:
         indexes["attempts"],
     )
     assert not served_by_an_index({"processed_at": {"$lt": "datetime"}}, [], indexes["courses"])
+
+
+def round_trips(records: list[dict[str, Any]]) -> int:
+    """How many times MongoDB would be asked: the commands of one batch (FerretDB's lookups of a batch, or
+    its read, check and write of one guarded update) are one question."""
+    return len({record["batch"] for record in records if record["batch"] is not None}) + sum(
+        1 for record in records if record["batch"] is None
+    )
+
+
+def reads_lesson_bodies(record: dict[str, Any]) -> bool:
+    projection = record["projection"]
+    excluded = projection.get("modules.lessons.content") is not None
+    included = bool(projection) and not excluded and "modules" not in projection and "_id" not in projection
+    return record["collection"] == "courses" and record["command"] == "find" and not (excluded or included)
+
+
+def test_enrolling_and_completing_a_lesson_ask_the_store_little(logged: tuple[E2EStack, Path]) -> None:
+    """Issue 16: enroll in at most 3 round trips (as MongoDB is asked), with no lesson body read;
+    completeLesson reads the enrollment once and answers what it wrote, without reading it again."""
+    stack, log = logged
+    instructor = stack.sign_in_as("instructor")["access_token"]
+    course = stack.create_course(instructor, lessons=2)
+    token = stack.sign_in()["access_token"]
+
+    start = len(read_log(log))
+    enrolled = stack.rest("POST", f"/courses/{course['id']}/enroll", token=token)
+    assert enrolled.status_code == 201, enrolled.text
+    enroll = [r for r in read_log(log)[start:] if r["origin"] == "request" and r["service"] == "courses"]
+    assert 1 <= round_trips(enroll) <= 3, enroll
+    assert not [r for r in enroll if reads_lesson_bodies(r)], enroll
+
+    lesson = course["modules"][0]["lessons"][0]["id"]
+    start = len(read_log(log))
+    done = ok(stack.graphql(COMPLETE_WITH_STATE, {"c": course["id"], "l": lesson}, token=token))
+    assert done["completeLesson"]["enrollment"]["progress"] == 50.0
+    complete = [r for r in read_log(log)[start:] if r["origin"] == "request" and r["service"] == "courses"]
+    assert not [r for r in complete if reads_lesson_bodies(r)], complete
+    on_enrollments = [r["command"] for r in complete if r["collection"] == "enrollments"]
+    last_write = max(i for i, command in enumerate(on_enrollments) if command == "update")
+    assert "find" not in on_enrollments[last_write + 1 :], f"what was written is not read again: {complete}"
+    assert round_trips(complete) <= 3, complete  # the course's outline, the enrollment, the write
