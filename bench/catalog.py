@@ -10,8 +10,9 @@ Same data, same run:
 It provisions its own catalog (a throwaway PostgreSQL database on the test infrastructure and a FerretDB
 of its own, seeded with the measured checkout's `coursegraph seed`), starts that checkout's whole stack on
 free loopback ports in the test profile, checks that the targets answer the same pages, then drives each
-with a bounded async loop (httpx, fixed concurrency, fixed duration; successive requests ask for
-different pages) while a writer edits published courses through the router (`--write-rate` a second, so
+with wrk (Debian's, installed if missing; a Lua script asks the pages in turn and checks every answer) at a
+fixed concurrency for a fixed duration, or with this process's own httpx loop (`--client httpx`, which
+spends as much CPU as the server it measures), while a writer edits published courses through the router (`--write-rate` a second, so
 that whatever caches pages is invalidated for real), and reports req/s, latency percentiles, the CPU time
 each process spent per request, and each target's ratios to the ceiling.
 
@@ -32,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,6 +53,7 @@ from rich.table import Table
 
 from bench.checkout import REPO, Checkout, RunningStack, open_checkout, serve, worktree
 from bench.common import ProcessGroups, idle_cpu, machine, percentile, stores, write_report
+from coursegraph_cli.infra.services import apt_install
 from tests.support.otlp import run_otlp_receiver
 from tests.support.servers import free_port, wait_until_ready
 
@@ -166,7 +169,7 @@ class Writer:
 
 async def drive(
     target: Target, *, concurrency: int, duration: float, writer: Writer | None = None
-) -> tuple[list[float], int, str, float]:
+) -> tuple[list[float], int, str, float, float]:
     """`concurrency` workers send requests back to back for `duration` seconds (and `writer` writes
     meanwhile); latencies in seconds."""
     latencies: list[float] = []
@@ -197,7 +200,129 @@ async def drive(
         writing = [writer.run(deadline)] if writer is not None else []
         await asyncio.gather(*(worker() for _ in range(concurrency)), *writing)
         elapsed = time.perf_counter() - started
-    return latencies, errors, first_error, elapsed
+    return latencies, errors, first_error, elapsed, 0.0  # this process's CPU is the load client's already
+
+
+# wrk (C, a few microseconds of CPU a request) is the default load client: on two cores the Python loop
+# above spends about 2.3 ms of CPU a request, as much as the router path it measures, and so caps req/s.
+WRK_SCRIPT = """
+local requests, threads = {}, {}
+-- globals: wrk's thread:get and thread:set reach only those
+offset, n, bad, first = 0, 0, 0, ""
+function setup(thread)
+  thread:set("offset", #threads * 7)
+  table.insert(threads, thread)
+end
+function init(args)
+  for i, r in ipairs(REQUESTS) do requests[i] = wrk.format(r[1], r[2], r[3], r[4]) end
+end
+function request()
+  n = n + 1
+  return requests[(n + offset) % #requests + 1]
+end
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, MARKER, 1, true) or string.find(body, '"errors"', 1, true) then
+    bad = bad + 1
+    if first == "" then first = status .. ": " .. string.sub(body, 1, 200) end
+  end
+end
+function done(summary, latency, requests)
+  local failed, firsts = 0, ""
+  for _, thread in ipairs(threads) do
+    failed = failed + thread:get("bad")
+    if firsts == "" then firsts = thread:get("first") end
+  end
+  local e = summary.errors
+  local parts = {}
+  for p = 1, 99 do table.insert(parts, latency:percentile(p)) end
+  table.insert(parts, latency:percentile(99.9))
+  io.write("WRK-REPORT ", summary.requests, " ", summary.duration, " ",
+    failed + e.connect + e.read + e.write + e.timeout, " ", table.concat(parts, ","), "\\n")
+  io.write("WRK-FIRST-ERROR ", firsts, "\\n")
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    level = "=" * 4
+    assert f"]{level}]" not in text
+    return f"[{level}[{text}]{level}]"
+
+
+def wrk_script(target: Target) -> str:
+    """The Lua that makes wrk ask `target`'s pages in turn and check each answer as `Target.ok` does."""
+    path = httpx.URL(target.url).raw_path.decode()
+    rows = []
+    for index in range(len(target.after)):
+        after = target.after[index]
+        if target.query is None:
+            params: dict[str, Any] = {"first": target.first} | ({"after": after} if after else {})
+            url = httpx.URL(target.url, params=params)
+            rows.append(f'{{"GET", {_lua_string(url.raw_path.decode())}, {{}}, nil}}')
+        else:
+            variables = {"first": target.first, "after": after, "filter": None}
+            body = json.dumps({"query": target.query, "variables": variables})
+            headers = '{["Content-Type"] = "application/json"}'
+            rows.append(f'{{"POST", {_lua_string(path)}, {headers}, {_lua_string(body)}}}')
+    return (
+        f"REQUESTS = {{{', '.join(rows)}}}\nMARKER = {_lua_string(target.ok_marker.decode())}\n" + WRK_SCRIPT
+    )
+
+
+def wrk_binary() -> str:
+    """wrk from Debian, installed on first use as the infrastructure's servers are."""
+    found = shutil.which("wrk")
+    if found is None:
+        apt_install("wrk")
+        found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("wrk is not installed and could not be installed")
+    return found
+
+
+async def drive_wrk(
+    target: Target, *, concurrency: int, duration: float, writer: Writer | None = None
+) -> tuple[list[float], int, str, float, float]:
+    """wrk keeps `concurrency` connections busy for `duration` seconds, rounded to whole seconds as wrk
+    counts them (and `writer` writes meanwhile).
+    Latencies come back as wrk's percentiles (1 to 99, and 99.9), each standing for the share of requests
+    it describes; and wrk's own CPU seconds."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(wrk_script(target))
+    url = httpx.URL(target.url)
+    command = [
+        wrk_binary(), "-t", str(max(1, min(2, concurrency))), "-c", str(concurrency),
+        "-d", f"{max(1, round(duration))}s", "--timeout", "120s", "-s", script.name, f"{url.scheme}://{url.host}:{url.port}",
+    ]  # fmt: skip
+    deadline = time.perf_counter() + max(1, round(duration))
+    writing = asyncio.ensure_future(writer.run(deadline)) if writer else None
+    try:
+        code, output, cpu = await asyncio.to_thread(_run_counting_cpu, command)
+    finally:
+        if writing is not None:
+            await writing
+        os.unlink(script.name)
+    lines = output.splitlines()
+    report = next((line.split(" ", 4) for line in lines if line.startswith("WRK-REPORT ")), None)
+    if code != 0 or report is None:
+        raise SystemExit(f"wrk failed ({code}): {output[-2000:]}")
+    _, count, micros, failed, percentiles = report
+    first_error = next((line[16:] for line in lines if line.startswith("WRK-FIRST-ERROR ")), "")
+    good = max(0, int(count) - int(failed))
+    points = [float(value) / 1e6 for value in percentiles.split(",")]
+    # Each of the 100 points stands for a hundredth of the good requests.
+    latencies = [points[min(len(points) - 1, i * len(points) // max(1, good))] for i in range(good)]
+    return latencies, int(failed), first_error, int(micros) / 1e6, cpu
+
+
+def _run_counting_cpu(command: list[str]) -> tuple[int, str, float]:
+    """Run a command to its end: its exit code, its output, and the CPU seconds it used."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
+    assert process.stdout is not None
+    output = process.stdout.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, output, usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -255,14 +380,16 @@ def measure_once(
     target: Target, system: System, tally: Tally, args: argparse.Namespace, say: Callable[[str], None]
 ) -> None:
     say(f"{target.system}: {target.label}: warm-up {args.warmup:g}s, then {args.duration:g}s")
-    uvloop.run(drive(target, concurrency=args.concurrency, duration=args.warmup))
+    load = drive_wrk if args.client == "wrk" else drive
+    uvloop.run(load(target, concurrency=args.concurrency, duration=args.warmup))
     writer = system.writer if target.name != "ceiling" else None
     writes_before = (writer.writes, writer.errors) if writer else (0, 0)
     before = system.groups.cpu()
-    latencies, errors, first_error, elapsed = uvloop.run(
-        drive(target, concurrency=args.concurrency, duration=args.duration, writer=writer)
+    latencies, errors, first_error, elapsed, client_cpu = uvloop.run(
+        load(target, concurrency=args.concurrency, duration=args.duration, writer=writer)
     )
     after = system.groups.cpu()
+    after["load client"] += client_cpu
     tally.requests += len(latencies)
     tally.errors += errors
     tally.first_error = tally.first_error or first_error
@@ -595,6 +722,12 @@ def main() -> None:
         help="the subgraph and the router also list each course's outline (REST lists summaries)",
     )
     parser.add_argument(
+        "--client",
+        choices=("wrk", "httpx"),
+        default="wrk",
+        help="the load client: wrk (C, Debian's; installed if missing) or this process's httpx loop",
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="a tiny catalog and about a second of load per target"
     )
     parser.add_argument(
@@ -717,6 +850,7 @@ def main() -> None:
             "outline": args.outline,
             "spans_received": spans_received,
             "smoke": args.smoke,
+            "client": args.client,
         },
         "checkouts": described,
         "idle_cores": {system.name: system.idle for system in everything},
