@@ -12,9 +12,9 @@ of its own, seeded with the measured checkout's `coursegraph seed`), starts that
 free loopback ports in the test profile, checks that the targets answer the same pages, then drives each
 with wrk (Debian's, installed if missing; a Lua script asks the pages in turn and checks every answer) at a
 fixed concurrency for a fixed duration, or with this process's own httpx loop (`--client httpx`, which
-spends as much CPU as the server it measures), while a writer edits published courses through the router (`--write-rate` a second, so
-that whatever caches pages is invalidated for real), and reports req/s, latency percentiles, the CPU time
-each process spent per request, and each target's ratios to the ceiling.
+spends as much CPU as the server it measures), while a writer edits published courses through the router
+(`--write-rate` a second, so that whatever caches pages is invalidated for real), and reports req/s,
+latency percentiles, the CPU time each process spent per request, and each target's ratios to the ceiling.
 
 `--baseline-ref REF` also runs a worktree of REF (bench/checkout.py, as operations.py does) with its own
 stores and stack, both up at once, and alternates them target by target (`--rounds`, reversed order
