@@ -333,11 +333,6 @@ function normalizeError(error: unknown): void {
   extensions.code = http?.status && http.status >= 400 ? codeForStatus(http.status) : INTERNAL;
 }
 
-/**
- * The code of a subgraph request that failed without a GraphQL answer: the gateway's (no answer at all:
- * connection refused or reset, timeout), else the HTTP status's (a proxy's 503 in front of a starting
- * subgraph). Only such errors carry `response`; a subgraph's own GraphQL errors keep their codes.
- */
 // What @graphql-yoga/plugin-jwt throws when no provider could give the key: the JWKS is unreachable.
 const NO_SIGNING_KEY = 'Authentication is not available at the moment.';
 
@@ -358,6 +353,11 @@ const maskError: MaskError = (error, message, isDev) => {
   });
 };
 
+/**
+ * The code of a subgraph request that failed without a GraphQL answer: the gateway's (no answer at all:
+ * connection refused or reset, timeout), else the HTTP status's (a proxy's 503 in front of a starting
+ * subgraph). Only such errors carry `response`; a subgraph's own GraphQL errors keep their codes.
+ */
 function subgraphFailureCode(error: GraphQLError): string | undefined {
   const extensions = error.extensions as { code?: unknown; response?: { status?: unknown } };
   if (typeof extensions.code === 'string' && Object.hasOwn(GATEWAY_CODES, extensions.code)) {
