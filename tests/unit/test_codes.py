@@ -36,7 +36,7 @@ from coursegraph.codes import (
     code_for_status,
     router_codes,
 )
-from coursegraph.errors import ERROR_TYPES, error_from_graphql
+from coursegraph.errors import ERROR_TYPES, BadUserInput, error_from_graphql
 from coursegraph_cli.schemas import ROUTER_CODES
 from tests.support.servers import free_port, serve_in_thread
 
@@ -237,7 +237,9 @@ def test_the_services_enforce_the_limits_rest_compat_states() -> None:
     from subgraphs.assessments import service as assessments
     from subgraphs.courses import service as courses
 
-    assert pagination.PAGE_MAX == limits.PAGE_MAX
+    assert pagination.page_size(limits.PAGE_MAX) == limits.PAGE_MAX
+    with pytest.raises(BadUserInput):
+        pagination.page_size(limits.PAGE_MAX + 1)
     enforced = {
         "TITLE_MAX": courses.TITLE_MAX,
         "DESCRIPTION_MAX": courses.DESCRIPTION_MAX,
