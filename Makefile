@@ -43,13 +43,14 @@ lint:
 	$(RUN) mypy
 	$(RUN) lint-imports
 
-# Regenerate the checked-in subgraph SDL files and the composed supergraph.
+# Regenerate the checked-in subgraph SDL files, the router's code table (router/codes.json) and the composed
+# supergraph.
 compose: schemas
 schemas:
 	$(RUN) coursegraph export-schemas
 	node router/compose.mjs
 
-# CI fails when a checked-in schema.graphql or router/supergraph.graphql differs from the code.
+# CI fails when a checked-in schema.graphql, router/codes.json or router/supergraph.graphql differs from the code.
 check-generated:
 	$(RUN) coursegraph export-schemas --check
 	node router/compose.mjs --check

@@ -1,36 +1,15 @@
 """The one error hierarchy: every failure a client can see carries a code from a fixed set.
 
-The same code becomes `extensions.code` in GraphQL and picks the HTTP status in REST.
+The same code becomes `extensions.code` in GraphQL and picks the HTTP status in REST. The codes themselves
+are declared in `coursegraph.codes` (imported from here too, as they always were).
 """
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-
-class ErrorCode(StrEnum):
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    NOT_FOUND = "NOT_FOUND"
-    BAD_USER_INPUT = "BAD_USER_INPUT"
-    CONFLICT = "CONFLICT"
-    RATE_LIMITED = "RATE_LIMITED"
-    INTERNAL = "INTERNAL"
-
-    @property
-    def http_status(self) -> int:
-        return HTTP_STATUS[self]
-
-
-HTTP_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.UNAUTHENTICATED: 401,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.BAD_USER_INPUT: 400,
-    ErrorCode.CONFLICT: 409,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.INTERNAL: 500,
-}
+from coursegraph.codes import HTTP_STATUS as HTTP_STATUS
+from coursegraph.codes import ErrorCode as ErrorCode
+from coursegraph.codes import FieldCode
 
 
 class CourseGraphError(Exception):
@@ -87,6 +66,11 @@ class Internal(CourseGraphError):
     code = ErrorCode.INTERNAL
 
 
+class Unavailable(CourseGraphError):
+    code = ErrorCode.UNAVAILABLE
+    default_message = "A service this request needs is not available yet; retry in a moment."
+
+
 ERROR_TYPES: dict[ErrorCode, type[CourseGraphError]] = {
     ErrorCode.UNAUTHENTICATED: Unauthenticated,
     ErrorCode.FORBIDDEN: Forbidden,
@@ -95,6 +79,7 @@ ERROR_TYPES: dict[ErrorCode, type[CourseGraphError]] = {
     ErrorCode.CONFLICT: Conflict,
     ErrorCode.RATE_LIMITED: RateLimited,
     ErrorCode.INTERNAL: Internal,
+    ErrorCode.UNAVAILABLE: Unavailable,
 }
 
 
@@ -114,7 +99,7 @@ def error_from_graphql(error: dict[str, Any]) -> CourseGraphError | None:
 @dataclass(frozen=True)
 class FieldError:
     field: str
-    code: str
+    code: FieldCode | str  # a FieldCode; `str` only until every service names its codes (issue 16)
     message: str
 
 

@@ -34,7 +34,7 @@ class UserError:
 
     @classmethod
     def from_field_error(cls, error: FieldError) -> "UserError":
-        return cls(code=error.code, field=error.field, message=error.message)
+        return cls(code=str(error.code), field=error.field, message=error.message)
 
 
 @strawberry.federation.type(shareable=True, description="Where a page of a connection ends (Relay).")

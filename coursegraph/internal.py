@@ -3,7 +3,8 @@
 Internal operations are `@inaccessible`: not in the router's API, so they are called on the subgraph
 directly. Every call carries the request id of the request that caused it (one id across services'
 logs), retries a connection that was refused (the request never arrived, so nothing runs twice), and
-turns the other service's errors back into ours; an answer we cannot trust is one INTERNAL error.
+turns the other service's errors back into ours; a service that cannot be reached (down, or still
+starting) is UNAVAILABLE (retryable), and an answer we cannot trust is one INTERNAL error.
 """
 
 import logging
@@ -15,7 +16,8 @@ from asgi_correlation_id import correlation_id
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from coursegraph.errors import ErrorCode, Internal, error_from_graphql
+from coursegraph.codes import code_for_status
+from coursegraph.errors import ErrorCode, Internal, Unavailable, error_from_graphql
 from coursegraph.observability import REQUEST_ID_HEADER
 from coursegraph.settings import ServiceSettings
 from coursegraph.tracing import instrument_http_client
@@ -88,9 +90,19 @@ class InternalGraphQLClient:
                     response = await self._http.post(
                         self._url, json={"query": query, "variables": variables}, headers=headers
                     )
-            payload = response.json()
-        except Exception as exc:  # transport, JSON, or authlib's errors: no answer to trust
+        except httpx.TransportError as exc:  # down or still starting, or no answer in time: retryable
+            logger.warning("internal call to %s failed: %r", self._url, exc)
+            raise Unavailable(self._unavailable) from exc
+        except Exception as exc:  # authlib's errors (the service token): no answer to trust
             logger.error("internal call to %s failed: %r", self._url, exc)
+            raise Internal(self._unavailable) from exc
+        if code_for_status(response.status_code) is ErrorCode.UNAVAILABLE:  # a proxy's 502/503/504
+            logger.warning("internal call to %s answered HTTP %s", self._url, response.status_code)
+            raise Unavailable(self._unavailable)
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            logger.error("internal call to %s answered no JSON: %.500s", self._url, response.text)
             raise Internal(self._unavailable) from exc
         if response.status_code != 200 or not isinstance(payload, dict):
             # A refused service token or a broken service: our problem, not the client's.

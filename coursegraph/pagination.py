@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from coursegraph.errors import BadUserInput
+from coursegraph.limits import PAGE_MAX
 
 T = TypeVar("T")
-PAGE_MAX = 100
 CURSOR_MAX = 200  # characters: longer is not a cursor of ours
 
 

@@ -6,6 +6,7 @@ hold; control characters have no place in names and titles.
 
 import unicodedata
 
+from coursegraph.codes import FieldCode
 from coursegraph.errors import FieldError
 
 LINE_BREAKS = "\n\t\r"
@@ -31,14 +32,14 @@ def clean_text(
 ) -> str:
     """`value` NFC-normalised and stripped; a problem is added to `errors` (nothing is raised)."""
     if not is_text(value):
-        errors.append(FieldError(field, "INVALID", f"{field} must be valid Unicode text."))
+        errors.append(FieldError(field, FieldCode.INVALID, f"{field} must be valid Unicode text."))
         return value
     cleaned = unicodedata.normalize("NFC", value).strip()
     allowed = LINE_BREAKS if line_breaks else ""
     if required and not cleaned:
-        errors.append(FieldError(field, "REQUIRED", f"{field} must not be empty."))
+        errors.append(FieldError(field, FieldCode.REQUIRED, f"{field} must not be empty."))
     elif len(cleaned) > maximum:
-        errors.append(FieldError(field, "TOO_LONG", f"{field} must be at most {maximum} characters."))
+        errors.append(FieldError(field, FieldCode.TOO_LONG, f"{field} must be at most {maximum} characters."))
     elif any(unicodedata.category(c) == "Cc" and c not in allowed for c in cleaned):
-        errors.append(FieldError(field, "INVALID", f"{field} must not contain control characters."))
+        errors.append(FieldError(field, FieldCode.INVALID, f"{field} must not contain control characters."))
     return cleaned

@@ -2,6 +2,8 @@
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +22,7 @@ app.add_typer(infra_app, name="infra")
 app.command("seed", help=SEED_HELP)(seed_command)  # the demo catalog (coursegraph_cli/seed.py)
 
 BANNER = """
-CourseGraph is running ({profile} profile)
+CourseGraph is ready in {seconds:.1f} s ({profile} profile)
   GraphQL (router, explorer):  http://{host}:{router}/graphql
   REST compatibility API:      http://{host}:{rest}/docs
   Subgraphs:                   {subgraphs}
@@ -45,28 +47,44 @@ def serve(
 
 @app.command()
 def dev() -> None:
-    """Run all of CourseGraph on embedded defaults: SQLite, in-process events, dev sign-in."""
+    """Run all of CourseGraph on embedded defaults: SQLite, in-process events, dev sign-in. The URLs are
+    printed once every service says it is ready (its /ready, the router's /readiness)."""
+    started = time.monotonic()
     os.environ.setdefault("COURSEGRAPH_PROFILE", "dev")
     os.environ.setdefault("COURSEGRAPH_LOG_JSON", "false")
     settings = ServiceSettings()
     configure_logging(settings.log_level, json=settings.log_json)
-    subgraphs = ", ".join(f"{name}:{getattr(settings, f'{name}_port')}" for name in SUBGRAPHS)
-    typer.echo(
-        BANNER.format(
-            profile=settings.profile.value,
-            host=settings.host,
-            router=settings.router_port,
-            rest=settings.rest_compat_port,
-            subgraphs=subgraphs,
-            data=settings.data_dir.resolve(),
+    typer.echo(f"CourseGraph is starting ({settings.profile.value} profile)…")
+
+    def ready() -> None:
+        subgraphs = ", ".join(f"{name}:{getattr(settings, f'{name}_port')}" for name in SUBGRAPHS)
+        typer.echo(
+            BANNER.format(
+                profile=settings.profile.value,
+                seconds=time.monotonic() - started,
+                host=settings.host,
+                router=settings.router_port,
+                rest=settings.rest_compat_port,
+                subgraphs=subgraphs,
+                data=settings.data_dir.resolve(),
+            )
         )
-    )
-    raise typer.Exit(_run(ALL_SERVICES, settings))
+
+    def waiting(names: list[str]) -> None:
+        typer.echo(f"Still starting ({time.monotonic() - started:.0f} s): waiting for {', '.join(names)}…")
+
+    raise typer.Exit(_run(ALL_SERVICES, settings, on_ready=ready, on_waiting=waiting))
 
 
-def _run(services: list[str], settings: ServiceSettings) -> int:
+def _run(
+    services: list[str],
+    settings: ServiceSettings,
+    *,
+    on_ready: Callable[[], None] | None = None,
+    on_waiting: Callable[[list[str]], None] | None = None,
+) -> int:
     try:
-        return uvloop.run(run_services(services, settings))
+        return uvloop.run(run_services(services, settings, on_ready=on_ready, on_waiting=on_waiting))
     except LaunchError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1

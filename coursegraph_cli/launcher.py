@@ -13,11 +13,13 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import uvicorn
 
 from coursegraph.settings import Profile, ServiceSettings
@@ -199,8 +201,51 @@ def dev_mongodb_command(settings: ServiceSettings) -> list[str] | None:
     return ferretdb.command(settings.dev_mongodb_port, (settings.data_dir / "ferretdb").resolve())
 
 
-async def run_services(names: list[str], settings: ServiceSettings) -> int:
-    """Serve the named services until SIGINT/SIGTERM; returns an exit code."""
+def readiness_urls(names: list[str], settings: ServiceSettings) -> dict[str, str]:
+    """Where each named service says it is ready: the Python services' /ready, the router's /readiness."""
+    return {
+        name: f"http://{settings.host}:{settings.router_port}/readiness"
+        if name == "router"
+        else f"http://{settings.host}:{PYTHON_SERVICES[name].port(settings)}/ready"
+        for name in names
+    }
+
+
+async def wait_until_ready(
+    urls: dict[str, str],
+    *,
+    on_waiting: Callable[[list[str]], None] | None = None,
+    remind_every: float = 15.0,
+    interval: float = 0.2,
+) -> None:
+    """Return once every URL has answered 200; every `remind_every` seconds until then, tell `on_waiting`
+    which services have not."""
+    waiting = dict(urls)
+    reminded = time.monotonic()
+    # Loopback only: no proxy from the environment.
+    async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
+        while waiting:
+            for name, url in list(waiting.items()):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(url)).status_code == 200:
+                        del waiting[name]
+            if not waiting:
+                return
+            if on_waiting is not None and time.monotonic() - reminded >= remind_every:
+                reminded = time.monotonic()
+                on_waiting(sorted(waiting))
+            await asyncio.sleep(interval)
+
+
+async def run_services(
+    names: list[str],
+    settings: ServiceSettings,
+    *,
+    on_ready: Callable[[], None] | None = None,
+    on_waiting: Callable[[list[str]], None] | None = None,
+) -> int:
+    """Serve the named services until SIGINT/SIGTERM; returns an exit code. `on_ready` is called once every
+    service's readiness has passed (`on_waiting` meanwhile, with those not ready yet)."""
     unknown = set(names) - set(ALL_SERVICES)
     if unknown:
         raise LaunchError(
@@ -229,8 +274,19 @@ async def run_services(names: list[str], settings: ServiceSettings) -> int:
         mongodb = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL)
         tasks.append(asyncio.create_task(mongodb.wait(), name="ferretdb"))
 
+    announcer: asyncio.Task[None] | None = None
+    if on_ready is not None:
+
+        async def announce() -> None:
+            await wait_until_ready(readiness_urls(names, settings), on_waiting=on_waiting)
+            on_ready()
+
+        announcer = asyncio.create_task(announce(), name="readiness")
+
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    if announcer is not None:
+        announcer.cancel()
     exit_code = 0
     if stopper not in done:
         # Something stopped on its own: that is a failure, bring the rest down.

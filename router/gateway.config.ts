@@ -31,7 +31,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { AlwaysOnSampler, ParentBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { GraphQLError, type ValidationContext } from 'graphql';
+import { maskError as yogaMaskError, type MaskError } from 'graphql-yoga';
 
+import { Code, CODES, codeForStatus, GATEWAY_CODES, UNAVAILABLE_RETRY_AFTER_SECONDS } from './codes.ts';
 import { connectRedis } from './redis.ts';
 import { sharedResponseCache } from './response-cache.ts';
 import { RequestBudget, SubscriptionSlots } from './shared-limits.ts';
@@ -39,6 +41,9 @@ import { useStatusEndpoints } from './status.ts';
 
 const ROUTER_DIR = dirname(fileURLToPath(import.meta.url));
 const env = process.env;
+
+// The codes this file answers, from codes.json (router/codes.ts); read here, at start-up.
+const { UNAUTHENTICATED, BAD_USER_INPUT, RATE_LIMITED, INTERNAL, UNAVAILABLE } = Code;
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -238,7 +243,8 @@ const jwksProvider = createRemoteJwksSigningKeyProvider({
 
 // A token whose kid is not in the JWKS must be an authentication failure (401). The plugin turns
 // a provider that yields no key into "Authentication is not available" (a 500), so an unknown
-// kid gets a key that verifies nothing instead. Other provider errors (JWKS unreachable) stay 500.
+// kid gets a key that verifies nothing instead. A JWKS that cannot be fetched (the auth service is
+// down or still starting) becomes UNAVAILABLE (see maskError).
 const keyThatVerifiesNothing = generateKeyPairSync('rsa', { modulusLength: 2048 })
   .publicKey.export({ type: 'spki', format: 'pem' })
   .toString();
@@ -252,7 +258,7 @@ async function signingKeyFor(kid?: string): Promise<string> {
       log.debug({ kid, reason: name }, 'JWT signed with a key the JWKS does not hold');
       return keyThatVerifiesNothing;
     }
-    throw error;
+    throw error; // the plugin logs it, then refuses the request (see maskError)
   }
 }
 
@@ -281,17 +287,6 @@ const extractFromWebSocketConnectionParams = ({ serverContext }: { serverContext
 // Plugins
 // ---------------------------------------------------------------------------------------------
 
-const CODES = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT', 'RATE_LIMITED', 'INTERNAL']);
-const GATEWAY_CODES: Record<string, string> = {
-  GRAPHQL_PARSE_FAILED: 'BAD_USER_INPUT',
-  GRAPHQL_VALIDATION_FAILED: 'BAD_USER_INPUT',
-  BAD_REQUEST: 'BAD_USER_INPUT',
-  COST_ESTIMATED_TOO_EXPENSIVE: 'BAD_USER_INPUT',
-  PERSISTED_QUERY_NOT_FOUND: 'BAD_USER_INPUT',
-  INTERNAL_SERVER_ERROR: 'INTERNAL',
-  DOWNSTREAM_SERVICE_ERROR: 'INTERNAL',
-  SCHEMA_RELOAD: 'INTERNAL',
-};
 const VARIABLE_COERCION = /^Variable "\$[_A-Za-z][_0-9A-Za-z]*" (got invalid value|of required type|of non-null type)/;
 // Messages of @graphql-yoga/plugin-jwt's rejections (and of our connectionParams extractor).
 const JWT_REJECTIONS = new Set([
@@ -305,8 +300,9 @@ type HttpExtension = { status?: number; headers?: Record<string, string>; spec?:
 
 /**
  * Gives every error the router answers with an `extensions.code` from CourseGraph's fixed set
- * (DESIGN.md §8). Rejected credentials become 401 UNAUTHENTICATED with a WWW-Authenticate header.
- * Codes already in the set (from subgraphs or our limit rules) are kept.
+ * (DESIGN.md §8, declared in coursegraph/codes.py). Rejected credentials become 401 UNAUTHENTICATED with
+ * a WWW-Authenticate header. Codes already in the set (from subgraphs or our limit rules) are kept; the
+ * gateway's own are translated; any other error is judged by its HTTP status, else INTERNAL.
  */
 function normalizeError(error: unknown): void {
   if (!(error instanceof GraphQLError)) return;
@@ -315,7 +311,7 @@ function normalizeError(error: unknown): void {
   const http = (extensions.http ?? undefined) as HttpExtension | undefined;
   if (code && CODES.has(code)) return;
   if (!code && (http?.status === 401 || (http?.status === 400 && JWT_REJECTIONS.has(error.message)))) {
-    extensions.code = 'UNAUTHENTICATED';
+    extensions.code = UNAUTHENTICATED;
     extensions.http = {
       ...http,
       spec: false,
@@ -324,20 +320,86 @@ function normalizeError(error: unknown): void {
     };
     return;
   }
-  if (code && GATEWAY_CODES[code]) {
+  if (code && Object.hasOwn(GATEWAY_CODES, code)) {
     extensions.code = GATEWAY_CODES[code];
     return;
   }
   // Variables that do not fit their types (graphql-js's coercion messages). The Rust query planner's
   // executor raises them with no code and no HTTP status, where the JavaScript one said 400.
   if (!code && VARIABLE_COERCION.test(error.message)) {
-    extensions.code = 'BAD_USER_INPUT';
+    extensions.code = BAD_USER_INPUT;
     return;
   }
-  if (http?.status === 403) extensions.code = 'FORBIDDEN';
-  else if (http?.status === 429) extensions.code = 'RATE_LIMITED';
-  else if (http?.status && http.status >= 400 && http.status < 500) extensions.code = 'BAD_USER_INPUT';
-  else if (!code) extensions.code = 'INTERNAL';
+  extensions.code = http?.status && http.status >= 400 ? codeForStatus(http.status) : INTERNAL;
+}
+
+// What @graphql-yoga/plugin-jwt throws when no provider could give the key: the JWKS is unreachable.
+const NO_SIGNING_KEY = 'Authentication is not available at the moment.';
+
+/**
+ * Unexpected errors are masked ("Unexpected error.", INTERNAL), but for the JWKS that cannot be fetched
+ * while the auth service is down or starting: UNAVAILABLE, 503 with Retry-After; the request passes later.
+ */
+const maskError: MaskError = (error, message, isDev) => {
+  if (!(error instanceof Error) || error instanceof GraphQLError || error.message !== NO_SIGNING_KEY) {
+    return yogaMaskError(error, message, isDev);
+  }
+  return new GraphQLError('The service that verifies sign-ins is not available yet; retry in a moment.', {
+    extensions: {
+      code: UNAVAILABLE,
+      retryAfter: UNAVAILABLE_RETRY_AFTER_SECONDS,
+      http: { status: 503, headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) } },
+    },
+  });
+};
+
+/**
+ * The code of a subgraph request that failed without a GraphQL answer: the gateway's (no answer at all:
+ * connection refused or reset, timeout), else the HTTP status's (a proxy's 503 in front of a starting
+ * subgraph). Only such errors carry `response`; a subgraph's own GraphQL errors keep their codes.
+ */
+function subgraphFailureCode(error: GraphQLError): string | undefined {
+  const extensions = error.extensions as { code?: unknown; response?: { status?: unknown } };
+  if (typeof extensions.code === 'string' && Object.hasOwn(GATEWAY_CODES, extensions.code)) {
+    return GATEWAY_CODES[extensions.code];
+  }
+  const status = extensions.response?.status;
+  return typeof status === 'number' ? codeForStatus(status) : undefined;
+}
+
+/**
+ * A subgraph that is down or still starting answers UNAVAILABLE with `retryAfter` (seconds), not an
+ * unexpected INTERNAL: the same request succeeds once it is up, and rest-compat answers 503 with
+ * Retry-After. Rewritten as the subgraph's result arrives, before Hive Gateway masks it (its message
+ * names the subgraph's address, which clients must not see).
+ */
+function useUnavailableSubgraphs(): GatewayPlugin {
+  const unavailable = (error: GraphQLError, subgraph: string) =>
+    new GraphQLError('A service this request needs is not available yet; retry in a moment.', {
+      nodes: error.nodes,
+      path: error.path,
+      extensions: {
+        code: UNAVAILABLE,
+        retryAfter: UNAVAILABLE_RETRY_AFTER_SECONDS,
+        ...(isProduction ? {} : { serviceName: subgraph }),
+      },
+    });
+  return {
+    onSubgraphExecute({ subgraphName }) {
+      return ({ result, setResult }) => {
+        if (!result || typeof result !== 'object' || Symbol.asyncIterator in result || !result.errors) return;
+        const failed = result.errors.filter(
+          (error) => error instanceof GraphQLError && subgraphFailureCode(error) === UNAVAILABLE,
+        );
+        if (failed.length === 0) return;
+        log.warn({ subgraph: subgraphName, error: failed[0].message }, 'subgraph unavailable');
+        setResult({
+          ...result,
+          errors: result.errors.map((error) => (failed.includes(error) ? unavailable(error, subgraphName) : error)),
+        });
+      };
+    },
+  };
 }
 
 function useErrorCodes(): GatewayPlugin {
@@ -373,7 +435,7 @@ function useErrorCodes(): GatewayPlugin {
 
 function limitError(message: string): GraphQLError {
   return new GraphQLError(message.replace(/^Syntax Error: /, ''), {
-    extensions: { code: 'BAD_USER_INPUT' },
+    extensions: { code: BAD_USER_INPUT },
   });
 }
 
@@ -462,7 +524,7 @@ function rateLimitMessage(retryAfter: number): string {
 
 function rateLimitError(retryAfter: number): GraphQLError {
   return new GraphQLError(rateLimitMessage(retryAfter), {
-    extensions: { code: 'RATE_LIMITED', retryAfter, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } },
+    extensions: { code: RATE_LIMITED, retryAfter, http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } },
   });
 }
 
@@ -482,7 +544,7 @@ function useRequestRateLimit(graphqlEndpoint: string): GatewayPlugin {
   async function refusal(key: string, fetchAPI: { Response: typeof Response }): Promise<Response | undefined> {
     const retryAfter = await requestBudget.take(key);
     if (retryAfter === undefined) return undefined;
-    const body = { errors: [{ message: rateLimitMessage(retryAfter), extensions: { code: 'RATE_LIMITED', retryAfter } }] };
+    const body = { errors: [{ message: rateLimitMessage(retryAfter), extensions: { code: RATE_LIMITED, retryAfter } }] };
     return new fetchAPI.Response(JSON.stringify(body), {
       status: 429,
       headers: {
@@ -547,7 +609,7 @@ function useWebSocketLimits(): GatewayPlugin {
         return setResultAndStopExecution(
           refused(
             new GraphQLError(`At most ${settings.maxSubscriptions} subscriptions may be open at once.`, {
-              extensions: { code: 'RATE_LIMITED', http: { status: 429 } },
+              extensions: { code: RATE_LIMITED, http: { status: 429 } },
             }),
           ),
         );
@@ -575,7 +637,7 @@ function useWebSocketLimits(): GatewayPlugin {
  */
 function useRequestBodyLimit(): GatewayPlugin {
   function refusal(status: number, message: string, fetchAPI: { Response: typeof Response }): Response {
-    const body = { errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] };
+    const body = { errors: [{ message, extensions: { code: BAD_USER_INPUT } }] };
     return new fetchAPI.Response(JSON.stringify(body), {
       status,
       // Not `Connection: close`: a client still sending would see a reset instead of this answer. Node
@@ -607,7 +669,7 @@ function useUserTokensOnly(): GatewayPlugin {
     if (!payload || (typeof payload.exp === 'number' && payload.role !== 'service')) return undefined;
     const error = new GraphQLError('Invalid authentication token provided', {
       extensions: {
-        code: 'UNAUTHENTICATED',
+        code: UNAUTHENTICATED,
         http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } },
       },
     });
@@ -802,8 +864,8 @@ export const gatewayConfig = defineConfig({
   landingPage: !isProduction,
   ...(isProduction ? { disableIntrospection: { disableIf: () => true } } : {}),
   blockFieldSuggestions: isProduction,
-  maskedErrors: isProduction ? { isDev: false } : true,
-  subgraphErrors: { errorCode: 'INTERNAL', subgraphNameProp: isProduction ? false : 'serviceName' },
+  maskedErrors: isProduction ? { isDev: false, maskError } : { maskError },
+  subgraphErrors: { errorCode: INTERNAL, subgraphNameProp: isProduction ? false : 'serviceName' },
 
   ...(settings.maxCost > 0
     ? { demandControl: { maxCost: settings.maxCost, listSize: settings.costListSize, includeExtensionMetadata: false } }
@@ -828,6 +890,7 @@ export const gatewayConfig = defineConfig({
     useWebSocketAuthorization(),
     ...(responseCache?.plugins ?? []),
     useVaryOrigin(),
+    useUnavailableSubgraphs(),
     useErrorCodes(),
     {
       async onDispose() {

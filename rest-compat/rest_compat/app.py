@@ -19,7 +19,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coursegraph.catalog_signal import catalog_signal
-from coursegraph.errors import ErrorCode
+from coursegraph.codes import ErrorCode, code_for_status
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from coursegraph.tracing import instrument_app, shutdown_tracing
 from rest_compat import assessments, auth, courses, media, notifications, users
@@ -144,10 +144,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND}.get(
-            exc.status_code, ErrorCode.BAD_USER_INPUT if exc.status_code < 500 else ErrorCode.INTERNAL
-        )
-        response = envelope_error(code, str(exc.detail), status=exc.status_code)
+        response = envelope_error(code_for_status(exc.status_code), str(exc.detail), status=exc.status_code)
         response.headers.update(exc.headers or {})
         if exc.status_code == 405:
             # Every method the path answers, not only the first route's (RFC 9110 §15.5.6).
@@ -155,9 +152,11 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
         return response
 
     @app.exception_handler(RouterUnavailable)
-    async def router_unavailable(_: Request, exc: RouterUnavailable) -> JSONResponse:
+    async def router_unavailable(request: Request, exc: RouterUnavailable) -> JSONResponse:
+        # The router is down or still starting: the same answer as a subgraph it cannot reach.
         logger.error("router unavailable: %s", exc)
-        return envelope_error(ErrorCode.INTERNAL, "The API is temporarily unavailable.", status=503)
+        unavailable = GraphError(ErrorCode.UNAVAILABLE, "The API is temporarily unavailable.")
+        return await graph_error(request, unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from pydantic import AliasPath, ConfigDict, Field, StringConstraints, Validation
 
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
+from coursegraph.limits import ANSWER_TEXT_MAX, ITEMS_MAX, QUESTIONS_MAX
 from rest_compat.graph import (
     SIGNED_IN,
     FromGraphEnum,
@@ -64,11 +65,10 @@ query RestAssessmentResult($id: ID!) {{ assessmentResult(id: $id) {{ {RESULT_FIE
 
 
 # --- request and response bodies ------------------------------------------------------------------------
-# Bounds mirror the assessments service's limits, so an oversized request never reaches the graph.
+# Bounds are the assessments service's limits (coursegraph.limits), so an oversized request never reaches
+# the graph: an answer per question at most, and an answer's items (options, ordering items, matching pairs)
+# at most a question's.
 
-ANSWERS_MAX = 200  # questions per assessment
-ITEMS_MAX = 20  # options, ordering items, matching pairs per question
-ANSWER_TEXT_MAX = 1_000
 # Question, option and pair ids: what the service mints or accepts (letters, digits, '-', '_').
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -152,7 +152,7 @@ class AnswerRequest(GraphInput):
 
 
 class SubmitRequest(GraphInput):
-    answers: Annotated[list[AnswerRequest], Field(max_length=ANSWERS_MAX)] = Field(
+    answers: Annotated[list[AnswerRequest], Field(max_length=QUESTIONS_MAX)] = Field(
         description="At most one answer per question of the assessment (`question_id` as "
         "`GET /assessments/{assessment_id}` lists them), each of the question's type and naming its "
         "items; a question left out stays unanswered. An answer that does not fit its question is a 400 "

@@ -9,6 +9,16 @@ from pydantic import AliasPath, ConfigDict, Field, ValidationInfo, field_validat
 
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
+from coursegraph.limits import (
+    CONTENT_MAX,
+    DESCRIPTION_MAX,
+    LESSONS_MAX,
+    MODULES_MAX,
+    PAGE_MAX,
+    SEARCH_MAX,
+    TITLE_MAX,
+    URL_MAX,
+)
 from coursegraph.pagination import Position, decode_cursor, encode_cursor
 from rest_compat.graph import (
     SIGNED_IN,
@@ -67,16 +77,8 @@ mutation Enroll($courseId: ID!) {{
 
 
 # --- request and response bodies ------------------------------------------------------------------------
-# Bounds mirror the courses service's limits, so an oversized request never reaches the graph.
-
-TITLE_MAX = 200
-DESCRIPTION_MAX = 5_000
-CONTENT_MAX = 100_000
-URL_MAX = 2_048
-MODULES_MAX = 50
-LESSONS_MAX = 100
-SEARCH_MAX = 100
-PAGE_MAX = 100
+# Bounds are the courses service's limits (coursegraph.limits), so an oversized request never reaches the
+# graph.
 
 CourseStatus = Literal["draft", "published", "archived"]
 EnrollmentStatus = Literal["active", "completed"]

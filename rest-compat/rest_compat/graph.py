@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
+from coursegraph.codes import UNAVAILABLE_RETRY_AFTER_SECONDS, ErrorCode, code_for_status
 from coursegraph.envelope import Envelope
-from coursegraph.errors import ErrorCode
 from coursegraph.tracing import instrument_http_client
 
 SERVICE = "rest-compat"
@@ -125,6 +125,8 @@ class GraphError(Exception):
         self.message = message
         self.details = details or {}
         self.headers = headers or {}
+        if code is ErrorCode.UNAVAILABLE and "Retry-After" not in self.headers:
+            self.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
 
 
 class RouterUnavailable(Exception):
@@ -133,16 +135,21 @@ class RouterUnavailable(Exception):
 
 # --- what an operation may answer, for the OpenAPI document --------------------------------------------
 
+# What each code means to a REST client; its status is the kernel's (coursegraph.codes).
+_MEANINGS: dict[ErrorCode, str] = {
+    ErrorCode.BAD_USER_INPUT: "The request breaks a rule; `details.fields` names the fields.",
+    ErrorCode.UNAUTHENTICATED: "No valid access token where one is needed, or an invalid one.",
+    ErrorCode.FORBIDDEN: "The caller may not do this.",
+    ErrorCode.NOT_FOUND: "There is no such resource (or the caller may not know of it).",
+    ErrorCode.CONFLICT: "The resource's state does not allow it; `details.reason` says why.",
+    ErrorCode.RATE_LIMITED: "Too many requests from this client; retry after `Retry-After` seconds.",
+    ErrorCode.INTERNAL: "An unexpected error.",
+    ErrorCode.UNAVAILABLE: "A service the request needs is not answering or is still starting; retry after "
+    "`Retry-After` seconds.",
+}
 _ERRORS: dict[int, tuple[ErrorCode, str]] = {
-    400: (ErrorCode.BAD_USER_INPUT, "The request breaks a rule; `details.fields` names the fields."),
-    401: (ErrorCode.UNAUTHENTICATED, "No valid access token where one is needed, or an invalid one."),
-    403: (ErrorCode.FORBIDDEN, "The caller may not do this."),
-    404: (ErrorCode.NOT_FOUND, "There is no such resource (or the caller may not know of it)."),
-    409: (ErrorCode.CONFLICT, "The resource's state does not allow it; `details.reason` says why."),
+    **{code.http_status: (code, meaning) for code, meaning in _MEANINGS.items()},
     413: (ErrorCode.BAD_USER_INPUT, "The request body is over the size limit (8 MiB by default)."),
-    429: (ErrorCode.RATE_LIMITED, "Too many requests from this client; retry after `Retry-After` seconds."),
-    500: (ErrorCode.INTERNAL, "An unexpected error."),
-    503: (ErrorCode.INTERNAL, "The API is temporarily unavailable (the GraphQL router does not answer)."),
 }
 # Every operation may answer these: invalid input, an invalid token, the rate limit, a failure.
 ALWAYS = (400, 401, 429, 500, 503)
@@ -256,13 +263,12 @@ def _graph_error(error: dict[str, Any], status: int) -> GraphError:
         code = ErrorCode(str(raw_code))
     except ValueError:
         # Codes from outside our set (the gateway's own): judge by the HTTP status it chose.
-        code = {401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 429: ErrorCode.RATE_LIMITED}.get(
-            status, ErrorCode.BAD_USER_INPUT if 400 <= status < 500 else ErrorCode.INTERNAL
-        )
+        code = code_for_status(status if status >= 400 else 500)
     # Subgraphs already mask unexpected errors; an INTERNAL message that reaches us is meant for clients.
     message = str(error.get("message") or code.value)
     details = extensions.get("details")
-    # The router's rate limit says when to come back; REST clients read that from Retry-After.
+    # The router's rate limit (and a subgraph it cannot reach) says when to come back; REST clients read
+    # that from Retry-After.
     retry_after = extensions.get("retryAfter")
     headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) and retry_after > 0 else {}
     return GraphError(code, message, details if isinstance(details, dict) else {}, headers)

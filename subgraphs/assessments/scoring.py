@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, assert_never
 
+from coursegraph.codes import FieldCode
 from coursegraph.errors import FieldError, ValidationFailed
 from coursegraph.text import is_text
 from subgraphs.assessments.models import Question, QuestionResult, QuestionType
@@ -90,37 +91,37 @@ def _check_text(
     cleaned = unicodedata.normalize("NFC", value or "").strip()
     if not cleaned:
         if required:
-            errors.append(FieldError(field, "REQUIRED", f"{field} must not be empty."))
+            errors.append(FieldError(field, FieldCode.REQUIRED, f"{field} must not be empty."))
     elif len(cleaned) > maximum:
-        errors.append(FieldError(field, "TOO_LONG", f"{field} must be at most {maximum} characters."))
+        errors.append(FieldError(field, FieldCode.TOO_LONG, f"{field} must be at most {maximum} characters."))
     elif _has_control_characters(cleaned) or not is_text(cleaned):
-        errors.append(FieldError(field, "INVALID", f"{field} must not contain control characters."))
+        errors.append(FieldError(field, FieldCode.INVALID, f"{field} must not contain control characters."))
 
 
 def _check_count(count: int, field: str, minimum: int, maximum: int, errors: list[FieldError]) -> None:
     if count < minimum:
-        errors.append(FieldError(field, "TOO_FEW", f"At least {minimum} needed."))
+        errors.append(FieldError(field, FieldCode.TOO_FEW, f"At least {minimum} needed."))
     elif count > maximum:
-        errors.append(FieldError(field, "TOO_MANY", f"At most {maximum} allowed."))
+        errors.append(FieldError(field, FieldCode.TOO_MANY, f"At most {maximum} allowed."))
 
 
 def _check_id(value: str, field: str, seen: set[str], errors: list[FieldError]) -> None:
     if not ID_PATTERN.fullmatch(value):
-        errors.append(FieldError(field, "INVALID", "An id is 1-64 letters, digits, '-' or '_'."))
+        errors.append(FieldError(field, FieldCode.INVALID, "An id is 1-64 letters, digits, '-' or '_'."))
     elif value in seen:
-        errors.append(FieldError(field, "DUPLICATE_ID", "Ids must be unique within a question."))
+        errors.append(FieldError(field, FieldCode.DUPLICATE_ID, "Ids must be unique within a question."))
     seen.add(value)
 
 
 def _check_points(points: float, field: str, errors: list[FieldError]) -> None:
     if not math.isfinite(points) or points <= 0 or points > POINTS_MAX:
         errors.append(
-            FieldError(field, "OUT_OF_RANGE", f"Points must be above 0 and at most {POINTS_MAX:g}.")
+            FieldError(field, FieldCode.OUT_OF_RANGE, f"Points must be above 0 and at most {POINTS_MAX:g}.")
         )
     elif abs(points * 100 - round(points * 100)) > 1e-6:
         # Two decimals at most keep every partial score (a multiple of points/20 or more) distinct from
         # both 0 and full points after rounding to four decimals.
-        errors.append(FieldError(field, "TOO_PRECISE", "Points have at most two decimal places."))
+        errors.append(FieldError(field, FieldCode.TOO_PRECISE, "Points have at most two decimal places."))
 
 
 def _check_not_applicable(question: Question, field: str, errors: list[FieldError]) -> None:
@@ -135,7 +136,9 @@ def _check_not_applicable(question: Question, field: str, errors: list[FieldErro
     }
     for name, is_stray in stray.items():
         if is_stray:
-            errors.append(FieldError(f"{field}.{name}", "NOT_APPLICABLE", f"Not used by {kind} questions."))
+            errors.append(
+                FieldError(f"{field}.{name}", FieldCode.NOT_APPLICABLE, f"Not used by {kind} questions.")
+            )
 
 
 def _check_options(question: Question, field: str, errors: list[FieldError]) -> None:
@@ -149,9 +152,13 @@ def _check_options(question: Question, field: str, errors: list[FieldError]) -> 
         _check_text(option.feedback, f"{prefix}.feedback", maximum=TEXT_MAX, required=False, errors=errors)
     correct = sum(1 for option in question.options if option.correct)
     if question.type in CHOICE_TYPES and question.options and correct == 0:
-        errors.append(FieldError(options_field, "NO_CORRECT_OPTION", "Mark at least one option correct."))
+        errors.append(
+            FieldError(options_field, FieldCode.NO_CORRECT_OPTION, "Mark at least one option correct.")
+        )
     if question.type is QuestionType.SINGLE_CHOICE and correct > 1:
-        errors.append(FieldError(options_field, "TOO_MANY_CORRECT", "Mark exactly one option correct."))
+        errors.append(
+            FieldError(options_field, FieldCode.TOO_MANY_CORRECT, "Mark exactly one option correct.")
+        )
 
 
 def _check_pairs(question: Question, field: str, errors: list[FieldError]) -> None:
@@ -167,7 +174,9 @@ def _check_pairs(question: Question, field: str, errors: list[FieldError]) -> No
             _check_text(text, f"{prefix}.{name}", maximum=TEXT_MAX, required=True, errors=errors)
             key = normalise_text(text, case_sensitive=False)
             if key and key in seen:
-                errors.append(FieldError(f"{prefix}.{name}", "DUPLICATE", f"Each {name} must be unique."))
+                errors.append(
+                    FieldError(f"{prefix}.{name}", FieldCode.DUPLICATE, f"Each {name} must be unique.")
+                )
             seen.add(key)
 
 
@@ -177,24 +186,28 @@ def _check_accepted_answers(question: Question, field: str, errors: list[FieldEr
     for index, answer in enumerate(question.accepted_answers):
         answer_field = f"{answers_field}.{index}"
         if not normalise_text(answer, question.case_sensitive):
-            errors.append(FieldError(answer_field, "REQUIRED", "An accepted answer must not be empty."))
+            errors.append(
+                FieldError(answer_field, FieldCode.REQUIRED, "An accepted answer must not be empty.")
+            )
         else:
             _check_text(answer, answer_field, maximum=ACCEPTED_ANSWER_MAX, required=True, errors=errors)
 
 
 def _check_numeric(question: Question, field: str, errors: list[FieldError]) -> None:
     if question.numeric_answer is None:
-        errors.append(FieldError(f"{field}.numericAnswer", "REQUIRED", "Give the correct number."))
+        errors.append(FieldError(f"{field}.numericAnswer", FieldCode.REQUIRED, "Give the correct number."))
     elif not math.isfinite(question.numeric_answer):
         errors.append(
-            FieldError(f"{field}.numericAnswer", "NOT_FINITE", "The answer must be a finite number.")
+            FieldError(f"{field}.numericAnswer", FieldCode.NOT_FINITE, "The answer must be a finite number.")
         )
     if not math.isfinite(question.tolerance):
         errors.append(
-            FieldError(f"{field}.tolerance", "NOT_FINITE", "The tolerance must be a finite number.")
+            FieldError(f"{field}.tolerance", FieldCode.NOT_FINITE, "The tolerance must be a finite number.")
         )
     elif question.tolerance < 0:
-        errors.append(FieldError(f"{field}.tolerance", "OUT_OF_RANGE", "The tolerance must not be negative."))
+        errors.append(
+            FieldError(f"{field}.tolerance", FieldCode.OUT_OF_RANGE, "The tolerance must not be negative.")
+        )
 
 
 def validate_question(question: Question, field: str) -> list[FieldError]:
@@ -210,7 +223,9 @@ def validate_question(question: Question, field: str) -> list[FieldError]:
             _check_options(question, field, errors)
         case QuestionType.TRUE_FALSE:
             if question.correct_bool is None:
-                errors.append(FieldError(f"{field}.correctBool", "REQUIRED", "Say whether it is true."))
+                errors.append(
+                    FieldError(f"{field}.correctBool", FieldCode.REQUIRED, "Say whether it is true.")
+                )
         case QuestionType.SHORT_TEXT:
             _check_accepted_answers(question, field, errors)
         case QuestionType.NUMERIC:
@@ -237,28 +252,28 @@ class RawAnswer:
     pairs: list[tuple[str, str]] | None = None
 
 
-def _reject(field: str, code: str, message: str) -> ValidationFailed:
+def _reject(field: str, code: FieldCode, message: str) -> ValidationFailed:
     return ValidationFailed([FieldError(field, code, message)])
 
 
 def _check_ids(given: list[str], known: Iterable[str], field: str, what: str) -> None:
     """Raise unless `given` is a non-empty list of distinct ids, each one of `known`."""
     if not given:
-        raise _reject(field, "EMPTY_ANSWER", "Leave the question out to leave it unanswered.")
+        raise _reject(field, FieldCode.EMPTY_ANSWER, "Leave the question out to leave it unanswered.")
     known_ids = set(known)
     seen: set[str] = set()
     for item in given:
         if not isinstance(item, str) or item not in known_ids:
-            raise _reject(field, "UNKNOWN_ID", f"Not {what} of this question.")
+            raise _reject(field, FieldCode.UNKNOWN_ID, f"Not {what} of this question.")
         if item in seen:
-            raise _reject(field, "DUPLICATE_ID", "Give each id once.")
+            raise _reject(field, FieldCode.DUPLICATE_ID, "Give each id once.")
         seen.add(item)
 
 
 def _parse_option_ids(question: Question, option_ids: list[str], field: str) -> dict[str, Any]:
     _check_ids(option_ids, (o.id for o in question.options), field, "an option")
     if question.type is QuestionType.SINGLE_CHOICE and len(option_ids) > 1:
-        raise _reject(field, "TOO_MANY_OPTIONS", "Choose exactly one option.")
+        raise _reject(field, FieldCode.TOO_MANY_OPTIONS, "Choose exactly one option.")
     chosen = set(option_ids)
     return {"option_ids": [o.id for o in question.options if o.id in chosen]}
 
@@ -266,34 +281,34 @@ def _parse_option_ids(question: Question, option_ids: list[str], field: str) -> 
 def _parse_text(text: str, field: str) -> dict[str, Any]:
     cleaned = text.strip()
     if len(cleaned) > ANSWER_TEXT_MAX:
-        raise _reject(field, "TOO_LONG", f"An answer is at most {ANSWER_TEXT_MAX} characters.")
+        raise _reject(field, FieldCode.TOO_LONG, f"An answer is at most {ANSWER_TEXT_MAX} characters.")
     if _has_control_characters(cleaned) or not is_text(cleaned):
-        raise _reject(field, "INVALID", "The answer must not contain control characters.")
+        raise _reject(field, FieldCode.INVALID, "The answer must not contain control characters.")
     if not normalise_text(cleaned, case_sensitive=True):
-        raise _reject(field, "EMPTY_ANSWER", "Leave the question out to leave it unanswered.")
+        raise _reject(field, FieldCode.EMPTY_ANSWER, "Leave the question out to leave it unanswered.")
     return {"text": cleaned}
 
 
 def _parse_number(number: float, field: str) -> dict[str, Any]:
     if isinstance(number, bool) or not isinstance(number, int | float):
-        raise _reject(field, "WRONG_ANSWER_TYPE", "The answer must be a number.")
+        raise _reject(field, FieldCode.WRONG_ANSWER_TYPE, "The answer must be a number.")
     if not math.isfinite(number):
-        raise _reject(field, "NOT_FINITE", "The answer must be a finite number.")
+        raise _reject(field, FieldCode.NOT_FINITE, "The answer must be a finite number.")
     return {"number": float(number)}
 
 
 def _parse_ordering(question: Question, ordered_ids: list[str], field: str) -> dict[str, Any]:
     _check_ids(ordered_ids, (o.id for o in question.options), field, "an item")
     if len(ordered_ids) != len(question.options):
-        raise _reject(field, "NOT_A_PERMUTATION", "Put every item in the order, each once.")
+        raise _reject(field, FieldCode.NOT_A_PERMUTATION, "Put every item in the order, each once.")
     return {"ordered_ids": list(ordered_ids)}
 
 
 def _parse_pairs(question: Question, pairs: list[tuple[str, str]], field: str) -> dict[str, Any]:
     if not pairs:
-        raise _reject(field, "EMPTY_ANSWER", "Leave the question out to leave it unanswered.")
+        raise _reject(field, FieldCode.EMPTY_ANSWER, "Leave the question out to leave it unanswered.")
     if any(not isinstance(pair, tuple | list) or len(pair) != 2 for pair in pairs):
-        raise _reject(field, "WRONG_ANSWER_TYPE", "Each pair is a left id and a right id.")
+        raise _reject(field, FieldCode.WRONG_ANSWER_TYPE, "Each pair is a left id and a right id.")
     pair_ids = [p.id for p in question.pairs]
     _check_ids([left for left, _ in pairs], pair_ids, field, "a left id")
     _check_ids([right for _, right in pairs], pair_ids, field, "a right id")
@@ -306,18 +321,20 @@ def parse_answer(question: Question, raw: RawAnswer, field: str) -> dict[str, An
     expected, graphql_name = ANSWER_FIELD[question.type]
     given = {name for name in ANSWER_FIELD_NAMES if getattr(raw, name) is not None}
     if given != {expected}:
-        raise _reject(field, "WRONG_ANSWER_TYPE", f"A {question.type} question takes `{graphql_name}` only.")
+        raise _reject(
+            field, FieldCode.WRONG_ANSWER_TYPE, f"A {question.type} question takes `{graphql_name}` only."
+        )
     match question.type:
         case QuestionType.SINGLE_CHOICE | QuestionType.MULTIPLE_CHOICE:
             assert raw.option_ids is not None
             return _parse_option_ids(question, raw.option_ids, field)
         case QuestionType.TRUE_FALSE:
             if not isinstance(raw.value, bool):
-                raise _reject(field, "WRONG_ANSWER_TYPE", "The answer must be true or false.")
+                raise _reject(field, FieldCode.WRONG_ANSWER_TYPE, "The answer must be true or false.")
             return {"value": raw.value}
         case QuestionType.SHORT_TEXT:
             if not isinstance(raw.text, str):
-                raise _reject(field, "WRONG_ANSWER_TYPE", "The answer must be text.")
+                raise _reject(field, FieldCode.WRONG_ANSWER_TYPE, "The answer must be text.")
             return _parse_text(raw.text, field)
         case QuestionType.NUMERIC:
             assert raw.number is not None

@@ -17,6 +17,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from coursegraph.codes import Reason
 from coursegraph.errors import Conflict
 from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.mongo import delete_ids, get_by_ids, guarded_update, guarded_update_returning
@@ -170,7 +171,7 @@ class EnrollmentRepository:
             await enrollment.insert()
         except DuplicateKeyError as exc:
             raise Conflict(
-                "Already enrolled in this course.", details={"reason": "ALREADY_ENROLLED"}
+                "Already enrolled in this course.", details={"reason": Reason.ALREADY_ENROLLED}
             ) from exc
         self._relay.document_written(Enrollment.Settings.name, enrollment.id)
         return enrollment

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import magic
 
+from coursegraph.codes import FieldCode
 from coursegraph.errors import FieldError
 
 FILENAME_MAX = 255
@@ -36,19 +37,21 @@ class UploadRules:
     def check(self, filename: str, content_type: str, size: int) -> list[FieldError]:
         errors = []
         if filename_problem := _filename_problem(filename):
-            errors.append(FieldError("filename", "INVALID", filename_problem))
+            errors.append(FieldError("filename", FieldCode.INVALID, filename_problem))
         declared = normalised_type(content_type)
         if declared in NEVER:
             errors.append(
-                FieldError("contentType", "NOT_ALLOWED", f"{declared} is never accepted (active content).")
+                FieldError(
+                    "contentType", FieldCode.NOT_ALLOWED, f"{declared} is never accepted (active content)."
+                )
             )
         elif declared not in self.allowed_types:
             allowed = ", ".join(sorted(self.allowed_types))
-            errors.append(FieldError("contentType", "NOT_ALLOWED", f"Allowed types: {allowed}."))
+            errors.append(FieldError("contentType", FieldCode.NOT_ALLOWED, f"Allowed types: {allowed}."))
         if size < 1:
-            errors.append(FieldError("size", "INVALID", "size must be at least 1 byte."))
+            errors.append(FieldError("size", FieldCode.INVALID, "size must be at least 1 byte."))
         elif size > self.max_bytes:
-            errors.append(FieldError("size", "TOO_LARGE", f"At most {self.max_bytes} bytes."))
+            errors.append(FieldError("size", FieldCode.TOO_LARGE, f"At most {self.max_bytes} bytes."))
         return errors
 
 

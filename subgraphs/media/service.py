@@ -16,6 +16,7 @@ from typing import Protocol
 from bson import ObjectId
 
 from coursegraph.clock import Clock
+from coursegraph.codes import FieldCode, Reason
 from coursegraph.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from coursegraph.security import Actor
 from subgraphs.media import permissions
@@ -99,20 +100,20 @@ class MediaService:
             return media
         if media.status is MediaStatus.DELETED:
             raise Conflict(
-                f"This upload was refused: {media.failure or 'deleted'}", details={"reason": "DELETED"}
+                f"This upload was refused: {media.failure or 'deleted'}", details={"reason": Reason.DELETED}
             )
         stored = await self._storage.size_of(media.storage_key)
         if stored is None:
-            raise Conflict("The file has not been uploaded yet.", details={"reason": "NOT_UPLOADED"})
+            raise Conflict("The file has not been uploaded yet.", details={"reason": Reason.NOT_UPLOADED})
         if stored != media.size:
             message = f"The file has {stored} bytes, not the {media.size} declared."
             await self._refuse(media, message)
-            raise ValidationFailed([FieldError("size", "MISMATCH", message)])
+            raise ValidationFailed([FieldError("size", FieldCode.MISMATCH, message)])
         detected = detected_type(await self._storage.head(media.storage_key, SNIFF_BYTES))
         if detected != media.content_type or detected in NEVER:
             message = f"The file's content is {detected}, not the declared {media.content_type}."
             await self._refuse(media, message)
-            raise ValidationFailed([FieldError("contentType", "MISMATCH", message)])
+            raise ValidationFailed([FieldError("contentType", FieldCode.MISMATCH, message)])
         digest = hashlib.sha256()
         async for chunk in self._storage.chunks(media.storage_key):
             digest.update(chunk)
@@ -155,7 +156,7 @@ class MediaService:
         ):
             raise Forbidden("Only its course's learners and instructor, and admins, may see this media.")
         if media.status is not MediaStatus.READY:
-            raise Conflict("This media's upload is not complete.", details={"reason": "NOT_READY"})
+            raise Conflict("This media's upload is not complete.", details={"reason": Reason.NOT_READY})
         return self._delivery.url(
             media.storage_key, filename=media.filename, content_type=media.content_type, now=self._clock()
         )

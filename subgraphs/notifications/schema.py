@@ -2,6 +2,7 @@
 
 import strawberry
 
+from coursegraph.codes import FieldCode
 from coursegraph.errors import BadUserInput, ValidationFailed
 from coursegraph.graphql import UserError, build_schema
 from coursegraph.ids import parse_uuid
@@ -53,7 +54,8 @@ class Mutation:
             opt_out = await info.context.service.unsubscribe(token)
         except BadUserInput as exc:
             return UnsubscribePayload(
-                category=None, errors=[UserError(code="INVALID_TOKEN", field="token", message=exc.message)]
+                category=None,
+                errors=[UserError(code=FieldCode.INVALID_TOKEN, field="token", message=exc.message)],
             )
         return UnsubscribePayload(category=opt_out.category, errors=[])
 

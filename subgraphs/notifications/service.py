@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import jinja2
 from bson import ObjectId
 
+from coursegraph.codes import FieldCode
 from coursegraph.errors import BadUserInput, FieldError, ValidationFailed
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor
@@ -203,7 +204,9 @@ class NotificationService:
             raise ValidationFailed(
                 [
                     FieldError(
-                        "category", "ESSENTIAL", f"{c.value} mail (sign-in and security) is always sent."
+                        "category",
+                        FieldCode.ESSENTIAL,
+                        f"{c.value} mail (sign-in and security) is always sent.",
                     )
                     for c in refused
                 ]

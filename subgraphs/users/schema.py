@@ -5,6 +5,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from coursegraph.codes import Reason
 from coursegraph.errors import Unauthenticated, ValidationFailed
 from coursegraph.graphql import UserError, build_schema
 from coursegraph.ids import parse_uuid
@@ -110,9 +111,8 @@ class Mutation:
             )
         # Raised after the commit: a detected reuse must leave the family revoked.
         if rotation.user is None or rotation.family_id is None:
-            raise Unauthenticated(
-                _ROTATION_MESSAGES[rotation.status], details={"reason": rotation.status.value}
-            )
+            message, reason = _ROTATION_REFUSALS[rotation.status]
+            raise Unauthenticated(message, details={"reason": reason})
         return RefreshGrant(
             user=UserType.from_row(rotation.user), family_id=strawberry.ID(str(rotation.family_id))
         )
@@ -123,11 +123,15 @@ class Mutation:
             return await service.revoke_refresh_family(session, info.context.actor, token_hash=token_hash)
 
 
-_ROTATION_MESSAGES = {
-    service.RotationStatus.INVALID: "Refresh token is not valid.",
-    service.RotationStatus.EXPIRED: "Refresh token has expired.",
-    service.RotationStatus.REVOKED: "Refresh token has been revoked.",
-    service.RotationStatus.REUSED: "Refresh token was already used; the session has been revoked.",
+# Why a refresh token is refused: the message and `details.reason`.
+_ROTATION_REFUSALS = {
+    service.RotationStatus.INVALID: ("Refresh token is not valid.", Reason.INVALID),
+    service.RotationStatus.EXPIRED: ("Refresh token has expired.", Reason.EXPIRED),
+    service.RotationStatus.REVOKED: ("Refresh token has been revoked.", Reason.REVOKED),
+    service.RotationStatus.REUSED: (
+        "Refresh token was already used; the session has been revoked.",
+        Reason.REUSED,
+    ),
 }
 
 schema = build_schema(query=Query, mutation=Mutation, types=[UserType])

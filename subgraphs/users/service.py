@@ -14,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursegraph.clock import utc_now
+from coursegraph.codes import FieldCode
 from coursegraph.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from coursegraph.security import Actor, Role
 from coursegraph.text import is_text
@@ -36,26 +37,30 @@ def _now() -> datetime:
 
 def clean_name(name: str, *, field: str = "name") -> str:
     if not is_text(name):
-        raise ValidationFailed([FieldError(field, "INVALID", "Name must be valid Unicode text.")])
+        raise ValidationFailed([FieldError(field, FieldCode.INVALID, "Name must be valid Unicode text.")])
     cleaned = unicodedata.normalize("NFC", name).strip()
     if not cleaned:
-        raise ValidationFailed([FieldError(field, "REQUIRED", "Name must not be empty.")])
+        raise ValidationFailed([FieldError(field, FieldCode.REQUIRED, "Name must not be empty.")])
     if len(cleaned) > NAME_MAX_LENGTH:
         raise ValidationFailed(
-            [FieldError(field, "TOO_LONG", f"Name must be at most {NAME_MAX_LENGTH} characters.")]
+            [FieldError(field, FieldCode.TOO_LONG, f"Name must be at most {NAME_MAX_LENGTH} characters.")]
         )
     if any(unicodedata.category(char) == "Cc" for char in cleaned):
-        raise ValidationFailed([FieldError(field, "INVALID", "Name must not contain control characters.")])
+        raise ValidationFailed(
+            [FieldError(field, FieldCode.INVALID, "Name must not contain control characters.")]
+        )
     return cleaned
 
 
 def clean_email(email: str) -> str:
     if not is_text(email):
-        raise ValidationFailed([FieldError("email", "INVALID", "Email address is not valid.")])
+        raise ValidationFailed([FieldError("email", FieldCode.INVALID, "Email address is not valid.")])
     try:
         return validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValidationFailed([FieldError("email", "INVALID", "Email address is not valid.")]) from exc
+        raise ValidationFailed(
+            [FieldError("email", FieldCode.INVALID, "Email address is not valid.")]
+        ) from exc
 
 
 async def get_users(session: AsyncSession, user_ids: list[uuid.UUID]) -> list[User | None]:
@@ -68,7 +73,7 @@ async def mail_recipients(session: AsyncSession, actor: Actor, user_ids: list[uu
     actor.require_service(NOTIFICATIONS)
     if len(user_ids) > MAIL_RECIPIENTS_MAX:
         raise ValidationFailed(
-            [FieldError("ids", "TOO_MANY", f"At most {MAIL_RECIPIENTS_MAX} users at a time.")]
+            [FieldError("ids", FieldCode.TOO_MANY, f"At most {MAIL_RECIPIENTS_MAX} users at a time.")]
         )
     found = await UserRepository(session).get_many(user_ids)
     return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
@@ -134,12 +139,12 @@ async def upsert_oauth_user(session: AsyncSession, actor: Actor, identity: OAuth
     actor.require_service(AUTH)
     repo = UserRepository(session)
     if identity.provider not in PROVIDERS:
-        raise ValidationFailed([FieldError("provider", "INVALID", "Unknown provider.")])
+        raise ValidationFailed([FieldError("provider", FieldCode.INVALID, "Unknown provider.")])
     if not identity.email_verified:
         # An unverified email never creates or takes over an account.
         raise Forbidden("The provider has not verified this email address.")
     if not identity.provider_id or len(identity.provider_id) > 255:
-        raise ValidationFailed([FieldError("providerId", "INVALID", "Provider id is not valid.")])
+        raise ValidationFailed([FieldError("providerId", FieldCode.INVALID, "Provider id is not valid.")])
     email = clean_email(identity.email)
     name = clean_name(identity.name or email.split("@")[0])
     now = _now()

@@ -94,6 +94,11 @@ class Query:
     def broken_thing(self) -> str | None:
         raise GraphQLError("a subgraph error without a code")
 
+    @strawberry.field
+    def failing(self, code: str) -> str | None:
+        """An error with the code asked for, as a subgraph raises one."""
+        raise GraphQLError(f"failed with {code}", extensions={"code": code})
+
 
 @strawberry.type
 class Subscription:

@@ -1,9 +1,12 @@
 """`make dev` runs `coursegraph dev`: embedded defaults (SQLite, in-process events, dev sign-in)."""
 
+import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.stack import Stack, run_stack
@@ -19,11 +22,48 @@ mutation($email: String!, $name: String!) {
 }"""
 
 
+READY_LINE = "CourseGraph is ready in "
+
+
+@dataclass
+class StartWatch:
+    """What a watcher saw while `make dev` started: rounds of (ready line printed?, services not ready).
+    Each round reads the log before asking every service's readiness, so a round that finds the line and
+    a service not ready means the line came first."""
+
+    rounds: list[tuple[bool, list[str]]] = field(default_factory=list)
+
+    def __call__(self, stack: Stack) -> None:
+        urls = stack.subgraph_urls.items()
+        readiness = {name: url.removesuffix("/graphql") + "/ready" for name, url in urls}
+        readiness["rest-compat"] = f"{stack.rest_url}/ready"
+        readiness["router"] = stack.router_url.removesuffix("/graphql") + "/readiness"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            printed = stack.log_path.exists() and READY_LINE in stack.log_path.read_text(errors="replace")
+            self.rounds.append((printed, [name for name, url in readiness.items() if not _answers(url)]))
+            if printed:
+                return
+            time.sleep(0.05)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 @pytest.fixture(scope="module")
-def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def start_watch() -> StartWatch:
+    return StartWatch()
+
+
+@pytest.fixture(scope="module")
+def dev_stack(tmp_path_factory: pytest.TempPathFactory, start_watch: StartWatch) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("dev-data")
     env = {"COURSEGRAPH_DATA_DIR": str(data_dir)}  # everything else is the dev default
-    with run_stack(env, data_dir / "dev.log", command="dev") as stack:
+    with run_stack(env, data_dir / "dev.log", command="dev", while_starting=start_watch) as stack:
         yield stack
 
 
@@ -167,3 +207,18 @@ def test_seeding_while_dev_runs_reaches_the_catalog_within_seconds(dev_stack: St
     finally:
         seed("--clear")
         store.close()
+
+
+def test_dev_says_ready_with_its_urls_only_once_every_service_is_ready(
+    dev_stack: Stack, start_watch: StartWatch
+) -> None:
+    rounds = start_watch.rounds
+    assert rounds and rounds[-1][0], f"no ready line within 120 s:\n{dev_stack.log_tail()}"
+    early = [not_ready for printed, not_ready in rounds if printed and not_ready]
+    assert early == [], "the ready line came before these services were ready"
+    assert rounds[0][1], "the watch began after the start (nothing was seen not ready)"
+    log = dev_stack.log_path.read_text(errors="replace")
+    assert log.index("CourseGraph is starting (dev profile)") < log.index(READY_LINE)
+    banner = log[log.index(READY_LINE) :]
+    assert re.match(r"CourseGraph is ready in \d+\.\d s \(dev profile\)\n", banner), banner[:80]
+    assert dev_stack.router_url in banner and f"{dev_stack.rest_url}/docs" in banner

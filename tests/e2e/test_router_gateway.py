@@ -36,6 +36,8 @@ from jwt.algorithms import RSAAlgorithm
 from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
+from coursegraph.codes import UNAVAILABLE_RETRY_AFTER_SECONDS, ErrorCode
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,6 +223,8 @@ class RouterStack:
     production: Service
     supergraph_path: Path
     dev_routing_url: str
+    # In front of nothing: its subgraph and JWKS addresses have no server (down, or still starting).
+    stranded: Service
 
 
 def _gateway_env(overrides: dict[str, str]) -> dict[str, str]:
@@ -329,7 +333,14 @@ def router_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterSta
             COURSEGRAPH_ROUTER_RATE_LIMIT_BY="sub",
             COURSEGRAPH_ROUTER_TRUSTED_PROXIES="",  # clients connect directly: no X-Forwarded-For believed
         )
-        yield RouterStack(keys, subgraph, dev, production, supergraph, dev_routing_url)
+        nothing = f"http://127.0.0.1:{_free_port()}"
+        stranded = gateway(
+            "gateway-stranded",
+            COURSEGRAPH_PROFILE="production",
+            COURSEGRAPH_SUBGRAPH_URL_FIXTURE=f"{nothing}/graphql",
+            COURSEGRAPH_JWKS_URL=f"{nothing}/.well-known/jwks.json",
+        )
+        yield RouterStack(keys, subgraph, dev, production, supergraph, dev_routing_url, stranded)
     finally:
         for service in reversed(services):
             service.stop()
@@ -711,6 +722,36 @@ async def test_subgraph_error_codes_pass_through_and_codeless_errors_are_interna
     assert codes == {"forbiddenThing": "FORBIDDEN", "brokenThing": "INTERNAL"}
 
 
+async def test_every_declared_code_passes_through_and_no_other(router_stack: RouterStack) -> None:
+    """The router keeps each code coursegraph/codes.py declares (read from the generated router/codes.json):
+    a code added in Python reaches clients unchanged, and a code Python does not declare never does."""
+    for router in (router_stack.dev, router_stack.production):
+        for code in [*ErrorCode, "NOT_A_CODE"]:
+            # Each as its own user: the production router's rate limit counts per subject.
+            token = _sign(router_stack.keys.current, sub=f"coder-{code}")
+            body = (await _post(router, f'{{ failing(code: "{code}") }}', token=token)).json()
+            expected = code if code in ErrorCode.__members__ else ErrorCode.INTERNAL
+            assert body["data"] == {"failing": None} and _error_codes(body) == [expected], (router.name, body)
+
+
+async def test_a_subgraph_that_does_not_answer_is_unavailable_never_internal(
+    router_stack: RouterStack,
+) -> None:
+    response = await _post(router_stack.stranded, "{ whoami { requestId } }")
+    body = response.json()
+    assert response.status_code == 200 and body["data"] is None, body
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "UNAVAILABLE", "retryAfter": UNAVAILABLE_RETRY_AFTER_SECONDS}
+    assert "127.0.0.1" not in error["message"], "the subgraph's address stays inside"
+
+
+async def test_a_jwks_that_cannot_be_fetched_is_unavailable_never_internal(router_stack: RouterStack) -> None:
+    response = await _post(router_stack.stranded, WHOAMI, token=_sign(router_stack.keys.current))
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+    assert _error_codes(response.json()) == ["UNAVAILABLE"]
+
+
 # ---------------------------------------------------------------------------------------------
 # CORS, health, explorer, introspection, rate limits, logs
 # ---------------------------------------------------------------------------------------------
@@ -832,5 +873,5 @@ async def test_gateway_logs_are_json_lines(router_stack: RouterStack) -> None:
 
 
 def test_every_process_survived_the_run(router_stack: RouterStack) -> None:
-    for service in (router_stack.subgraph, router_stack.dev, router_stack.production):
+    for service in (router_stack.subgraph, router_stack.dev, router_stack.production, router_stack.stranded):
         assert service.process.poll() is None, f"{service.name} died:\n{_tail(service.log_path)}"

@@ -346,11 +346,11 @@ async def test_unconfigured_provider_refuses_sign_in(stack: Stack) -> None:
     assert providers == {"googleClientId": None, "githubClientId": "fake-github-client", "devSignIn": False}
 
 
-async def test_users_service_down_is_internal(stack: Stack) -> None:
+async def test_users_service_down_is_unavailable(stack: Stack) -> None:
     url = stack.start_auth(users_subgraph_url=f"http://127.0.0.1:{free_port()}/graphql", dev_sign_in=True)
     code, message, _ = error(await gql(url, DEV_SIGN_IN, email=unique_email(), name="Ada"))
 
-    assert (code, message) == ("INTERNAL", "The users service is unavailable, try again later.")
+    assert (code, message) == ("UNAVAILABLE", "The users service is unavailable, try again later.")
 
 
 # ------------------------------------------------------------------------- refresh and sign-out

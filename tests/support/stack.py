@@ -9,8 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,15 @@ class Stack:
 
 
 @contextlib.contextmanager
-def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") -> Iterator[Stack]:
+def run_stack(
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    command: str = "serve",
+    while_starting: Callable[[Stack], None] | None = None,
+) -> Iterator[Stack]:
+    """`coursegraph <command>` on free ports, yielded once every service is ready. `while_starting` runs in
+    a thread from the moment the process starts (it watches the start) and is waited for before the yield."""
     ports = {name: free_port() for name in SERVICES}
     host = "127.0.0.1"
     # Only what the caller states: the infra URLs the test session loaded must not leak into a dev stack.
@@ -116,6 +125,9 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
         process=process,
         env=full_env,
     )
+    watcher = threading.Thread(target=while_starting, args=(stack,), daemon=True) if while_starting else None
+    if watcher is not None:
+        watcher.start()
     try:
         alive = lambda: process.poll() is None  # noqa: E731
         try:
@@ -125,6 +137,8 @@ def run_stack(env: dict[str, str], log_path: Path, *, command: str = "serve") ->
             wait_until_ready(f"http://{host}:{ports['rest-compat']}/health", timeout=30, alive=alive)
         except (TimeoutError, RuntimeError) as exc:
             raise RuntimeError(f"{exc}\n--- stack log ---\n{stack.log_tail()}") from exc
+        if watcher is not None:
+            watcher.join()
         yield stack
     finally:
         if process.poll() is None:

@@ -1,0 +1,22 @@
+"""Limits stated in more than one place: the services enforce them, and rest-compat states them in its
+OpenAPI document and refuses what is over them before the graph is asked (ADR 0028). Declared once here;
+`tests/unit/test_codes.py` checks that the services enforce these numbers."""
+
+# Every connection: `first` is 1 to this.
+PAGE_MAX = 100
+
+# Courses: a course's, a module's and a lesson's title, a course's description, a lesson's content and
+# media URL, modules per course, lessons per module, and the catalog's search text.
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5_000
+CONTENT_MAX = 100_000
+URL_MAX = 2_048
+MODULES_MAX = 50
+LESSONS_MAX = 100
+SEARCH_MAX = 100
+
+# Assessments: questions per assessment (so answers per attempt), options, ordering items or matching
+# pairs per question (so per answer), and a text answer's length.
+QUESTIONS_MAX = 200
+ITEMS_MAX = 20
+ANSWER_TEXT_MAX = 1_000
