@@ -17,7 +17,17 @@ from typing import Any
 
 from bson import ObjectId
 
+from coursegraph.codes import FieldCode, Reason
 from coursegraph.errors import Conflict, FieldError, NotFound, ValidationFailed
+from coursegraph.limits import (
+    CONTENT_MAX,
+    DESCRIPTION_MAX,
+    LESSONS_MAX,
+    MODULES_MAX,
+    SEARCH_MAX,
+    TITLE_MAX,
+    URL_MAX,
+)
 from coursegraph.text import clean_text, is_text
 from coursegraph.unit_of_work import Decision
 from subgraphs.courses.catalog import CourseSummary
@@ -32,19 +42,7 @@ from subgraphs.courses.models import (
     enrollment_id,
 )
 
-TITLE_MAX = 200
-DESCRIPTION_MAX = 5_000
-CONTENT_MAX = 100_000
-URL_MAX = 2_048
-MODULES_MAX = 50
-LESSONS_MAX = 100
-SEARCH_MAX = 100
 CERTIFICATE_CODE_MAX = 64
-
-# details.reason of the domain's refusals.
-COURSE_ARCHIVED = "COURSE_ARCHIVED"
-COURSE_NOT_PUBLISHED = "COURSE_NOT_PUBLISHED"
-OWN_COURSE = "OWN_COURSE"
 
 AnyCourse = Course | CourseSummary
 
@@ -82,7 +80,7 @@ def _media_url(value: str | None, field: str, errors: list[FieldError]) -> str |
     if MEDIA_REFERENCE.fullmatch(value):
         return value
     if len(value) > URL_MAX or not value.startswith(("https://", "http://")) or not is_text(value):
-        errors.append(FieldError(field, "INVALID", f"{field} must be an http(s) URL or media:<id>."))
+        errors.append(FieldError(field, FieldCode.INVALID, f"{field} must be an http(s) URL or media:<id>."))
     return value
 
 
@@ -100,13 +98,15 @@ def build_outline(
     known_modules = {m.id for m in existing.modules} if existing else set()
     known_lessons = existing.lesson_ids() if existing else set()
     if len(drafts) > MODULES_MAX:
-        errors.append(FieldError("modules", "TOO_MANY", f"At most {MODULES_MAX} modules."))
+        errors.append(FieldError("modules", FieldCode.TOO_MANY, f"At most {MODULES_MAX} modules."))
     modules: list[Module] = []
     seen: set[str] = set()
     for m_index, draft in enumerate(drafts):
         prefix = f"modules.{m_index}"
         if len(draft.lessons) > LESSONS_MAX:
-            errors.append(FieldError(f"{prefix}.lessons", "TOO_MANY", f"At most {LESSONS_MAX} lessons."))
+            errors.append(
+                FieldError(f"{prefix}.lessons", FieldCode.TOO_MANY, f"At most {LESSONS_MAX} lessons.")
+            )
         lessons = []
         for l_index, lesson in enumerate(draft.lessons):
             field = f"{prefix}.lessons.{l_index}"
@@ -140,7 +140,7 @@ def _keep_id(given: str | None, known: set[str], seen: set[str], field: str, err
         seen.add(new)
         return new
     if given not in known or given in seen:
-        errors.append(FieldError(field, "INVALID", "Not an id of this course (or given twice)."))
+        errors.append(FieldError(field, FieldCode.INVALID, "Not an id of this course (or given twice)."))
     seen.add(given)
     return given
 
@@ -148,10 +148,14 @@ def _keep_id(given: str | None, known: set[str], seen: set[str], field: str, err
 def clean_search(search: str | None) -> str | None:
     """Search text is matched literally (never as a pattern) and bounded."""
     if search and not is_text(search):
-        raise ValidationFailed([FieldError("filter.search", "INVALID", "Search must be valid Unicode text.")])
+        raise ValidationFailed(
+            [FieldError("filter.search", FieldCode.INVALID, "Search must be valid Unicode text.")]
+        )
     cleaned = unicodedata.normalize("NFC", search).strip() if search else None
     if cleaned and len(cleaned) > SEARCH_MAX:
-        raise ValidationFailed([FieldError("filter.search", "TOO_LONG", f"At most {SEARCH_MAX} characters.")])
+        raise ValidationFailed(
+            [FieldError("filter.search", FieldCode.TOO_LONG, f"At most {SEARCH_MAX} characters.")]
+        )
     return cleaned.casefold() if cleaned else None
 
 
@@ -203,7 +207,7 @@ def edit_course(
     now: datetime,
 ) -> Decision[Course]:
     if course.status is CourseStatus.ARCHIVED:
-        raise Conflict("An archived course cannot be edited.", details={"reason": COURSE_ARCHIVED})
+        raise Conflict("An archived course cannot be edited.", details={"reason": Reason.COURSE_ARCHIVED})
     errors: list[FieldError] = []
     changes: dict[str, Any] = {"updated_at": now}
     if title is not None:
@@ -216,7 +220,7 @@ def edit_course(
         outline, outline_errors = build_outline(modules, course)
         errors += outline_errors
         if course.status is CourseStatus.PUBLISHED and not any(m.lessons for m in outline):
-            errors.append(FieldError("modules", "NO_LESSONS", "A published course needs a lesson."))
+            errors.append(FieldError("modules", FieldCode.NO_LESSONS, "A published course needs a lesson."))
         changes["modules"] = outline
         changes["lesson_count"] = sum(len(m.lessons) for m in outline)
     if errors:
@@ -236,9 +240,13 @@ def publish(course: Course, *, now: datetime) -> Decision[Course] | None:
     if course.status is CourseStatus.PUBLISHED:
         return None  # idempotent: no second event
     if course.status is CourseStatus.ARCHIVED:
-        raise Conflict("An archived course cannot be published again.", details={"reason": COURSE_ARCHIVED})
+        raise Conflict(
+            "An archived course cannot be published again.", details={"reason": Reason.COURSE_ARCHIVED}
+        )
     if course.lesson_count == 0:
-        raise ValidationFailed([FieldError("modules", "NO_LESSONS", "Add a lesson before publishing.")])
+        raise ValidationFailed(
+            [FieldError("modules", FieldCode.NO_LESSONS, "Add a lesson before publishing.")]
+        )
     event = course_event(
         CourseEventType.COURSE_PUBLISHED,
         key=str(course.id),
@@ -275,9 +283,13 @@ def require_assessment(course: Course, assessment_id: str, *, required: bool) ->
 def enroll(course: AnyCourse, *, user_id: str, now: datetime) -> Decision[Enrollment]:
     """A learner's new enrollment in a course they can see: only a published course, never one's own."""
     if course.status is not CourseStatus.PUBLISHED:
-        raise Conflict("This course is not open for enrollment.", details={"reason": COURSE_NOT_PUBLISHED})
+        raise Conflict(
+            "This course is not open for enrollment.", details={"reason": Reason.COURSE_NOT_PUBLISHED}
+        )
     if course.instructor_id == user_id:
-        raise Conflict("Instructors cannot enroll in their own course.", details={"reason": OWN_COURSE})
+        raise Conflict(
+            "Instructors cannot enroll in their own course.", details={"reason": Reason.OWN_COURSE}
+        )
     course_id = str(course.id)
     enrollment: Enrollment = Enrollment.model_construct(
         id=enrollment_id(user_id, course_id), user_id=user_id, course_id=course_id, enrolled_at=now

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from bson import ObjectId
 
 from coursegraph.clock import Clock
+from coursegraph.codes import Reason
 from coursegraph.errors import BadUserInput, Conflict, CourseGraphError, Forbidden, NotFound
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor, Role
@@ -377,7 +378,7 @@ class CourseService:
         # The learner's list first: if the enrollment is never written, readers skip the entry.
         listed = await self._learners.add_course(user_id, course_id)
         if not listed and await self._enrollments.get(user_id, course_id) is not None:
-            raise Conflict("Already enrolled in this course.", details={"reason": "ALREADY_ENROLLED"})
+            raise Conflict("Already enrolled in this course.", details={"reason": Reason.ALREADY_ENROLLED})
         # Counted before the enrollment is written, which then says so: its COURSE_ENROLLED counts
         # nothing again (ADR 0016). A lost race or a retry finds its id counted already.
         counted = await self._courses.count_enrollment(course_id, str(enrollment.id))

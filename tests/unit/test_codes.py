@@ -235,7 +235,7 @@ def test_the_services_enforce_the_limits_rest_compat_states() -> None:
     from coursegraph import pagination
     from subgraphs.assessments import scoring
     from subgraphs.assessments import service as assessments
-    from subgraphs.courses import service as courses
+    from subgraphs.courses import decisions as courses
 
     assert pagination.page_size(limits.PAGE_MAX) == limits.PAGE_MAX
     with pytest.raises(BadUserInput):
