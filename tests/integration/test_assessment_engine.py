@@ -25,7 +25,8 @@ from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.events.publisher import InProcessEventBus
 from coursegraph.mongo import init_models, mongo_client
 from coursegraph.security import Actor, Role
-from subgraphs.assessments import permissions, service
+from subgraphs.assessments import decisions, permissions, service
+from subgraphs.assessments.decisions import AssessmentDraft
 from subgraphs.assessments.models import (
     Assessment,
     Attempt,
@@ -41,7 +42,7 @@ from subgraphs.assessments.models import (
 from subgraphs.assessments.ports import CourseAccess
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.scoring import RawAnswer
-from subgraphs.assessments.service import AssessmentDraft, AssessmentService
+from subgraphs.assessments.service import AssessmentService
 
 pytestmark = pytest.mark.integration
 
@@ -70,14 +71,14 @@ class FakeCourses:
     enrolled: set[str] = field(default_factory=set)
     requirements: list[tuple[str, str, bool]] = field(default_factory=list)
 
-    async def access(self, course_id: str, user_id: str) -> CourseAccess | None:
+    async def access(self, course_id: str, user_id: str | None) -> CourseAccess | None:
         if course_id != self.course_id:
             return None
         return CourseAccess(
             course_id=course_id,
             instructor_id=self.instructor_id,
             status=self.status,
-            enrolled=user_id in self.enrolled,
+            enrolled=user_id is not None and user_id in self.enrolled,
         )
 
     async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None:
@@ -655,7 +656,7 @@ async def test_the_score_policy_picks_the_best_or_the_latest_attempt(engine: Eng
     attempts = await engine.of_learner(assessment)
     assert [(a.number, a.score) for a in attempts] == [(1, 1.0), (2, 2.0), (3, 2.0), (4, 0.0), (5, None)]
 
-    best = service.result_attempt(assessment, attempts)
+    best = decisions.result_attempt(assessment, attempts)
     assert best is not None and best.number == 2, "the best score, the earliest of equals"
 
     updated = await engine.update(
@@ -664,10 +665,10 @@ async def test_the_score_policy_picks_the_best_or_the_latest_attempt(engine: Eng
         AssessmentDraft(score_policy=ScorePolicy.LATEST, questions=assessment.questions),
         at(2000),
     )
-    latest = service.result_attempt(updated, attempts)
+    latest = decisions.result_attempt(updated, attempts)
     assert latest is not None and latest.number == 4, "the latest submitted, even when it scores less"
 
-    assert service.result_attempt(updated, [a for a in attempts if a.number == 5]) is None
+    assert decisions.result_attempt(updated, [a for a in attempts if a.number == 5]) is None
 
 
 async def test_a_settings_only_update_keeps_the_questions(engine: Engine) -> None:
