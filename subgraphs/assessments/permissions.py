@@ -74,6 +74,12 @@ def can_read_questions(
     return course is not None and course.status != "DRAFT" and course.enrolled and opened
 
 
+def questions_depend_on_course(actor: Actor, assessment: Assessment) -> bool:
+    """Whether `can_read_questions` needs the course: not for managers (always) nor for anonymous
+    callers (enrolled nowhere: never)."""
+    return actor.user_id is not None and not can_manage(actor, assessment)
+
+
 def can_see_attempt(actor: Actor, attempt: Attempt, assessment: Assessment | None) -> bool:
     """An attempt: its learner, admins, services, and the assessment's managers."""
     if actor.is_admin or actor.is_service or str(actor.user_id) == attempt.user_id:

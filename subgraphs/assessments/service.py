@@ -151,10 +151,13 @@ class AssessmentService:
             return []
         return await learner_attempts((str(assessment.id), str(actor.user_id)))
 
-    def questions(
-        self, actor: Actor, assessment: Assessment, course: CourseAccess | None
+    async def questions(
+        self, actor: Actor, assessment: Assessment, courses: Load[str, CourseAccess | None]
     ) -> list[tuple[Question, list[str]]] | None:
-        """The questions the caller may read (None: not theirs to read), each with its choices' order."""
+        """The questions the caller may read (None: not theirs to read), each with its choices' order.
+        The course is asked about only when the answer depends on it."""
+        asks = permissions.questions_depend_on_course(actor, assessment)
+        course = await courses(assessment.course_id) if asks else None
         if not permissions.can_read_questions(actor, assessment, course, now=self._clock()):
             return None
         orders = self.display_orders(actor, assessment)

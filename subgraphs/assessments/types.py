@@ -223,8 +223,9 @@ class AssessmentType:
 
     @strawberry.field(description="Questions without keys: enrolled learners, the instructor and admins.")
     async def questions(self, info: Ctx) -> list[QuestionType_] | None:
-        course = await info.context.loaders.course_access.load(self.row.course_id)
-        shown = info.context.service.questions(info.context.actor, self.row, course)
+        shown = await info.context.service.questions(
+            info.context.actor, self.row, info.context.loaders.course_access.load
+        )
         return None if shown is None else [QuestionType_.present(q, self.row, order) for q, order in shown]
 
     @strawberry.field(description="The caller's attempts at this assessment, oldest first.")

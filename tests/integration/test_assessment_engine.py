@@ -23,7 +23,8 @@ from coursegraph.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coursegraph.events import Event, Topic
 from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.events.publisher import InProcessEventBus
-from coursegraph.mongo import init_models, mongo_client
+from coursegraph.metrics import STORE_CALLS
+from coursegraph.mongo import init_models, is_ferretdb, mongo_client
 from coursegraph.security import Actor, Role
 from subgraphs.assessments import decisions, permissions, service
 from subgraphs.assessments.decisions import AssessmentDraft
@@ -70,8 +71,10 @@ class FakeCourses:
     status: str = "PUBLISHED"
     enrolled: set[str] = field(default_factory=set)
     requirements: list[tuple[str, str, bool]] = field(default_factory=list)
+    asked: int = 0  # how many times the service asked
 
     async def access(self, course_id: str, user_id: str | None) -> CourseAccess | None:
+        self.asked += 1
         if course_id != self.course_id:
             return None
         return CourseAccess(
@@ -681,6 +684,73 @@ async def test_a_settings_only_update_keeps_the_questions(engine: Engine) -> Non
 
     assert updated.score_policy is ScorePolicy.LATEST and updated.title == "Renamed"
     assert updated.questions == assessment.questions
+
+
+# --- who sees a course's assessments ---------------------------------------------------------------
+
+
+async def test_a_courses_assessments_are_listed_to_whom_may_see_its_course(engine: Engine) -> None:
+    """The service decides, whoever calls it (the router, or anyone calling the subgraph directly)."""
+    created = [await engine.create(), await engine.create()]
+    course_id = engine.courses.course_id
+    stranger = Actor(user_id=uuid.uuid4(), role=Role.LEARNER)
+    anonymous = Actor()
+
+    async def listed(actor: Actor) -> list[str]:
+        async def lookup(course_ids: list[str]) -> list[CourseAccess | None]:
+            return await engine.service.course_accesses(actor, course_ids)
+
+        (found,) = await engine.service.course_assessments(actor, [course_id], lookup)
+        return [str(a.id) for a in found]
+
+    everything = [str(a.id) for a in created]
+    for actor in (engine.learner, stranger, anonymous, engine.instructor):
+        assert await listed(actor) == everything, actor
+    engine.courses.status = "DRAFT"
+    for actor in (engine.learner, stranger, anonymous):
+        assert await listed(actor) == [], f"a draft course's assessments are its managers': {actor}"
+    engine.courses.asked = 0
+    assert await listed(engine.instructor) == everything
+    assert engine.courses.asked == 0, "whoever manages every assessment listed needs no course asked"
+
+
+# --- the state after a write ------------------------------------------------------------------------
+
+
+def store_commands() -> float:
+    """Commands this module's client has sent so far."""
+    return sum(
+        sample.value
+        for metric in STORE_CALLS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["service"] == "assessment-engine-tests"
+    )
+
+
+async def test_a_write_answers_the_state_written_without_reading_it_again(engine: Engine) -> None:
+    """Saving, submitting and editing answer the state they wrote: the reads that decide it, one write
+    (on FerretDB a guarded write is a read and a write, ADR 0010), and nothing after."""
+    write = 2 if is_ferretdb() else 1
+    assessment = await engine.create()
+    attempt = await engine.start(assessment, at(0))
+
+    before = store_commands()
+    saved = await engine.save(attempt, [SINGLE_RIGHT], at(1))
+    assert store_commands() - before == 2 + write, "the attempt and its assessment, then the write"
+    assert saved.answers == {SINGLE.id: {"option_ids": ["four"]}} and saved.version == attempt.version + 1
+
+    before = store_commands()
+    submitted = await engine.submit(attempt, [TF_RIGHT], at(2))
+    assert store_commands() - before == 2 + write
+    assert (submitted.score, submitted.version) == (2.0, attempt.version + 2)
+    assert submitted == Attempt.model_validate(await engine.raw_attempt(attempt.id)).model_copy(
+        update={"outbox": submitted.outbox, "outbox_pending": submitted.outbox_pending}
+    ), "the answer is what the store holds"
+
+    before = store_commands()
+    edited = await engine.update(assessment, AssessmentDraft(title="Renamed"), at(3))
+    assert store_commands() - before == 1 + write, "the assessment, then the write"
+    assert edited.title == "Renamed" and edited.version == assessment.version + 1
 
 
 # --- the reveal policy ------------------------------------------------------------------------------
