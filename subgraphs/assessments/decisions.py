@@ -1,4 +1,5 @@
-"""The assessments domain's decisions: pure functions, no store, no clock, no randomness of their own.
+"""The assessments domain's decisions: pure functions, no store, no clock, no randomness of their own
+(an event's envelope alone stamps its own id and time, as every event's does).
 
 Each takes the state as read (an assessment, an attempt, a learner's attempts) and whatever varies (the
 time, the grace period, new ids, a shuffle) as arguments, and answers what should be written (a
