@@ -1,7 +1,8 @@
 """The assessments subgraph's per-request DataLoaders: every reference and child list in one batch each.
 
-Each loader asks the service (never a repository), so the service's rules apply to what it answers.
-A course's assessments prime `assessment_by_id`, so their attempts' results cost no second read.
+Each loader asks the service (never a repository) and passes the caller on: the service decides what the
+caller may see, handed this request's cached course accesses so a rule and the fields around it share
+one call. A course's assessments prime `assessment_by_id`, so their attempts' results cost no second read.
 """
 
 from dataclasses import dataclass
@@ -17,7 +18,8 @@ from subgraphs.assessments.service import AssessmentService
 
 @dataclass
 class Loaders:
-    assessment_by_id: DataLoader[str, Assessment | None]  # whatever the caller may see (internal use)
+    # Unchecked: what a visible attempt or result refers to (see `AssessmentService.assessments`).
+    assessment_by_id: DataLoader[str, Assessment | None]
     visible_assessment_by_id: DataLoader[str, Assessment | None]  # those the caller may see
     assessments_by_course: DataLoader[str, list[Assessment]]
     attempt_by_id: DataLoader[str, Attempt | None]  # attempts the caller may see
@@ -33,7 +35,7 @@ def make_loaders(service: AssessmentService, actor: Actor) -> Loaders:
         return await service.assessments(ids)
 
     async def load_by_course(course_ids: list[str]) -> list[list[Assessment]]:
-        lists = await service.assessments_of_courses(course_ids)
+        lists = await service.course_assessments(actor, course_ids, course_access.load_many)
         for assessment in (a for listed in lists for a in listed):
             assessment_by_id.prime(str(assessment.id), assessment)  # their attempts' results need them
         return lists
@@ -50,11 +52,7 @@ def make_loaders(service: AssessmentService, actor: Actor) -> Loaders:
 
     async def load_visible(ids: list[str]) -> list[Assessment | None]:
         found = await assessment_by_id.load_many(ids)
-        courses = await course_access.load_many([a.course_id for a in found if a is not None])
-        access = dict(zip([a.course_id for a in found if a is not None], courses, strict=True))
-        return [
-            a if a is not None and service.may_see(actor, a, access[a.course_id]) else None for a in found
-        ]
+        return await service.visible_assessments(actor, found, course_access.load_many)
 
     assessment_by_id: DataLoader[str, Assessment | None] = DataLoader(load_fn=load_assessments)
     course_access: DataLoader[str, CourseAccess | None] = DataLoader(load_fn=load_course_accesses)

@@ -14,6 +14,9 @@ class CourseAccess:
 
 
 class CoursesPort(Protocol):
-    async def access(self, course_id: str, user_id: str) -> CourseAccess | None: ...
+    async def access(self, course_id: str, user_id: str | None) -> CourseAccess | None:
+        """A course's instructor and status, and whether the user (None: an anonymous caller, who is
+        enrolled nowhere) is enrolled; None when there is no such course."""
+        ...
 
     async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None: ...

@@ -6,20 +6,21 @@ expired attempts are the two filtered queries; MongoDB answers them from the dec
 guarded by the version read before them, and writes that carry events tell the outbox relay.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from itertools import takewhile
 from typing import Any
 
 from beanie import SortDirection
 from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
-from coursegraph.events.document_outbox import DocumentOutboxRelay, versioned_update
+from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.mongo import get_by_ids, guarded_update
 from coursegraph.pagination import Position
+from coursegraph.unit_of_work import Decision, versioned_write
 from subgraphs.assessments.models import Assessment, Attempt, AttemptStatus, CourseAssessments, attempt_id
 
-Events = Sequence[dict[str, Any]]
 # A learner's attempts are read by number, this many at a time (most learners have one or two).
 ATTEMPTS_WINDOW = 4
 
@@ -44,7 +45,13 @@ class AssessmentRepository:
     async def any_of_instructor(self, instructor_id: str) -> bool:
         return await Assessment.find_one({"instructor_id": instructor_id}) is not None
 
-    async def insert(self, assessment: Assessment) -> Assessment:
+    async def get(self, assessment_id: str) -> Assessment | None:
+        return await Assessment.find_one({"_id": ObjectId(assessment_id)})
+
+    async def insert(self, created: Decision[Assessment]) -> Assessment:
+        """Write a new assessment with its events in its outbox; answers it as written."""
+        outbox = {"outbox": list(created.events), "outbox_pending": True}
+        assessment: Assessment = created.state.model_copy(update=outbox)
         # The course's list first: if the assessment is never written, readers skip the entry.
         await guarded_update(
             CourseAssessments.get_pymongo_collection(),
@@ -57,10 +64,10 @@ class AssessmentRepository:
         self._relay.document_written(Assessment.Settings.name, assessment.id)
         return assessment
 
-    async def update(self, assessment: Assessment, fields: Mapping[str, Any], events: Events = ()) -> bool:
-        """Set `fields` (and record `events`) only if nobody changed the assessment since it was read."""
-        collection = Assessment.get_pymongo_collection()
-        return await versioned_update(self._relay, collection, assessment, fields, events)
+    async def write(self, before: Assessment, decision: Decision[Assessment]) -> bool:
+        """Write what the decision changed (with its events) only if nobody changed the assessment since
+        it was read; whether it applied."""
+        return await versioned_write(self._relay, Assessment.get_pymongo_collection(), before, decision)
 
 
 class AttemptRepository:
@@ -132,13 +139,15 @@ class AttemptRepository:
             .to_list()
         )
 
-    async def insert(self, attempt: Attempt) -> Attempt:
-        """Raises DuplicateKeyError when a concurrent start created this attempt number first."""
-        await attempt.insert()
+    async def insert(self, attempt: Attempt) -> Attempt | None:
+        """Write a new attempt; None when a concurrent start created this attempt number first."""
+        try:
+            await attempt.insert()
+        except DuplicateKeyError:
+            return None
         return attempt
 
-    async def update_open(self, attempt: Attempt, fields: Mapping[str, Any], events: Events = ()) -> bool:
-        """Change an attempt only while it is open and unchanged since read: one submit wins a race."""
-        open_ = {"status": AttemptStatus.IN_PROGRESS.value}
-        collection = Attempt.get_pymongo_collection()
-        return await versioned_update(self._relay, collection, attempt, fields, events, guard=open_)
+    async def write(self, before: Attempt, decision: Decision[Attempt]) -> bool:
+        """Write what the decision changed (with its events) only if the attempt is unchanged since read
+        (so still as open as the decision found it): of two racing submits, one writes."""
+        return await versioned_write(self._relay, Attempt.get_pymongo_collection(), before, decision)

@@ -26,19 +26,23 @@ from subgraphs.assessments.types import (
 class Query:
     @strawberry.field(description="An assessment by id (questions without keys for learners).")
     async def assessment(self, info: Ctx, id: strawberry.ID) -> AssessmentType | None:
-        info.context.actor.require_user()
-        return await AssessmentType.resolve_reference(info, id)
+        loaders = info.context.loaders
+        row = await info.context.service.assessment(
+            info.context.actor, parse_object_id(id), loaders.visible_assessment_by_id.load
+        )
+        return None if row is None else AssessmentType.from_row(row)
 
     @strawberry.field(
         description="The caller's result for an assessment, per its score policy (best or latest)."
     )
     async def assessment_result(self, info: Ctx, id: strawberry.ID) -> AssessmentResultType | None:
-        user_id = str(info.context.actor.require_user())
-        assessment = await info.context.loaders.assessment_by_id.load(parse_object_id(id))
-        if assessment is None:
-            return None
-        learner = await info.context.loaders.learner_attempts.load((str(assessment.id), user_id))
-        counted = info.context.service.counted(assessment, learner)
+        loaders = info.context.loaders
+        counted = await info.context.service.viewer_result(
+            info.context.actor,
+            parse_object_id(id),
+            loaders.assessment_by_id.load,
+            loaders.learner_attempts.load,
+        )
         return None if counted is None else await AssessmentResultType.of(info, counted)
 
 
@@ -66,7 +70,7 @@ class Mutation:
     ) -> AssessmentPayload:
         course = parse_object_id(course_id, "courseId")
         return await _assessment_payload(
-            lambda: info.context.service.create_assessment(info.context.actor, course, input.to_draft(None))
+            lambda: info.context.service.create_assessment(info.context.actor, course, input.to_draft())
         )
 
     @strawberry.mutation(description="The course's instructor or an admin: change settings or questions.")
@@ -74,11 +78,9 @@ class Mutation:
         self, info: Ctx, id: strawberry.ID, input: AssessmentInput
     ) -> AssessmentPayload:
         assessment_id = parse_object_id(id)
-        # Kept questions keep their matching pairs' right-hand ids (saved answers stay meaningful).
-        existing = await info.context.loaders.assessment_by_id.load(assessment_id)
         return await _assessment_payload(
             lambda: info.context.service.update_assessment(
-                info.context.actor, assessment_id, input.to_draft(existing)
+                info.context.actor, assessment_id, input.to_draft()
             )
         )
 

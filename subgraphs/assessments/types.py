@@ -16,7 +16,7 @@ from strawberry.types import Info
 from coursegraph.errors import BadUserInput
 from coursegraph.graphql import PAGE_SIZE, PageInfo, UserError
 from coursegraph.ids import parse_object_id
-from subgraphs.assessments import scoring, service
+from subgraphs.assessments import decisions, scoring
 from subgraphs.assessments.context import AssessmentsContext
 from subgraphs.assessments.models import (
     Assessment,
@@ -223,18 +223,17 @@ class AssessmentType:
 
     @strawberry.field(description="Questions without keys: enrolled learners, the instructor and admins.")
     async def questions(self, info: Ctx) -> list[QuestionType_] | None:
-        course = await info.context.loaders.course_access.load(self.row.course_id)
-        if not info.context.service.may_read_questions(info.context.actor, self.row, course):
-            return None
-        orders = info.context.service.display_orders(info.context.actor, self.row)
-        return [QuestionType_.present(q, self.row, orders[q.id]) for q in self.row.questions]
+        shown = await info.context.service.questions(
+            info.context.actor, self.row, info.context.loaders.course_access.load
+        )
+        return None if shown is None else [QuestionType_.present(q, self.row, order) for q, order in shown]
 
     @strawberry.field(description="The caller's attempts at this assessment, oldest first.")
     async def viewer_attempts(self, info: Ctx) -> list["AttemptType"]:
-        if info.context.actor.user_id is None:
-            return []
-        key = (str(self.row.id), str(info.context.actor.user_id))
-        return [AttemptType.from_row(r) for r in await info.context.loaders.learner_attempts.load(key)]
+        rows = await info.context.service.viewer_attempts(
+            info.context.actor, self.row, info.context.loaders.learner_attempts.load
+        )
+        return [AttemptType.from_row(r) for r in rows]
 
 
 @strawberry.type(description="How one question of a submitted attempt was scored.")
@@ -449,9 +448,9 @@ class QuestionInput:
     tolerance: float = 0.0
     pairs: list[MatchPairInput] = strawberry.field(default_factory=list)
 
-    def to_model(self, existing: dict[str, Question]) -> Question:
-        old = existing.get(str(self.id)) if self.id else None
-        old_pairs = {p.id: p.match_id for p in old.pairs} if old else {}
+    def to_model(self) -> Question:
+        """New ids where none is given; a kept question's pairs keep their right-hand ids (the edit's
+        decision sees to it, see `decisions.edit_assessment`)."""
         return Question(
             id=str(self.id) if self.id else uuid.uuid4().hex,
             type=self.type,
@@ -477,8 +476,7 @@ class QuestionInput:
                     id=str(p.id) if p.id else uuid.uuid4().hex,
                     prompt=p.prompt,
                     match=p.match,
-                    # A kept pair keeps its right-hand id, so saved answers stay meaningful.
-                    match_id=old_pairs.get(str(p.id), uuid.uuid4().hex),
+                    match_id=uuid.uuid4().hex,
                 )
                 for p in self.pairs
             ],
@@ -506,8 +504,7 @@ class AssessmentInput:
         description="Settings to unset: timeLimitSeconds, maxAttempts, availableFrom, availableUntil.",
     )
 
-    def to_draft(self, existing: Assessment | None) -> service.AssessmentDraft:
-        known = {q.id: q for q in existing.questions} if existing else {}
+    def to_draft(self) -> decisions.AssessmentDraft:
         clearable = {
             "timeLimitSeconds": "time_limit_seconds",
             "maxAttempts": "max_attempts",
@@ -517,11 +514,11 @@ class AssessmentInput:
         unknown = [name for name in self.clear if name not in clearable]
         if unknown:
             raise BadUserInput(f"Cannot clear {', '.join(unknown)}.", details={"field": "clear"})
-        return service.AssessmentDraft(
+        return decisions.AssessmentDraft(
             title=self.title,
             instructions=self.instructions,
             module_id=str(self.module_id) if self.module_id else None,
-            questions=None if self.questions is None else [q.to_model(known) for q in self.questions],
+            questions=None if self.questions is None else [q.to_model() for q in self.questions],
             passing_score=self.passing_score,
             time_limit_seconds=self.time_limit_seconds,
             max_attempts=self.max_attempts,

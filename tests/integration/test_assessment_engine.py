@@ -23,9 +23,11 @@ from coursegraph.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coursegraph.events import Event, Topic
 from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.events.publisher import InProcessEventBus
-from coursegraph.mongo import init_models, mongo_client
+from coursegraph.metrics import STORE_CALLS
+from coursegraph.mongo import init_models, is_ferretdb, mongo_client
 from coursegraph.security import Actor, Role
-from subgraphs.assessments import permissions, service
+from subgraphs.assessments import decisions, permissions, service
+from subgraphs.assessments.decisions import AssessmentDraft
 from subgraphs.assessments.models import (
     Assessment,
     Attempt,
@@ -41,7 +43,7 @@ from subgraphs.assessments.models import (
 from subgraphs.assessments.ports import CourseAccess
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.scoring import RawAnswer
-from subgraphs.assessments.service import AssessmentDraft, AssessmentService
+from subgraphs.assessments.service import AssessmentService
 
 pytestmark = pytest.mark.integration
 
@@ -69,15 +71,17 @@ class FakeCourses:
     status: str = "PUBLISHED"
     enrolled: set[str] = field(default_factory=set)
     requirements: list[tuple[str, str, bool]] = field(default_factory=list)
+    asked: int = 0  # how many times the service asked
 
-    async def access(self, course_id: str, user_id: str) -> CourseAccess | None:
+    async def access(self, course_id: str, user_id: str | None) -> CourseAccess | None:
+        self.asked += 1
         if course_id != self.course_id:
             return None
         return CourseAccess(
             course_id=course_id,
             instructor_id=self.instructor_id,
             status=self.status,
-            enrolled=user_id in self.enrolled,
+            enrolled=user_id is not None and user_id in self.enrolled,
         )
 
     async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None:
@@ -655,7 +659,7 @@ async def test_the_score_policy_picks_the_best_or_the_latest_attempt(engine: Eng
     attempts = await engine.of_learner(assessment)
     assert [(a.number, a.score) for a in attempts] == [(1, 1.0), (2, 2.0), (3, 2.0), (4, 0.0), (5, None)]
 
-    best = service.result_attempt(assessment, attempts)
+    best = decisions.result_attempt(assessment, attempts)
     assert best is not None and best.number == 2, "the best score, the earliest of equals"
 
     updated = await engine.update(
@@ -664,10 +668,10 @@ async def test_the_score_policy_picks_the_best_or_the_latest_attempt(engine: Eng
         AssessmentDraft(score_policy=ScorePolicy.LATEST, questions=assessment.questions),
         at(2000),
     )
-    latest = service.result_attempt(updated, attempts)
+    latest = decisions.result_attempt(updated, attempts)
     assert latest is not None and latest.number == 4, "the latest submitted, even when it scores less"
 
-    assert service.result_attempt(updated, [a for a in attempts if a.number == 5]) is None
+    assert decisions.result_attempt(updated, [a for a in attempts if a.number == 5]) is None
 
 
 async def test_a_settings_only_update_keeps_the_questions(engine: Engine) -> None:
@@ -680,6 +684,73 @@ async def test_a_settings_only_update_keeps_the_questions(engine: Engine) -> Non
 
     assert updated.score_policy is ScorePolicy.LATEST and updated.title == "Renamed"
     assert updated.questions == assessment.questions
+
+
+# --- who sees a course's assessments ---------------------------------------------------------------
+
+
+async def test_a_courses_assessments_are_listed_to_whom_may_see_its_course(engine: Engine) -> None:
+    """The service decides, whoever calls it (the router, or anyone calling the subgraph directly)."""
+    created = [await engine.create(), await engine.create()]
+    course_id = engine.courses.course_id
+    stranger = Actor(user_id=uuid.uuid4(), role=Role.LEARNER)
+    anonymous = Actor()
+
+    async def listed(actor: Actor) -> list[str]:
+        async def lookup(course_ids: list[str]) -> list[CourseAccess | None]:
+            return await engine.service.course_accesses(actor, course_ids)
+
+        (found,) = await engine.service.course_assessments(actor, [course_id], lookup)
+        return [str(a.id) for a in found]
+
+    everything = [str(a.id) for a in created]
+    for actor in (engine.learner, stranger, anonymous, engine.instructor):
+        assert await listed(actor) == everything, actor
+    engine.courses.status = "DRAFT"
+    for actor in (engine.learner, stranger, anonymous):
+        assert await listed(actor) == [], f"a draft course's assessments are its managers': {actor}"
+    engine.courses.asked = 0
+    assert await listed(engine.instructor) == everything
+    assert engine.courses.asked == 0, "whoever manages every assessment listed needs no course asked"
+
+
+# --- the state after a write ------------------------------------------------------------------------
+
+
+def store_commands() -> float:
+    """Commands this module's client has sent so far."""
+    return sum(
+        sample.value
+        for metric in STORE_CALLS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["service"] == "assessment-engine-tests"
+    )
+
+
+async def test_a_write_answers_the_state_written_without_reading_it_again(engine: Engine) -> None:
+    """Saving, submitting and editing answer the state they wrote: the reads that decide it, one write
+    (on FerretDB a guarded write is a read and a write, ADR 0010), and nothing after."""
+    write = 2 if is_ferretdb() else 1
+    assessment = await engine.create()
+    attempt = await engine.start(assessment, at(0))
+
+    before = store_commands()
+    saved = await engine.save(attempt, [SINGLE_RIGHT], at(1))
+    assert store_commands() - before == 2 + write, "the attempt and its assessment, then the write"
+    assert saved.answers == {SINGLE.id: {"option_ids": ["four"]}} and saved.version == attempt.version + 1
+
+    before = store_commands()
+    submitted = await engine.submit(attempt, [TF_RIGHT], at(2))
+    assert store_commands() - before == 2 + write
+    assert (submitted.score, submitted.version) == (2.0, attempt.version + 2)
+    assert submitted == Attempt.model_validate(await engine.raw_attempt(attempt.id)).model_copy(
+        update={"outbox": submitted.outbox, "outbox_pending": submitted.outbox_pending}
+    ), "the answer is what the store holds"
+
+    before = store_commands()
+    edited = await engine.update(assessment, AssessmentDraft(title="Renamed"), at(3))
+    assert store_commands() - before == 1 + write, "the assessment, then the write"
+    assert edited.title == "Renamed" and edited.version == assessment.version + 1
 
 
 # --- the reveal policy ------------------------------------------------------------------------------
