@@ -17,7 +17,9 @@ from typing import Any
 
 from bson import ObjectId
 
+from coursegraph.codes import FieldCode, Reason
 from coursegraph.errors import Conflict, FieldError, ValidationFailed
+from coursegraph.limits import QUESTIONS_MAX
 from coursegraph.security import Actor
 from coursegraph.text import is_text
 from coursegraph.unit_of_work import Decision
@@ -34,18 +36,9 @@ from subgraphs.assessments.models import (
     attempt_id,
 )
 
-# details.reason of the refusals decided here (kept as the API has always spelled them).
-NOT_YET_AVAILABLE = "NOT_YET_AVAILABLE"
-CLOSED = "CLOSED"
-NO_QUESTIONS = "NO_QUESTIONS"
-ATTEMPTS_EXHAUSTED = "ATTEMPTS_EXHAUSTED"
-ALREADY_SUBMITTED = "ALREADY_SUBMITTED"
-TIME_UP = "TIME_UP"
-
 # Limits of what an author writes (a question's own limits are in `scoring`).
 TITLE_MAX = 200
 INSTRUCTIONS_MAX = 10_000
-QUESTIONS_MAX = 200
 ATTEMPTS_MAX = 100
 TIME_LIMIT_MAX = 7 * 24 * 3600
 
@@ -96,33 +89,41 @@ def validate(values: dict[str, Any]) -> list[FieldError]:
     errors: list[FieldError] = []
     title = values.get("title")
     if title is not None and not 1 <= len(title.strip()) <= TITLE_MAX:
-        errors.append(FieldError("title", "INVALID", f"Title must be 1 to {TITLE_MAX} characters."))
+        errors.append(FieldError("title", FieldCode.INVALID, f"Title must be 1 to {TITLE_MAX} characters."))
     elif title is not None and not is_text(title):
-        errors.append(FieldError("title", "INVALID", "Title must be valid Unicode text."))
+        errors.append(FieldError("title", FieldCode.INVALID, "Title must be valid Unicode text."))
     instructions = values.get("instructions") or ""
     if len(instructions) > INSTRUCTIONS_MAX:
-        errors.append(FieldError("instructions", "TOO_LONG", f"At most {INSTRUCTIONS_MAX} characters."))
+        errors.append(
+            FieldError("instructions", FieldCode.TOO_LONG, f"At most {INSTRUCTIONS_MAX} characters.")
+        )
     elif not is_text(instructions):
-        errors.append(FieldError("instructions", "INVALID", "Instructions must be valid Unicode text."))
+        errors.append(
+            FieldError("instructions", FieldCode.INVALID, "Instructions must be valid Unicode text.")
+        )
     passing = values.get("passing_score")
     if passing is not None and not (math.isfinite(passing) and 0 <= passing <= 100):
-        errors.append(FieldError("passingScore", "INVALID", "Passing score is a percentage, 0 to 100."))
+        errors.append(
+            FieldError("passingScore", FieldCode.INVALID, "Passing score is a percentage, 0 to 100.")
+        )
     limit = values.get("time_limit_seconds")
     if limit is not None and not 1 <= limit <= TIME_LIMIT_MAX:
-        errors.append(FieldError("timeLimitSeconds", "INVALID", "Time limit is 1 second to 7 days."))
+        errors.append(FieldError("timeLimitSeconds", FieldCode.INVALID, "Time limit is 1 second to 7 days."))
     attempts = values.get("max_attempts")
     if attempts is not None and not 1 <= attempts <= ATTEMPTS_MAX:
-        errors.append(FieldError("maxAttempts", "INVALID", f"Max attempts is 1 to {ATTEMPTS_MAX}."))
+        errors.append(FieldError("maxAttempts", FieldCode.INVALID, f"Max attempts is 1 to {ATTEMPTS_MAX}."))
     start, end = values.get("available_from"), values.get("available_until")
     if start is not None and end is not None and end <= start:
-        errors.append(FieldError("availableUntil", "INVALID", "The window must end after it starts."))
+        errors.append(FieldError("availableUntil", FieldCode.INVALID, "The window must end after it starts."))
     questions: list[Question] = values.get("questions") or []
     if len(questions) > QUESTIONS_MAX:
-        errors.append(FieldError("questions", "TOO_MANY", f"At most {QUESTIONS_MAX} questions."))
+        errors.append(FieldError("questions", FieldCode.TOO_MANY, f"At most {QUESTIONS_MAX} questions."))
     seen: set[str] = set()
     for index, question in enumerate(questions):
         if question.id in seen:
-            errors.append(FieldError(f"questions.{index}.id", "DUPLICATE", "Question ids must be unique."))
+            errors.append(
+                FieldError(f"questions.{index}.id", FieldCode.DUPLICATE, "Question ids must be unique.")
+            )
         seen.add(question.id)
         errors += scoring.validate_question(question, f"questions.{index}")
     return errors
@@ -215,11 +216,11 @@ def deadline_passed(attempt: Attempt, now: datetime, grace: timedelta) -> bool:
 def require_open(assessment: Assessment, now: datetime) -> None:
     """Refuse a start outside the availability window, or of an assessment with no questions yet."""
     if assessment.available_from is not None and now < assessment.available_from:
-        raise Conflict("This assessment is not open yet.", details={"reason": NOT_YET_AVAILABLE})
+        raise Conflict("This assessment is not open yet.", details={"reason": Reason.NOT_YET_AVAILABLE})
     if assessment.available_until is not None and now > assessment.available_until:
-        raise Conflict("This assessment has closed.", details={"reason": CLOSED})
+        raise Conflict("This assessment has closed.", details={"reason": Reason.CLOSED})
     if not assessment.questions:
-        raise Conflict("This assessment has no questions yet.", details={"reason": NO_QUESTIONS})
+        raise Conflict("This assessment has no questions yet.", details={"reason": Reason.NO_QUESTIONS})
 
 
 def open_attempt(attempts: Sequence[Attempt]) -> Attempt | None:
@@ -238,7 +239,7 @@ def next_attempt(
     """The learner's next attempt (none of `attempts` is open), or ATTEMPTS_EXHAUSTED; every attempt
     counts towards the limit. Its deadline is set now, by the server; its order is fixed for it."""
     if assessment.max_attempts is not None and len(attempts) >= assessment.max_attempts:
-        raise Conflict("No attempts left for this assessment.", details={"reason": ATTEMPTS_EXHAUSTED})
+        raise Conflict("No attempts left for this assessment.", details={"reason": Reason.ATTEMPTS_EXHAUSTED})
     question_order, option_orders = presentation_order(assessment, shuffle)
     limit = assessment.time_limit_seconds
     number = len(attempts) + 1
@@ -292,10 +293,12 @@ def parse_answers(assessment: Assessment, answers: Sequence[tuple[str, scoring.R
         where = f"answers.{index}"
         question = questions.get(question_id)
         if question is None:
-            errors.append(FieldError(f"{where}.questionId", "UNKNOWN_QUESTION", "No such question here."))
+            errors.append(
+                FieldError(f"{where}.questionId", FieldCode.UNKNOWN_QUESTION, "No such question here.")
+            )
             continue
         if question_id in parsed:
-            errors.append(FieldError(f"{where}.questionId", "DUPLICATE", "One answer per question."))
+            errors.append(FieldError(f"{where}.questionId", FieldCode.DUPLICATE, "One answer per question."))
             continue
         try:
             parsed[question_id] = scoring.parse_answer(question, _with_pair_ids(question, raw, where), where)
@@ -317,7 +320,7 @@ def _with_pair_ids(question: Question, raw: scoring.RawAnswer, where: str) -> sc
     pair_of = {pair.match_id: pair.id for pair in question.pairs}
     unknown = [right for _, right in raw.pairs if right not in pair_of]
     if unknown:
-        raise ValidationFailed([FieldError(where, "UNKNOWN_ID", "Not a choice of this question.")])
+        raise ValidationFailed([FieldError(where, FieldCode.UNKNOWN_ID, "Not a choice of this question.")])
     return dataclasses.replace(raw, pairs=[(left, pair_of[right]) for left, right in raw.pairs])
 
 
@@ -388,7 +391,7 @@ def save_answers(
     as it stood instead, without them: the caller answers TIME_UP once that is written (`saved`).
     """
     if attempt.status is AttemptStatus.SUBMITTED:
-        raise Conflict("This attempt has been submitted.", details={"reason": ALREADY_SUBMITTED})
+        raise Conflict("This attempt has been submitted.", details={"reason": Reason.ALREADY_SUBMITTED})
     if deadline_passed(attempt, now, grace):
         return close(assessment, attempt, {}, now=now, by_deadline=True)
     if not answers:
@@ -399,7 +402,9 @@ def save_answers(
 def saved(attempt: Attempt) -> Attempt:
     """What a save answers once written: the open attempt, or TIME_UP when the save closed it."""
     if attempt.status is AttemptStatus.SUBMITTED:
-        raise Conflict("Time is up: the attempt was submitted as it stood.", details={"reason": TIME_UP})
+        raise Conflict(
+            "Time is up: the attempt was submitted as it stood.", details={"reason": Reason.TIME_UP}
+        )
     return attempt
 
 

@@ -21,6 +21,7 @@ from typing import TypeVar
 from bson import ObjectId
 
 from coursegraph.clock import Clock
+from coursegraph.codes import FieldCode
 from coursegraph.errors import Conflict, CourseGraphError, FieldError, NotFound, ValidationFailed
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor
@@ -204,7 +205,7 @@ class AssessmentService:
         instructor = permissions.attempts_scope(actor, user_id, authors_assessments=authors)
         if start is not None and not ObjectId.is_valid(start.id):
             raise ValidationFailed(
-                [FieldError("after", "INVALID", "`after` is not a cursor this API returned.")]
+                [FieldError("after", FieldCode.INVALID, "`after` is not a cursor this API returned.")]
             )
         rows = await self._attempts.of_user(user_id, instructor_id=instructor, after=start, limit=first + 1)
         items = [(encode_cursor(Position(a.started_at, str(a.id))), a) for a in rows[:first]]

@@ -16,6 +16,7 @@ from beanie import init_beanie
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
+from coursegraph.codes import Reason
 from coursegraph.errors import Conflict, ValidationFailed
 from coursegraph.security import Actor, Role
 from coursegraph.unit_of_work import Decision, change, changed_fields
@@ -227,15 +228,15 @@ def test_a_start_is_refused_outside_the_window_or_without_questions() -> None:
     windowed = make_assessment(available_from=opens, available_until=closes)
     with pytest.raises(Conflict) as early:
         decisions.require_open(windowed, opens - timedelta(milliseconds=1))
-    assert reason(early) == decisions.NOT_YET_AVAILABLE
+    assert reason(early) == Reason.NOT_YET_AVAILABLE
     with pytest.raises(Conflict) as late:
         decisions.require_open(windowed, closes + timedelta(milliseconds=1))
-    assert reason(late) == decisions.CLOSED
+    assert reason(late) == Reason.CLOSED
     decisions.require_open(windowed, opens)  # both ends are inside the window
     decisions.require_open(windowed, closes)
     with pytest.raises(Conflict) as empty:
         decisions.require_open(make_assessment(questions=[]), T0)
-    assert reason(empty) == decisions.NO_QUESTIONS
+    assert reason(empty) == Reason.NO_QUESTIONS
 
 
 def test_the_next_attempt_is_numbered_timed_and_ordered_once() -> None:
@@ -263,7 +264,7 @@ def test_every_attempt_counts_towards_the_limit() -> None:
     used = [submitted(assessment, 1), submitted(assessment, 2)]
     with pytest.raises(Conflict) as refused:
         decisions.next_attempt(assessment, used, user_id="learner", now=T0, shuffle=reverse)
-    assert reason(refused) == decisions.ATTEMPTS_EXHAUSTED
+    assert reason(refused) == Reason.ATTEMPTS_EXHAUSTED
     assert (
         decisions.next_attempt(assessment, used[:1], user_id="learner", now=T0, shuffle=reverse).number == 2
     )
@@ -309,11 +310,11 @@ def test_saving_past_deadline_and_grace_closes_the_attempt_as_it_stood_then_time
     assert event_types(closed) == ["ASSESSMENT_SUBMITTED", "ASSESSMENT_COMPLETED"]
     with pytest.raises(Conflict) as time_up:
         decisions.saved(closed.state)
-    assert reason(time_up) == decisions.TIME_UP
+    assert reason(time_up) == Reason.TIME_UP
 
     with pytest.raises(Conflict) as again:
         decisions.save_answers(assessment, closed.state, {"q-tf": {"value": True}}, now=late, grace=GRACE)
-    assert reason(again) == decisions.ALREADY_SUBMITTED
+    assert reason(again) == Reason.ALREADY_SUBMITTED
 
 
 @pytest.mark.parametrize(("after_deadline", "counts"), [(0.0, True), (10.0, True), (10.001, False)])

@@ -233,22 +233,17 @@ errors.append(FieldError("title", FieldCode.TOO_LONG, "Too long."))
 
 def test_the_services_enforce_the_limits_rest_compat_states() -> None:
     from coursegraph import pagination
+    from subgraphs.assessments import decisions as assessments
     from subgraphs.assessments import scoring
-    from subgraphs.assessments import service as assessments
     from subgraphs.courses import decisions as courses
 
     assert pagination.page_size(limits.PAGE_MAX) == limits.PAGE_MAX
     with pytest.raises(BadUserInput):
         pagination.page_size(limits.PAGE_MAX + 1)
-    enforced = {
-        "TITLE_MAX": courses.TITLE_MAX,
-        "DESCRIPTION_MAX": courses.DESCRIPTION_MAX,
-        "CONTENT_MAX": courses.CONTENT_MAX,
-        "URL_MAX": courses.URL_MAX,
-        "MODULES_MAX": courses.MODULES_MAX,
-        "LESSONS_MAX": courses.LESSONS_MAX,
-        "SEARCH_MAX": courses.SEARCH_MAX,
-        "QUESTIONS_MAX": assessments.QUESTIONS_MAX,
+    courses_limits = ("TITLE_MAX", "DESCRIPTION_MAX", "CONTENT_MAX", "URL_MAX", "MODULES_MAX", "LESSONS_MAX")
+    enforced = {name: getattr(courses, name) for name in (*courses_limits, "SEARCH_MAX")}
+    enforced |= {
+        "QUESTIONS_MAX": getattr(assessments, "QUESTIONS_MAX"),  # noqa: B009 (imported there, not declared)
         "ITEMS_MAX": scoring.ITEMS_MAX,
         "ANSWER_TEXT_MAX": scoring.ANSWER_TEXT_MAX,
     }

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
+from coursegraph import limits
 from coursegraph.errors import Conflict, NotFound, ValidationFailed
 from coursegraph.unit_of_work import Decision, changed_fields
 from subgraphs.courses import decisions
@@ -205,4 +206,4 @@ def test_a_completed_enrollment_is_not_completed_again() -> None:
 def test_search_text_is_literal_and_bounded() -> None:
     assert decisions.clean_search("  (A+)+$ ") == "(a+)+$"
     with pytest.raises(ValidationFailed):
-        decisions.clean_search("x" * (decisions.SEARCH_MAX + 1))
+        decisions.clean_search("x" * (limits.SEARCH_MAX + 1))
