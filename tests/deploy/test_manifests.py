@@ -126,7 +126,7 @@ def test_the_schemas_are_vendored() -> None:
     assert (
         header.startswith("# from kubernetes_validate-") and f"/v{KUBERNETES_VERSION}-local-strict/" in header
     )
-    recorded = dict(reversed(line.split("  ")) for line in lines)
+    recorded = {name: digest for digest, name in (line.split("  ") for line in lines)}
     assert set(recorded) == {p.name for p in schemas.glob("*.json")}, "every file recorded, and only those"
     for name, digest in recorded.items():
         assert hashlib.sha256((schemas / name).read_bytes()).hexdigest() == digest, f"{name} was changed"
