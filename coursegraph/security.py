@@ -23,7 +23,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-# What each role may do, shown to clients by `User.roles` and checked by services.
+# What each role may do, in words: shown to clients by `User.roles` and the sign-in payloads. Nothing
+# checks these strings; each domain's `permissions` module decides from the actor's role and ownership,
+# called by its service.
 PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.LEARNER: (
         "profile:read:self",

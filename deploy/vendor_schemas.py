@@ -1,6 +1,8 @@
 """Refresh deploy/schemas: the Kubernetes JSON schemas kubeconform validates the manifests against,
 taken from PyPI's kubernetes-validate (strict variants: unknown fields are errors). Only the kinds the
-manifests use are kept, with the definitions they refer to (their references made relative).
+manifests use are kept, with the definitions they refer to (their references made relative). SHA256SUMS
+beside them records the wheel they came from (its name and PyPI's SHA-256) and each file's SHA-256
+(`sha256sum -c SHA256SUMS` checks them; so does tests/deploy).
 
     uv run python deploy/vendor_schemas.py
 """
@@ -27,6 +29,7 @@ KINDS = [
     "service-v1",
 ]
 TARGET = Path(__file__).with_name("schemas") / f"{KUBERNETES}-local-strict"
+SUMS = "SHA256SUMS"
 
 
 def main() -> None:
@@ -46,13 +49,16 @@ def main() -> None:
     source = f"kubernetes_validate/kubernetes-json-schema/{KUBERNETES}-local-strict"
     shutil.rmtree(TARGET, ignore_errors=True)
     TARGET.mkdir(parents=True)
+    sums = [f"# from {wanted} (sha256 {wheel['hashes']['sha256']}), {source}/"]
     for name in ["_definitions", *KINDS]:
         schema = json.loads(archive.read(f"{source}/{name}.json"))
         # Its `$id`s and references are rooted at https://kubernetes.io/api/; kubeconform must resolve
         # them among these files, offline: no `$id`, references relative to the file.
         schema.pop("$id", None)
-        text = json.dumps(schema, indent=1).replace('"/api/_definitions.json#', '"_definitions.json#')
-        (TARGET / f"{name}.json").write_text(text + "\n")
+        text = json.dumps(schema, indent=1).replace('"/api/_definitions.json#', '"_definitions.json#') + "\n"
+        (TARGET / f"{name}.json").write_text(text)
+        sums.append(f"{hashlib.sha256(text.encode()).hexdigest()}  {name}.json")
+    (TARGET / SUMS).write_text("\n".join(sums) + "\n")
     print(f"wrote {len(KINDS) + 1} schemas to {TARGET}")
 
 

@@ -19,8 +19,9 @@ from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from coursegraph.tasks import Periodic
-from subgraphs.users.context import UsersContext, make_loaders
+from subgraphs.users.context import UsersContext
 from subgraphs.users.housekeeping import Housekeeping
+from subgraphs.users.loaders import make_loaders
 from subgraphs.users.models import outbox
 from subgraphs.users.schema import schema
 
@@ -80,7 +81,13 @@ def create_app(settings: UsersSettings | None = None, publisher: EventPublisher 
             await engine.dispose()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> UsersContext:
-        return UsersContext(actor=actor, sessions=sessions, relay=relay, loaders=make_loaders(read_sessions))
+        return UsersContext(
+            actor=actor,
+            sessions=sessions,
+            read_sessions=read_sessions,
+            relay=relay,
+            loaders=make_loaders(read_sessions, actor),
+        )
 
     async def database() -> None:
         async with engine.connect() as connection:

@@ -11,6 +11,11 @@ def check_may_see_profile(actor: Actor) -> None:
         raise Unauthenticated("Sign in to see profiles.")
 
 
+def check_may_look_up(actor: Actor) -> None:
+    """`user(id)`: signed-in callers (references from other subgraphs need no sign-in: names are public)."""
+    actor.require_user()
+
+
 def may_see_private(actor: Actor, user: User) -> bool:
     """Email and sign-in provider: the user themself, admins and services."""
     return actor.is_admin or actor.is_service or actor.user_id == user.id

@@ -28,9 +28,9 @@ Ctx = Info[UsersContext, None]
 class Query:
     @strawberry.field(description="A user by id; null when there is none.")
     async def user(self, info: Ctx, id: strawberry.ID) -> UserType | None:
-        info.context.actor.require_user()
-        row = await info.context.loaders.user_by_id.load(parse_uuid(id))
-        return None if row is None else UserType.from_row(row)
+        async with info.context.read_sessions() as session:
+            profile = await service.profile(session, info.context.actor, parse_uuid(id))
+        return None if profile is None else UserType.of(profile)
 
     @strawberry.federation.field(inaccessible=True)
     async def mail_recipients(self, info: Ctx, ids: list[strawberry.ID]) -> list[MailRecipient]:
@@ -42,11 +42,8 @@ class Query:
 
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Ctx) -> UserType:
-        user_id = info.context.actor.require_user()
-        row = await info.context.loaders.user_by_id.load(user_id)
-        if row is None:
-            raise Unauthenticated("The account of this token no longer exists.")
-        return UserType.from_row(row)
+        async with info.context.read_sessions() as session:
+            return UserType.of(await service.me(session, info.context.actor))
 
 
 @strawberry.type
@@ -58,7 +55,7 @@ class Mutation:
         user_id = parse_uuid(id)
         try:
             async with info.context.transaction() as session:
-                row = await service.update_user(
+                profile = await service.update_user(
                     session,
                     info.context.actor,
                     user_id,
@@ -67,7 +64,7 @@ class Mutation:
                 )
         except ValidationFailed as exc:
             return UpdateUserPayload(user=None, errors=[UserError.from_field_error(e) for e in exc.errors])
-        return UpdateUserPayload(user=UserType.from_row(row), errors=[])
+        return UpdateUserPayload(user=UserType.of(profile), errors=[])
 
     @strawberry.federation.mutation(name="upsertOAuthUser", inaccessible=True)
     async def upsert_oauth_user(self, info: Ctx, input: OAuthIdentityInput) -> UserType:
@@ -80,22 +77,22 @@ class Mutation:
             bootstrap_admin=input.bootstrap_admin,
         )
         async with info.context.transaction() as session:
-            row = await service.upsert_oauth_user(session, info.context.actor, identity)
-        return UserType.from_row(row)
+            profile = await service.upsert_oauth_user(session, info.context.actor, identity)
+        return UserType.of(profile)
 
     @strawberry.federation.mutation(inaccessible=True)
     async def issue_refresh_token(
         self, info: Ctx, user_id: strawberry.ID, token_hash: str, expires_at: datetime
     ) -> RefreshGrant:
         async with info.context.transaction() as session:
-            row, family_id = await service.issue_refresh_token(
+            profile, family_id = await service.issue_refresh_token(
                 session,
                 info.context.actor,
                 user_id=parse_uuid(user_id, "userId"),
                 token_hash=token_hash,
                 expires_at=expires_at,
             )
-        return RefreshGrant(user=UserType.from_row(row), family_id=strawberry.ID(str(family_id)))
+        return RefreshGrant(user=UserType.of(profile), family_id=strawberry.ID(str(family_id)))
 
     @strawberry.federation.mutation(inaccessible=True)
     async def rotate_refresh_token(
@@ -113,9 +110,7 @@ class Mutation:
         if rotation.user is None or rotation.family_id is None:
             message, reason = _ROTATION_REFUSALS[rotation.status]
             raise Unauthenticated(message, details={"reason": reason})
-        return RefreshGrant(
-            user=UserType.from_row(rotation.user), family_id=strawberry.ID(str(rotation.family_id))
-        )
+        return RefreshGrant(user=UserType.of(rotation.user), family_id=strawberry.ID(str(rotation.family_id)))
 
     @strawberry.federation.mutation(inaccessible=True)
     async def revoke_refresh_token(self, info: Ctx, token_hash: str) -> bool:

@@ -2,6 +2,8 @@
 
 Every function takes the session of the caller's transaction (opened at the edge, one per mutation) and
 the acting user, and reaches the store through the repositories it builds on that session; none commits.
+Every rule is decided here, through `permissions`: a user goes out as a `Profile`, which shows its caller
+only what they may see.
 """
 
 import unicodedata
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursegraph.clock import utc_now
 from coursegraph.codes import FieldCode
-from coursegraph.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from coursegraph.errors import FieldError, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from coursegraph.security import Actor, Role
 from coursegraph.text import is_text
 from subgraphs.users import permissions
@@ -63,9 +65,46 @@ def clean_email(email: str) -> str:
         ) from exc
 
 
-async def get_users(session: AsyncSession, user_ids: list[uuid.UUID]) -> list[User | None]:
+@dataclass(frozen=True)
+class Profile:
+    """A user as one caller sees them: their name is public; the rest shows as `permissions` says."""
+
+    user: User
+    actor: Actor
+
+    @property
+    def email(self) -> str | None:
+        return self.user.email if permissions.may_see_private(self.actor, self.user) else None
+
+    @property
+    def provider(self) -> str | None:
+        return self.user.provider if permissions.may_see_private(self.actor, self.user) else None
+
+    def role(self) -> Role:
+        """UNAUTHENTICATED for callers who may not see roles (asked only when the field is)."""
+        permissions.check_may_see_profile(self.actor)
+        return Role(self.user.role)
+
+
+async def profiles(session: AsyncSession, actor: Actor, user_ids: list[uuid.UUID]) -> list[Profile | None]:
+    """Users by id, in one query (references from other subgraphs: their names are public)."""
     found = await UserRepository(session).get_many(user_ids)
-    return [found.get(user_id) for user_id in user_ids]
+    return [None if (user := found.get(user_id)) is None else Profile(user, actor) for user_id in user_ids]
+
+
+async def profile(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> Profile | None:
+    """A user looked up by id: signed-in callers and services only."""
+    permissions.check_may_look_up(actor)
+    user = await UserRepository(session).get(user_id)
+    return None if user is None else Profile(user, actor)
+
+
+async def me(session: AsyncSession, actor: Actor) -> Profile:
+    """The signed-in user."""
+    user = await UserRepository(session).get(actor.require_user())
+    if user is None:
+        raise Unauthenticated("The account of this token no longer exists.")
+    return Profile(user, actor)
 
 
 async def mail_recipients(session: AsyncSession, actor: Actor, user_ids: list[uuid.UUID]) -> list[User]:
@@ -86,7 +125,7 @@ async def update_user(
     *,
     name: str | None,
     role: Role | None,
-) -> User:
+) -> Profile:
     actor.require_user()
     repo = UserRepository(session)
     user = await repo.get(user_id, for_update=True)
@@ -107,7 +146,7 @@ async def update_user(
     if role is not None and role.value != user.role:
         await _change_role(repo, user, role, changed_by=str(actor.user_id), at=now)
     await repo.flush()
-    return user
+    return Profile(user, actor)
 
 
 async def _change_role(
@@ -134,7 +173,7 @@ class OAuthIdentity:
     bootstrap_admin: bool = False
 
 
-async def upsert_oauth_user(session: AsyncSession, actor: Actor, identity: OAuthIdentity) -> User:
+async def upsert_oauth_user(session: AsyncSession, actor: Actor, identity: OAuthIdentity) -> Profile:
     """Find the account of a provider identity, link it by verified email, or register a new user."""
     actor.require_service(AUTH)
     repo = UserRepository(session)
@@ -186,7 +225,7 @@ async def upsert_oauth_user(session: AsyncSession, actor: Actor, identity: OAuth
     if identity.bootstrap_admin and user.role != Role.ADMIN.value:
         await _change_role(repo, user, Role.ADMIN, changed_by="admin-allow-list", at=now)
     await repo.flush()
-    return user
+    return Profile(user, actor)
 
 
 class RotationStatus(StrEnum):
@@ -200,7 +239,7 @@ class RotationStatus(StrEnum):
 @dataclass(frozen=True)
 class Rotation:
     status: RotationStatus
-    user: User | None = None
+    user: Profile | None = None
     family_id: uuid.UUID | None = None
 
 
@@ -211,7 +250,7 @@ async def issue_refresh_token(
     user_id: uuid.UUID,
     token_hash: str,
     expires_at: datetime,
-) -> tuple[User, uuid.UUID]:
+) -> tuple[Profile, uuid.UUID]:
     """Start a new family (one sign-in) with its first token."""
     actor.require_service(AUTH)
     repo, users = RefreshTokenRepository(session), UserRepository(session)
@@ -224,7 +263,7 @@ async def issue_refresh_token(
     await repo.session.flush()
     repo.add(RefreshToken(family_id=family.id, token_hash=token_hash, issued_at=now, expires_at=expires_at))
     await repo.session.flush()
-    return user, family.id
+    return Profile(user, actor), family.id
 
 
 async def rotate_refresh_token(
@@ -260,7 +299,7 @@ async def rotate_refresh_token(
         RefreshToken(family_id=family.id, token_hash=new_token_hash, issued_at=now, expires_at=expires_at)
     )
     await repo.session.flush()
-    return Rotation(RotationStatus.ROTATED, user=user, family_id=family.id)
+    return Rotation(RotationStatus.ROTATED, user=Profile(user, actor), family_id=family.id)
 
 
 async def revoke_refresh_family(session: AsyncSession, actor: Actor, *, token_hash: str) -> bool:

@@ -9,9 +9,9 @@ from strawberry.types import Info
 from coursegraph.graphql import UserError
 from coursegraph.ids import parse_uuid
 from coursegraph.security import PERMISSIONS, Role
-from subgraphs.users import permissions
 from subgraphs.users.context import UsersContext
 from subgraphs.users.models import User as UserRow
+from subgraphs.users.service import Profile
 
 RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do in CourseGraph.")
 
@@ -36,50 +36,50 @@ class MailRecipient:
 
 @strawberry.federation.type(keys=["id"], name="User", description="A person using CourseGraph.")
 class UserType:
+    """A user as the service showed them to this request's caller (`Profile` decides what shows)."""
+
     id: strawberry.ID
     # Shareable: the auth subgraph returns these of the signed-in user in its sign-in payloads.
     name: str = strawberry.federation.field(shareable=True, description="Public (the catalog shows it).")
-    row: strawberry.Private[UserRow]
+    profile: strawberry.Private[Profile]
 
     @classmethod
-    def from_row(cls, row: UserRow) -> Self:
-        return cls(id=strawberry.ID(str(row.id)), name=row.name, row=row)
+    def of(cls, profile: Profile) -> Self:
+        return cls(id=strawberry.ID(str(profile.user.id)), name=profile.user.name, profile=profile)
 
     @classmethod
     async def resolve_reference(cls, info: Info[UsersContext, None], id: strawberry.ID) -> Self | None:
         # Batched: a list of N users from another subgraph is one query here.
-        row = await info.context.loaders.user_by_id.load(parse_uuid(id))
-        return None if row is None else cls.from_row(row)
+        profile = await info.context.loaders.user_by_id.load(parse_uuid(id))
+        return None if profile is None else cls.of(profile)
 
     @strawberry.federation.field(shareable=True, description="Signed-in callers only.")
-    def role(self, info: Info[UsersContext, None]) -> RoleEnum:  # type: ignore[valid-type]
-        permissions.check_may_see_profile(info.context.actor)
-        return Role(self.row.role)
+    def role(self) -> RoleEnum:  # type: ignore[valid-type]
+        return self.profile.role()
 
     @strawberry.field
     def created_at(self) -> datetime:
-        return self.row.created_at
+        return self.profile.user.created_at
 
     @strawberry.field
     def updated_at(self) -> datetime:
-        return self.row.updated_at
+        return self.profile.user.updated_at
 
     @strawberry.federation.field(
         shareable=True, description="Visible to the user themself and to admins; null for others."
     )
-    def email(self, info: Info[UsersContext, None]) -> str | None:
-        return self.row.email if permissions.may_see_private(info.context.actor, self.row) else None
+    def email(self) -> str | None:
+        return self.profile.email
 
     @strawberry.field(description="The provider the account registered with; self and admins only.")
-    def provider(self, info: Info[UsersContext, None]) -> str | None:
-        return self.row.provider if permissions.may_see_private(info.context.actor, self.row) else None
+    def provider(self) -> str | None:
+        return self.profile.provider
 
     @strawberry.federation.field(
         shareable=True, description="The user's role and the permissions it grants; signed-in callers only."
     )
-    def roles(self, info: Info[UsersContext, None]) -> UserRoles:
-        permissions.check_may_see_profile(info.context.actor)
-        role = Role(self.row.role)
+    def roles(self) -> UserRoles:
+        role = self.profile.role()
         return UserRoles(role=role, permissions=list(PERMISSIONS[role]))
 
 

@@ -3,12 +3,21 @@ the deployment policy; and the checks catch what they are for (an invalid field,
 limit, an exposed subgraph, an inlined secret)."""
 
 import copy
+import hashlib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from coursegraph_cli.deploy import OVERLAYS, Resource, policy_problems, render, resources, schema_problems
+from coursegraph_cli.deploy import (
+    KUBERNETES_VERSION,
+    OVERLAYS,
+    Resource,
+    policy_problems,
+    render,
+    resources,
+    schema_problems,
+)
 
 pytestmark = pytest.mark.deploy
 
@@ -108,8 +117,28 @@ def test_the_policy_check_fails_on_each_breach(what: str, expected: str) -> None
 
 
 def test_the_schemas_are_vendored() -> None:
-    schemas = Path(__file__).resolve().parents[2] / "deploy" / "schemas" / "v1.33.0-local-strict"
-    assert (schemas / "_definitions.json").is_file() and (schemas / "deployment-apps-v1.json").is_file()
+    """The schemas are those deploy/vendor_schemas.py took from kubernetes-validate (the checksums it
+    recorded), and each kind's is strict and in use: a field no Kubernetes version has is refused."""
+    schemas = (
+        Path(__file__).resolve().parents[2] / "deploy" / "schemas" / f"v{KUBERNETES_VERSION}-local-strict"
+    )
+    header, *lines = (schemas / "SHA256SUMS").read_text().splitlines()
+    assert (
+        header.startswith("# from kubernetes_validate-") and f"/v{KUBERNETES_VERSION}-local-strict/" in header
+    )
+    recorded = {name: digest for digest, name in (line.split("  ") for line in lines)}
+    assert set(recorded) == {p.name for p in schemas.glob("*.json")}, "every file recorded, and only those"
+    for name, digest in recorded.items():
+        assert hashlib.sha256((schemas / name).read_bytes()).hexdigest() == digest, f"{name} was changed"
+
+    docs = [doc for doc in yaml.safe_load_all(render("production")) if doc]
+    kinds = {doc["kind"] for doc in docs}
+    assert {"Deployment", "Service", "ConfigMap", "Job"} <= kinds
+    for kind in sorted(kinds):
+        doc = copy.deepcopy(next(d for d in docs if d["kind"] == kind))
+        doc["notAKubernetesField"] = True
+        problems = schema_problems(yaml.safe_dump(doc))
+        assert len(problems) == 1 and "notAKubernetesField" in problems[0], (kind, problems)
 
 
 def test_the_operations_guide_matches_the_manifests() -> None:

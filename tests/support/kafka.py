@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 Event = dict[str, Any]
 
@@ -82,6 +83,32 @@ async def collect_dead_letters(
     finally:
         await consumer.stop()
     return found
+
+
+async def wait_until_committed(
+    bootstrap: str, group_id: str, records: dict[TopicPartition, int], *, within: float = 30.0
+) -> None:
+    """Until `group_id` has committed past the record at each partition's offset: its consumer handled
+    them (it commits only what it is done with), however fast or slow it is."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            committed = await admin.list_consumer_group_offsets(group_id, partitions=list(records))
+            behind = {
+                partition: (committed[partition].offset if partition in committed else None)
+                for partition, offset in records.items()
+                if partition not in committed or committed[partition].offset <= offset
+            }
+            if not behind:
+                return
+            if loop.time() >= deadline:
+                raise AssertionError(f"{group_id} did not commit past {records} within {within}s: {behind}")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 def _parsed(value: bytes | None) -> Event:
