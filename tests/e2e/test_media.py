@@ -190,6 +190,12 @@ def test_every_refusal_is_clear_and_nothing_is_served(stack: E2EStack, instructo
     skipped = stack.graphql(COMPLETE, {"id": planned_id}, token=token).json()["data"]["completeUpload"]
     assert skipped["media"] is None and skipped["errors"][0]["field"] in ("size", "contentType"), skipped
     assert stored_keys(planned_id) == [], "a refused object is deleted"
+    # The policy, replayed after the refusal, stores an object again: gone once the policy expires.
+    assert post_to_storage(upload, content, "image/png").status_code in (200, 201, 204)
+    deadline = time.monotonic() + 30
+    while stored_keys(planned_id):
+        assert time.monotonic() < deadline, "a deleted media's replayed upload is still stored"
+        time.sleep(0.5)
 
 
 def test_a_lessons_media_is_for_its_courses_people_and_403_for_strangers(
@@ -296,6 +302,13 @@ def test_a_replayed_upload_policy_never_replaces_the_checked_bytes(
     # Completing again changes nothing either.
     again = stack.graphql(COMPLETE, {"id": media_id}, token=token).json()["data"]["completeUpload"]
     assert again["media"]["sha256"] == hashlib.sha256(checked).hexdigest(), again
+    assert download(url).content == checked
+    # What the replay wrote is removed once the policy has expired (10 s here): the checked copy stays.
+    deadline = time.monotonic() + 30
+    while len(keys := stored_keys(media_id)) > 1:
+        assert time.monotonic() < deadline, f"the replayed upload is still stored: {keys}"
+        time.sleep(0.5)
+    assert [key.split("/")[0] for key in keys] == ["media"], keys
     assert download(url).content == checked
 
 
