@@ -42,19 +42,28 @@ def _bad_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 class _Literals(Visitor):
-    """The first string written in the operation itself (GraphQL's `\\u0000` escape) that is not text."""
+    """The first string written in the operation itself (GraphQL's `\\u0000` escape) that is not text,
+    and where: the argument, and the input fields down to it."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.argument = "a value"
+        self.names: list[str] = []
         self.found: tuple[str, str] | None = None
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-        self.argument = f"The argument `{node.name.value}`"
+        self.names.append(node.name.value)
+
+    enter_object_field = enter_argument
+
+    def leave_argument(self, *_: Any) -> None:
+        self.names.pop()
+
+    leave_object_field = leave_argument
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
-        if self.found is None and (problem := not_text(node.value)):
-            self.found = (self.argument, problem)
+        if problem := not_text(node.value):
+            where = f"The argument `{'.'.join(self.names)}`" if self.names else "A value"
+            self.found = (where, problem)
             return self.BREAK
         return None
 

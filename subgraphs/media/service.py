@@ -207,7 +207,10 @@ class MediaService:
         return current if current is not None and current.status is MediaStatus.READY else None
 
     async def _delete_objects(self, media: Media, *also: str) -> None:
-        for key in {media.upload_key, *also, *([media.storage_key] if media.storage_key else [])}:
+        keys = {media.upload_key, *also}
+        if media.storage_key is not None:
+            keys.add(media.storage_key)
+        for key in keys:
             await self._storage.delete(key)
 
     async def _refuse(self, media: Media, reason: str, checked_key: str) -> None:
