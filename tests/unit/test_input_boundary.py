@@ -35,7 +35,7 @@ SCHEMA = build_schema(query=Query)
 
 async def answer(query: str, variables: dict[str, Any] | None = None) -> tuple[Any, list[dict[str, Any]]]:
     result = await SCHEMA.execute(query, variable_values=variables)
-    errors = [e.formatted for e in with_error_codes(result.errors or [])]
+    errors = [dict(e.formatted) for e in with_error_codes(result.errors or [])]
     return result.data, errors
 
 
