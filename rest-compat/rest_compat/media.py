@@ -101,7 +101,7 @@ def signed_in_first(run: Runner) -> type[APIRoute]:
 
 def router(run: Runner, *, storage_timeout: float = 600.0) -> APIRouter:
     router = APIRouter(tags=["media"])
-    uploads = APIRouter(tags=["media"], route_class=signed_in_first(run))
+    uploads = APIRouter(route_class=signed_in_first(run))  # included in `router`, with its tags
     # Uploads go to storage (S3, or the media service's own endpoint for local disk), not to the router.
     storage = httpx.AsyncClient(timeout=storage_timeout)
 
