@@ -312,14 +312,18 @@ def test_a_replayed_upload_policy_never_replaces_the_checked_bytes(
     assert download(url).content == checked
 
 
-def test_an_anonymous_upload_is_refused_before_its_body_is_read(stack: E2EStack) -> None:
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"], ids=["anonymous", "bad-token"])
+def test_an_upload_without_a_valid_token_is_refused_before_its_body_is_read(
+    stack: E2EStack, authorization: str | None
+) -> None:
     """Finding (b): rest-compat spooled an anonymous caller's whole body (up to the media limit) before
     asking who was calling. Announce 8 MB, send a few bytes: the 401 must come without the rest."""
     host, port = stack.rest_url.removeprefix("http://").split(":")
     head = (
         "POST /media/upload HTTP/1.1\r\n"
         f"Host: {host}:{port}\r\n"
-        "Content-Type: multipart/form-data; boundary=b0undary\r\n"
+        + (f"Authorization: {authorization}\r\n" if authorization else "")
+        + "Content-Type: multipart/form-data; boundary=b0undary\r\n"
         f"Content-Length: {8 * 1000 * 1000}\r\n\r\n"
         "--b0undary\r\n"
         'Content-Disposition: form-data; name="file"; filename="big.png"\r\n'
