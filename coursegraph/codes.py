@@ -101,6 +101,8 @@ class Reason(StrEnum):
     DELETED = "DELETED"
     NOT_READY = "NOT_READY"
     NOT_UPLOADED = "NOT_UPLOADED"
+    # any argument (BAD_USER_INPUT): a string that is not text (coursegraph.input_boundary)
+    NOT_TEXT = "NOT_TEXT"
     # refresh tokens (UNAUTHENTICATED)
     INVALID = "INVALID"
     EXPIRED = "EXPIRED"

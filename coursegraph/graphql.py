@@ -13,6 +13,7 @@ from strawberry.federation.schema_directives import ListSize
 from strawberry.types import ExecutionContext
 
 from coursegraph.errors import CourseGraphError, ErrorCode, FieldError
+from coursegraph.input_boundary import TextOnlyInput
 from coursegraph.pagination import Page
 from coursegraph.security import ANONYMOUS, Actor
 
@@ -139,6 +140,7 @@ def build_schema(
         # The caches live at module level (keyed by maxsize): fresh extensions per request share them.
         extensions=[
             MaskInternalErrors,
+            TextOnlyInput,  # every string argument of every field: text, or BAD_USER_INPUT (ADR 0029)
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],

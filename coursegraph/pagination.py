@@ -3,7 +3,8 @@
 A cursor is keyset position: the sort value of the last item seen and its id (base64url of a JSON pair),
 so a page stays correct while items are added before it, and a client can neither read nor forge
 anything but a position. Anything else a client sends as `after` is a BAD_USER_INPUT, never an error
-of ours.
+of ours: `decode_cursor` is every connection's one decoder, and what it answers is a position every
+store can hold (its time in UTC, within years 1 to 9999; its id text).
 """
 
 import base64
@@ -11,11 +12,12 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from coursegraph.errors import BadUserInput
 from coursegraph.limits import PAGE_MAX
+from coursegraph.text import not_text
 
 T = TypeVar("T")
 CURSOR_MAX = 200  # characters: longer is not a cursor of ours
@@ -47,11 +49,15 @@ def decode_cursor(cursor: str | None, *, valid_id: Callable[[str], bool] | None 
         if not isinstance(at, str) or not isinstance(item_id, str):
             raise invalid
         parsed = datetime.fromisoformat(at)
-    except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError) as exc:
+        if parsed.tzinfo is None:
+            raise invalid
+        # A time every store can hold: year 1 at +14:00 is before year 1 in UTC (BSON overflowed).
+        at_utc = parsed.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError, RecursionError) as exc:
         raise invalid from exc
-    if parsed.tzinfo is None or (valid_id is not None and not valid_id(item_id)):
+    if not_text(item_id) is not None or (valid_id is not None and not valid_id(item_id)):
         raise invalid
-    return Position(parsed, item_id)
+    return Position(at_utc, item_id)
 
 
 def page_size(first: int, maximum: int = PAGE_MAX) -> int:

@@ -21,6 +21,15 @@ def is_text(value: str) -> bool:
     return True
 
 
+def not_text(value: str) -> str | None:
+    """What makes `value` unfit for any store or answer (a NUL, a lone surrogate), or None."""
+    if "\x00" in value:
+        return "a NUL character"
+    if not value.isascii() and not is_text(value):
+        return "a lone UTF-16 surrogate"
+    return None
+
+
 def clean_text(
     value: str,
     field: str,

@@ -8,11 +8,13 @@ memory at most) and httpx streams it from there to storage.
 """
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO, Literal
 
 import httpx
-from fastapi import APIRouter, File, Path, Request, UploadFile
+from fastapi import APIRouter, File, Path, Request, Response, UploadFile
+from fastapi.routing import APIRoute
 from pydantic import AliasPath, Field
 
 from coursegraph.envelope import Envelope
@@ -43,6 +45,7 @@ mutation CompleteUpload($id: ID!) {{
   completeUpload(id: $id) {{ media {{ {MEDIA_FIELDS} }} errors {{ code field message }} }}
 }}"""
 MEDIA_URL = """query MediaUrl($id: ID!) { mediaUrl(id: $id) { url expiresAt } }"""
+WHO = "query Who { me { id } }"
 
 # --- request and response bodies ------------------------------------------------------------------------
 
@@ -79,8 +82,26 @@ def _size(file: BinaryIO) -> int:
     return size
 
 
+def signed_in_first(run: Runner) -> type[APIRoute]:
+    """A route that asks who is calling before FastAPI reads the body for its parameters: an upload may
+    be as large as the media limit, and an anonymous or expired caller's is refused unread (401)."""
+
+    class SignedInFirst(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def signed_in_first(request: Request) -> Response:
+                await run(request, WHO, {})  # UNAUTHENTICATED without a valid token
+                return await handler(request)
+
+            return signed_in_first
+
+    return SignedInFirst
+
+
 def router(run: Runner, *, storage_timeout: float = 600.0) -> APIRouter:
     router = APIRouter(tags=["media"])
+    uploads = APIRouter(route_class=signed_in_first(run))  # included in `router`, with its tags
     # Uploads go to storage (S3, or the media service's own endpoint for local disk), not to the router.
     storage = httpx.AsyncClient(timeout=storage_timeout)
 
@@ -102,7 +123,7 @@ def router(run: Runner, *, storage_timeout: float = 600.0) -> APIRouter:
                 {"fields": {"file": f"refused by the storage: {answer.text[:200]}"}},
             )
 
-    @router.post(
+    @uploads.post(
         "/media/upload",
         status_code=201,
         summary="Instructors and admins: upload a file (multipart/form-data, field `file`)",
@@ -141,4 +162,5 @@ def router(run: Runner, *, storage_timeout: float = 600.0) -> APIRouter:
         data = await run(request, MEDIA_URL, {"id": media_id.lower()})
         return Envelope.ok(MediaUrl.model_validate(data["mediaUrl"]))
 
+    router.include_router(uploads)
     return router

@@ -146,6 +146,7 @@ def create_app(settings: MediaSettings | None = None, publisher: EventPublisher 
 
     async def cleanup() -> None:
         await service.remove_abandoned(older_than=abandoned)
+        await service.close_uploads()
 
     cleaning = Periodic(
         "abandoned-upload cleanup",

@@ -1,7 +1,9 @@
 """The media store (MongoDB): one document per uploaded file, its metadata and its storage key.
 
-The storage key is `media/<owner>/<media id>`: it never derives from the client's filename, which is kept
-(sanitised) for display only. Writes after creation are guarded by `version` (ADR 0006).
+Two storage keys, neither derived from the client's filename (kept, sanitised, for display only): the
+upload's, `uploads/<owner>/<media id>`, which the upload policy names, and the checked copy's,
+`media/<owner>/<check id>/<media id>`, which no policy names (ADR 0020). Writes after creation are
+guarded by `version` (ADR 0006).
 """
 
 from datetime import datetime
@@ -27,7 +29,11 @@ class Media(Document):
     size: int  # declared, in bytes; once ready, the object's
     sha256: str | None = None
     status: MediaStatus = MediaStatus.PENDING
-    storage_key: str
+    # The checked copy, served once ready. (Media made before issue 16 have it from the start: the
+    # key their upload wrote, whose policies have long expired.)
+    storage_key: str | None = None
+    # Until then the upload's policy may write its key; after, a copy still there is removed.
+    upload_closes_at: datetime | None = None
     failure: str | None = None  # why it was refused
     version: int = 0
     created_at: datetime
@@ -43,4 +49,11 @@ class Media(Document):
             IndexModel([("outbox_pending", pymongo.ASCENDING)]),
             # The periodic cleanup: uploads requested long ago and never completed.
             IndexModel([("status", pymongo.ASCENDING), ("created_at", pymongo.ASCENDING)]),
+            # The same task: uploads whose policy has expired, whose key may hold a replayed copy.
+            IndexModel([("upload_closes_at", pymongo.ASCENDING)]),
         ]
+
+    @property
+    def upload_key(self) -> str:
+        """Where the upload's policy lets the client write (and write again, until it expires)."""
+        return f"uploads/{self.owner_id}/{self.id}"

@@ -1,5 +1,5 @@
-"""Every media-store query and write: by `_id` (ADR 0014), but for the cleanup's query of old pending
-uploads, which an index answers on MongoDB."""
+"""Every media-store query and write: by `_id` (ADR 0014), but for the cleanup's two queries (old pending
+uploads, expired upload policies), which indexes answer on MongoDB."""
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -34,6 +34,12 @@ class MediaRepository:
     async def update(self, media: Media, fields: Mapping[str, Any], events: Events = ()) -> bool:
         """Set `fields` (and record `events`) only if nobody changed the media since it was read."""
         return await versioned_update(self._relay, Media.get_pymongo_collection(), media, fields, events)
+
+    async def uploads_closed_before(self, now: datetime, *, limit: int) -> list[Media]:
+        """Media no longer pending whose upload policy has expired and whose upload key was not yet
+        cleared (`upload_closes_at` is unset once it is)."""
+        query = {"upload_closes_at": {"$lt": now}, "status": {"$ne": MediaStatus.PENDING.value}}
+        return await Media.find(query).limit(limit).to_list()
 
     async def pending_before(self, created_before: datetime, *, limit: int) -> list[Media]:
         query = {"status": MediaStatus.PENDING.value, "created_at": {"$lt": created_before}}

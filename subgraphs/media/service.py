@@ -5,10 +5,15 @@ presigned POST whose policy pins key, type and size), upload straight to storage
 (`complete_upload`: the object must be there with the declared size, and libmagic must see the declared
 type in its first bytes; only then is it ready). A client may skip the POST's policy and write the object
 some other way, so `complete_upload` checks everything itself; what fails is deleted, never served.
+
+A policy cannot be revoked: until it expires it writes its key again. So what is checked, hashed and
+served is a copy at a key no policy names (`media/<owner>/<check id>/<media id>`), made before the
+checks, one per attempt (concurrent completions never share one), and the upload's key is emptied after.
 """
 
 import hashlib
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -81,13 +86,13 @@ class MediaService:
             filename=display_name(filename),
             content_type=normalised_type(content_type),
             size=size,
-            storage_key=f"media/{owner_id}/{media_id}",  # never the client's filename
+            upload_closes_at=now + self._upload_expiry,
             created_at=now,
             updated_at=now,
         )
         await self._media.insert(media)
         form = await self._storage.upload_form(
-            media.storage_key, media.content_type, size, self._upload_expiry
+            media.upload_key, media.content_type, size, self._upload_expiry
         )
         return Upload(media, form, now + self._upload_expiry)
 
@@ -102,24 +107,29 @@ class MediaService:
             raise Conflict(
                 f"This upload was refused: {media.failure or 'deleted'}", details={"reason": Reason.DELETED}
             )
-        stored = await self._storage.size_of(media.storage_key)
-        if stored is None:
+        # The checks read a copy no policy can write; a replay of the upload cannot change it under them.
+        checked_key = f"media/{media.owner_id}/{secrets.token_hex(8)}/{media.id}"
+        if not await self._storage.copy(media.upload_key, checked_key):
+            if current := await self._completed_meanwhile(media_id):
+                return current  # a concurrent completion kept it, and emptied the upload's key
             raise Conflict("The file has not been uploaded yet.", details={"reason": Reason.NOT_UPLOADED})
+        stored = await self._storage.size_of(checked_key)
         if stored != media.size:
             message = f"The file has {stored} bytes, not the {media.size} declared."
-            await self._refuse(media, message)
+            await self._refuse(media, message, checked_key)
             raise ValidationFailed([FieldError("size", FieldCode.MISMATCH, message)])
-        detected = detected_type(await self._storage.head(media.storage_key, SNIFF_BYTES))
+        detected = detected_type(await self._storage.head(checked_key, SNIFF_BYTES))
         if detected != media.content_type or detected in NEVER:
             message = f"The file's content is {detected}, not the declared {media.content_type}."
-            await self._refuse(media, message)
+            await self._refuse(media, message, checked_key)
             raise ValidationFailed([FieldError("contentType", FieldCode.MISMATCH, message)])
         digest = hashlib.sha256()
-        async for chunk in self._storage.chunks(media.storage_key):
+        async for chunk in self._storage.chunks(checked_key):
             digest.update(chunk)
         now = self._clock()
         fields = {
             "status": MediaStatus.READY.value,
+            "storage_key": checked_key,
             "sha256": digest.hexdigest(),
             "ready_at": now,
             "updated_at": now,
@@ -136,10 +146,11 @@ class MediaService:
             media_event(MediaEventType.MEDIA_READY, media_id=key, user_id=owner, sha256=fields["sha256"]),
         ]
         if not await self._media.update(media, fields, events):
-            current = await self._media.get(media_id)
-            if current is not None and current.status is MediaStatus.READY:
-                return current  # completed concurrently
+            await self._storage.delete(checked_key)  # another attempt's copy is the one kept
+            if current := await self._completed_meanwhile(media_id):
+                return current
             raise Conflict("The media changed meanwhile; try again.")
+        await self._storage.delete(media.upload_key)  # a replay may write it again: see close_uploads
         for name, value in fields.items():
             setattr(media, name, value)
         media.status = MediaStatus.READY
@@ -155,7 +166,7 @@ class MediaService:
             media_id, str(user_id), media.owner_id
         ):
             raise Forbidden("Only its course's learners and instructor, and admins, may see this media.")
-        if media.status is not MediaStatus.READY:
+        if media.status is not MediaStatus.READY or media.storage_key is None:
             raise Conflict("This media's upload is not complete.", details={"reason": Reason.NOT_READY})
         return self._delivery.url(
             media.storage_key, filename=media.filename, content_type=media.content_type, now=self._clock()
@@ -172,7 +183,7 @@ class MediaService:
         """Uploads requested and never completed: their objects (if any) and the media go."""
         removed = 0
         for media in await self._media.pending_before(self._clock() - older_than, limit=limit):
-            await self._storage.delete(media.storage_key)
+            await self._delete_objects(media)
             fields = {
                 "status": MediaStatus.DELETED.value,
                 "failure": "never completed",
@@ -183,7 +194,28 @@ class MediaService:
             logger.info("removed %d abandoned uploads", removed)
         return removed
 
-    async def _refuse(self, media: Media, reason: str) -> None:
-        await self._storage.delete(media.storage_key)
+    async def close_uploads(self, *, limit: int = 100) -> int:
+        """Once an upload's policy has expired nothing can write its key: empty it one last time (a
+        replay after completion or refusal may have written it) for media no longer pending."""
+        closed = 0
+        for media in await self._media.uploads_closed_before(self._clock(), limit=limit):
+            await self._storage.delete(media.upload_key)
+            closed += await self._media.update(media, {"upload_closes_at": None})
+        return closed
+
+    async def _completed_meanwhile(self, media_id: str) -> Media | None:
+        current = await self._media.get(media_id)
+        return current if current is not None and current.status is MediaStatus.READY else None
+
+    async def _delete_objects(self, media: Media, *also: str) -> None:
+        keys = {media.upload_key, *also}
+        if media.storage_key is not None:
+            keys.add(media.storage_key)
+        for key in keys:
+            await self._storage.delete(key)
+
+    async def _refuse(self, media: Media, reason: str, checked_key: str) -> None:
+        """A refused media is DELETED and its objects go: its upload's and the copy that was checked."""
+        await self._delete_objects(media, checked_key)
         fields = {"status": MediaStatus.DELETED.value, "failure": reason, "updated_at": self._clock()}
         await self._media.update(media, fields)

@@ -1,8 +1,9 @@
 """Where media bytes live: S3 (boto3, SigV4, any endpoint) or a directory on local disk (dev).
 
-Both offer the same four things: a presigned POST whose policy pins the key, the content type and the
-exact size; the size of a stored object; its bytes (a prefix, or all of them in chunks); and deletion.
-Downloads are `delivery.py`'s. boto3 is synchronous, so its calls run in a thread.
+Both offer the same few things: a presigned POST whose policy pins the key, the content type and the
+exact size; a copy of an object under another key (which no policy names: what is checked there cannot
+be replaced, ADR 0020); the size of a stored object; its bytes (a prefix, or all of them in chunks); and
+deletion. Downloads are `delivery.py`'s. boto3 is synchronous, so its calls run in a thread.
 """
 
 import asyncio
@@ -32,6 +33,8 @@ class UploadForm:
 
 class Storage(Protocol):
     async def upload_form(self, key: str, content_type: str, size: int, expires: timedelta) -> UploadForm: ...
+
+    async def copy(self, source: str, target: str) -> bool: ...
 
     async def size_of(self, key: str) -> int | None: ...
 
@@ -87,11 +90,24 @@ class S3Storage:
         )
         return UploadForm(url=presigned["url"], fields={k: str(v) for k, v in presigned["fields"].items()})
 
+    async def copy(self, source: str, target: str) -> bool:
+        """False when there is no `source`. Server-side, with its metadata (the POST's Content-Type);
+        boto3's managed copy goes multipart past its threshold (CopyObject stops at 5 GB)."""
+        try:
+            await asyncio.to_thread(
+                self.client.copy, {"Bucket": self.bucket, "Key": source}, self.bucket, target
+            )
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
+
     async def size_of(self, key: str) -> int | None:
         try:
             head = await asyncio.to_thread(self.client.head_object, Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(error):
                 return None
             raise
         return int(head["ContentLength"])
@@ -156,6 +172,17 @@ class LocalStorage:
         fields = {"key": key, "Content-Type": content_type, "policy": str(policy)}
         return UploadForm(url=f"{self.public_url}/files/upload", fields=fields)
 
+    async def copy(self, source: str, target: str) -> bool:
+        """A hard link: no bytes copied. An upload replaces its key's file by a rename (`store`), so
+        the link keeps the bytes it was made from."""
+        path = self.path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.path(source), path)
+        except FileNotFoundError:
+            return False
+        return True
+
     async def size_of(self, key: str) -> int | None:
         path = self.path(key)
         return path.stat().st_size if path.is_file() else None
@@ -184,6 +211,10 @@ class LocalStorage:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(source, target)
         os.chmod(target, 0o640)
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 def content_disposition(filename: str) -> str:

@@ -207,6 +207,8 @@ def stack(start_stack: StartStack, sendgrid: FakeSendGrid) -> Iterator[E2EStack]
         # Media: a small size limit to exceed, and abandoned uploads cleaned up within seconds.
         "COURSEGRAPH_MEDIA_MAX_BYTES": str(8 * 1024 * 1024),
         "COURSEGRAPH_MEDIA_ABANDONED_AFTER_SECONDS": "3",
+        # Upload policies expire soon (the least allowed), so a test can see a replayed upload swept.
+        "COURSEGRAPH_MEDIA_UPLOAD_EXPIRY_SECONDS": "10",
         "COURSEGRAPH_MEDIA_CLEANUP_SECONDS": "1",
     }
     with start_stack("stack-data", env) as running:

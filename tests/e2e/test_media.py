@@ -3,6 +3,7 @@ presigned POST policies), downloads through the returned URLs, every refusal cle
 and a lesson's media visible to its course's people only."""
 
 import hashlib
+import socket
 import time
 import uuid
 from typing import Any
@@ -49,7 +50,8 @@ def s3_client() -> Any:
 
 
 def stored_keys(media_id: str) -> list[str]:
-    listed = s3_client().list_objects_v2(Bucket="coursegraph-media", Prefix="media/")
+    """Every object of a media, wherever it is: its upload's key and its checked copy's."""
+    listed = s3_client().list_objects_v2(Bucket="coursegraph-media")
     return [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(media_id)]
 
 
@@ -183,11 +185,17 @@ def test_every_refusal_is_clear_and_nothing_is_served(stack: E2EStack, instructo
     assert stored_keys(planned_id) == []
     # And a client that skips the POST's policy and writes the object some other way is still checked.
     s3_client().put_object(
-        Bucket="coursegraph-media", Key=f"media/{instructor['user']['id']}/{planned_id}", Body=html()
+        Bucket="coursegraph-media", Key=f"uploads/{instructor['user']['id']}/{planned_id}", Body=html()
     )
     skipped = stack.graphql(COMPLETE, {"id": planned_id}, token=token).json()["data"]["completeUpload"]
     assert skipped["media"] is None and skipped["errors"][0]["field"] in ("size", "contentType"), skipped
     assert stored_keys(planned_id) == [], "a refused object is deleted"
+    # The policy, replayed after the refusal, stores an object again: gone once the policy expires.
+    assert post_to_storage(upload, content, "image/png").status_code in (200, 201, 204)
+    deadline = time.monotonic() + 30
+    while stored_keys(planned_id):
+        assert time.monotonic() < deadline, "a deleted media's replayed upload is still stored"
+        time.sleep(0.5)
 
 
 def test_a_lessons_media_is_for_its_courses_people_and_403_for_strangers(
@@ -269,3 +277,69 @@ def test_a_lessons_media_is_for_its_courses_people_and_403_for_strangers(
     assert stack.rest("GET", f"/media/{media_id}/url", token=other["access_token"]).status_code == 403
     # Learners cannot upload.
     assert rest_upload(stack, learner["access_token"], "x.png", png(), "image/png").status_code == 403
+
+
+def test_a_replayed_upload_policy_never_replaces_the_checked_bytes(
+    stack: E2EStack, instructor: dict[str, Any]
+) -> None:
+    """Finding (a): the presigned POST stays valid until it expires. Replayed after `completeUpload`, it
+    replaced the checked bytes, which were then served under the old SHA-256 and type."""
+    token = instructor["access_token"]
+    checked = png(2000)
+    payload = create_upload(stack, token, "checked.png", "image/png", len(checked))
+    media_id = payload["media"]["id"]
+    assert post_to_storage(payload["upload"], checked, "image/png").status_code in (200, 201, 204)
+    done = stack.graphql(COMPLETE, {"id": media_id}, token=token).json()["data"]["completeUpload"]
+    assert done["media"]["sha256"] == hashlib.sha256(checked).hexdigest(), done
+
+    # The same policy, other bytes of the same size, declared of the same type: active content.
+    swapped = html().ljust(len(checked), b" ")
+    replayed = post_to_storage(payload["upload"], swapped, "image/png")
+    assert replayed.status_code < 500, replayed.text  # storage may take it: it is not what is served
+    url = stack.rest("GET", f"/media/{media_id}/url", token=token).json()["data"]["url"]
+    served = download(url)
+    assert served.status_code == 200 and served.content == checked, "the checked bytes, and only them"
+    # Completing again changes nothing either.
+    again = stack.graphql(COMPLETE, {"id": media_id}, token=token).json()["data"]["completeUpload"]
+    assert again["media"]["sha256"] == hashlib.sha256(checked).hexdigest(), again
+    assert download(url).content == checked
+    # What the replay wrote is removed once the policy has expired (10 s here): the checked copy stays.
+    deadline = time.monotonic() + 30
+    while len(keys := stored_keys(media_id)) > 1:
+        assert time.monotonic() < deadline, f"the replayed upload is still stored: {keys}"
+        time.sleep(0.5)
+    assert [key.split("/")[0] for key in keys] == ["media"], keys
+    assert download(url).content == checked
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-token"], ids=["anonymous", "bad-token"])
+def test_an_upload_without_a_valid_token_is_refused_before_its_body_is_read(
+    stack: E2EStack, authorization: str | None
+) -> None:
+    """Finding (b): rest-compat spooled an anonymous caller's whole body (up to the media limit) before
+    asking who was calling. Announce 8 MB, send a few bytes: the 401 must come without the rest."""
+    host, port = stack.rest_url.removeprefix("http://").split(":")
+    head = (
+        "POST /media/upload HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\n"
+        + (f"Authorization: {authorization}\r\n" if authorization else "")
+        + "Content-Type: multipart/form-data; boundary=b0undary\r\n"
+        f"Content-Length: {8 * 1000 * 1000}\r\n\r\n"
+        "--b0undary\r\n"
+        'Content-Disposition: form-data; name="file"; filename="big.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode() + png()
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head)
+        connection.settimeout(5)
+        received = b""
+        try:
+            while not received.rstrip().endswith(b"}"):  # the envelope's end
+                if not (part := connection.recv(65536)):
+                    break
+                received += part
+        except TimeoutError:
+            received += b" (no more within 5 s: the server waits for the body)"
+    answer = received.decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 401"), answer[:500]
+    assert '"UNAUTHENTICATED"' in answer, answer[:500]

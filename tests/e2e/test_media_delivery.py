@@ -110,3 +110,28 @@ def test_local_disk_links_are_signed_short_lived_and_serve_ranges(tmp_path: Path
             url[: -len(token_part)] + token_part[:-3] + ("AAA" if not token_part.endswith("AAA") else "BBB")
         )
         assert httpx.get(tampered, timeout=10).status_code == 403
+
+        # Finding (a) on local disk: the upload's signed policy, replayed after `completeUpload` with
+        # other bytes of the same size, never replaces what was checked.
+        checked = png(3000)
+        created = stack.graphql(CREATE_UPLOAD, {"size": len(checked)}, token=token).json()
+        upload = created["data"]["createUpload"]["upload"]
+        media_id = created["data"]["createUpload"]["media"]["id"]
+        fields = {f["name"]: f["value"] for f in upload["fields"]}
+
+        def post(content: bytes) -> httpx.Response:
+            files = {"file": ("f.png", content, "image/png")}
+            return httpx.post(upload["url"], data=fields, files=files, timeout=10)
+
+        assert post(checked).status_code == 204
+        done = stack.graphql(COMPLETE, {"id": media_id}, token=token).json()["data"]["completeUpload"]
+        assert done["media"]["sha256"] == hashlib.sha256(checked).hexdigest(), done
+        assert post(b"<html><script>alert(1)</script></html>".ljust(len(checked))).status_code < 500
+        url = stack.rest("GET", f"/media/{media_id}/url", token=token).json()["data"]["url"]
+        assert httpx.get(url, timeout=10).content == checked, "the checked bytes, and only them"
+
+
+CREATE_UPLOAD = """mutation($size: Int!) {
+  createUpload(input: {filename: "c.png", contentType: "image/png", size: $size}) {
+    media { id } upload { url fields { name value } } errors { code field message } } }"""
+COMPLETE = "mutation($id: ID!) { completeUpload(id: $id) { media { sha256 } errors { code message } } }"
