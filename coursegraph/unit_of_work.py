@@ -65,6 +65,17 @@ async def versioned_write(
     return await versioned_update(relay, collection, cast(Versioned, before), fields, decision.events)
 
 
+def starting_with(document: D, read: Callable[[], Awaitable[D | None]]) -> Callable[[], Awaitable[D | None]]:
+    """A `read` for `change` that answers the document already in hand first and reads it afresh only
+    after a lost race: the usual write costs no second read."""
+    in_hand = [document]
+
+    async def first_then_fresh() -> D | None:
+        return in_hand.pop() if in_hand else await read()
+
+    return first_then_fresh
+
+
 async def change(
     read: Callable[[], Awaitable[D | None]],
     decide: Callable[[D], Decision[D] | None],

@@ -25,7 +25,7 @@ from coursegraph.codes import FieldCode
 from coursegraph.errors import Conflict, CourseGraphError, FieldError, NotFound, ValidationFailed
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor
-from coursegraph.unit_of_work import Decision, change
+from coursegraph.unit_of_work import Decision, change, starting_with
 from subgraphs.assessments import decisions, permissions, scoring
 from subgraphs.assessments.decisions import AssessmentDraft
 from subgraphs.assessments.models import Assessment, Attempt, AttemptStatus, Question
@@ -43,17 +43,6 @@ K = TypeVar("K")
 # GraphQL fields around it share one read of each document.
 Load = Callable[[K], Awaitable[T]]
 CourseLookup = Callable[[list[str]], Awaitable[list[CourseAccess | None]]]
-
-
-def _first(document: T, read: Callable[[], Awaitable[T | None]]) -> Callable[[], Awaitable[T | None]]:
-    """A read for `change` that answers the document already in hand first, and reads it afresh only
-    after a lost race: the usual write costs no second read."""
-    in_hand = [document]
-
-    async def first_then_fresh() -> T | None:
-        return in_hand.pop() if in_hand else await read()
-
-    return first_then_fresh
 
 
 @dataclass(frozen=True)
@@ -328,7 +317,7 @@ class AssessmentService:
     ) -> Attempt:
         """Change an attempt in hand through the unit of work (read afresh only after a lost race)."""
         changed = await change(
-            _first(attempt, lambda: self._attempts.get(str(attempt.id))),
+            starting_with(attempt, lambda: self._attempts.get(str(attempt.id))),
             decide,
             self._attempts.write,
             conflict=ATTEMPT_BUSY,

@@ -1,14 +1,15 @@
 """Every media-store query and write: by `_id` (ADR 0014), but for the cleanup's two queries (old pending
 uploads, expired upload policies), which indexes answer on MongoDB."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 
-from coursegraph.events.document_outbox import DocumentOutboxRelay, versioned_update
+from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.mongo import get_by_ids
+from coursegraph.unit_of_work import Decision, versioned_write
 from subgraphs.media.models import Media, MediaStatus
 
 Events = Sequence[dict[str, Any]]
@@ -31,9 +32,14 @@ class MediaRepository:
         await media.insert()
         return media
 
-    async def update(self, media: Media, fields: Mapping[str, Any], events: Events = ()) -> bool:
-        """Set `fields` (and record `events`) only if nobody changed the media since it was read."""
-        return await versioned_update(self._relay, Media.get_pymongo_collection(), media, fields, events)
+    async def write(self, before: Media, decision: Decision[Media]) -> bool:
+        """Write what was decided, only if nobody changed the media since `before` was read."""
+        return await versioned_write(self._relay, Media.get_pymongo_collection(), before, decision)
+
+    async def write_once(self, before: Media, decision: Decision[Media] | None) -> bool:
+        """Background work's write: what was decided, if anything, once; a lost race is left to the
+        next run (the task reads its media again then)."""
+        return decision is not None and await self.write(before, decision)
 
     async def uploads_closed_before(self, now: datetime, *, limit: int) -> list[Media]:
         """Media no longer pending whose upload policy has expired and whose upload key was not yet

@@ -20,8 +20,7 @@ from subgraphs.media.types import (
 class Query:
     @strawberry.field(description="A media its owner (or an admin) manages; null for anyone else.")
     async def media(self, info: Ctx, id: strawberry.ID) -> MediaType | None:
-        info.context.actor.require_user()
-        media = await info.context.loaders.media.load(str(id))
+        media = await info.context.service.one(info.context.actor, str(id), info.context.loaders.media.load)
         return None if media is None else MediaType.of(media)
 
     @strawberry.field(

@@ -14,6 +14,7 @@ checks, one per attempt (concurrent completions never share one), and the upload
 import hashlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -21,16 +22,15 @@ from typing import Protocol
 from bson import ObjectId
 
 from coursegraph.clock import Clock
-from coursegraph.codes import FieldCode, Reason
-from coursegraph.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from coursegraph.codes import Reason
+from coursegraph.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from coursegraph.security import Actor
-from subgraphs.media import permissions
+from coursegraph.unit_of_work import change, starting_with
+from subgraphs.media import decisions, permissions
 from subgraphs.media.delivery import Delivery, SignedUrl
-from subgraphs.media.events import MediaEventType, media_event
 from subgraphs.media.models import Media, MediaStatus
 from subgraphs.media.repository import MediaRepository
 from subgraphs.media.rules import (
-    NEVER,
     SNIFF_BYTES,
     UploadRules,
     detected_type,
@@ -101,60 +101,39 @@ class MediaService:
         if media is None:
             raise NotFound("No such media.")
         permissions.check_may_complete(actor, media)
-        if media.status is MediaStatus.READY:
+        if not decisions.completion_wanted(media):
             return media
-        if media.status is MediaStatus.DELETED:
-            raise Conflict(
-                f"This upload was refused: {media.failure or 'deleted'}", details={"reason": Reason.DELETED}
-            )
         # The checks read a copy no policy can write; a replay of the upload cannot change it under them.
         checked_key = f"media/{media.owner_id}/{secrets.token_hex(8)}/{media.id}"
         if not await self._storage.copy(media.upload_key, checked_key):
-            if current := await self._completed_meanwhile(media_id):
+            current = await self._media.get(media_id)
+            if current is not None and not decisions.completion_wanted(current):
                 return current  # a concurrent completion kept it, and emptied the upload's key
             raise Conflict("The file has not been uploaded yet.", details={"reason": Reason.NOT_UPLOADED})
-        stored = await self._storage.size_of(checked_key)
-        if stored != media.size:
-            message = f"The file has {stored} bytes, not the {media.size} declared."
-            await self._refuse(media, message, checked_key)
-            raise ValidationFailed([FieldError("size", FieldCode.MISMATCH, message)])
-        detected = detected_type(await self._storage.head(checked_key, SNIFF_BYTES))
-        if detected != media.content_type or detected in NEVER:
-            message = f"The file's content is {detected}, not the declared {media.content_type}."
-            await self._refuse(media, message, checked_key)
-            raise ValidationFailed([FieldError("contentType", FieldCode.MISMATCH, message)])
+        refusal = decisions.content_refusal(
+            media,
+            stored_size=await self._storage.size_of(checked_key),
+            detected_type=detected_type(await self._storage.head(checked_key, SNIFF_BYTES)),
+        )
+        if refusal is not None:
+            await self._refuse(media, refusal.message, checked_key)
+            raise ValidationFailed([refusal])
         digest = hashlib.sha256()
         async for chunk in self._storage.chunks(checked_key):
             digest.update(chunk)
-        now = self._clock()
-        fields = {
-            "status": MediaStatus.READY.value,
-            "storage_key": checked_key,
-            "sha256": digest.hexdigest(),
-            "ready_at": now,
-            "updated_at": now,
-        }
-        key, owner = str(media.id), media.owner_id
-        events = [
-            media_event(
-                MediaEventType.MEDIA_UPLOADED,
-                media_id=key,
-                user_id=owner,
-                size=media.size,
-                content_type=media.content_type,
-            ),
-            media_event(MediaEventType.MEDIA_READY, media_id=key, user_id=owner, sha256=fields["sha256"]),
-        ]
-        if not await self._media.update(media, fields, events):
+        sha256, now = digest.hexdigest(), self._clock()
+        written = await change(
+            starting_with(media, lambda: self._media.get(media_id)),
+            lambda current: decisions.complete(current, checked_key=checked_key, sha256=sha256, now=now),
+            self._media.write,
+            conflict="The media changed meanwhile; try again.",
+        )
+        assert written is not None  # media are never removed from the store
+        if written.storage_key != checked_key:
             await self._storage.delete(checked_key)  # another attempt's copy is the one kept
-            if current := await self._completed_meanwhile(media_id):
-                return current
-            raise Conflict("The media changed meanwhile; try again.")
-        await self._storage.delete(media.upload_key)  # a replay may write it again: see close_uploads
-        for name, value in fields.items():
-            setattr(media, name, value)
-        media.status = MediaStatus.READY
-        return media
+        else:
+            await self._storage.delete(media.upload_key)  # a replay may write it again: see close_uploads
+        return written
 
     async def download_url(self, actor: Actor, media_id: str) -> SignedUrl:
         """A short-lived URL: for its owner and admins, and for whoever may see a lesson that shows it."""
@@ -172,6 +151,14 @@ class MediaService:
             media.storage_key, filename=media.filename, content_type=media.content_type, now=self._clock()
         )
 
+    async def one(
+        self, actor: Actor, media_id: str, load: Callable[[str], Awaitable[Media | None]]
+    ) -> Media | None:
+        """`media(id)`: signed-in callers only, and (through `load`, the request's batch of `get_many`)
+        only a media they manage."""
+        actor.require_user()
+        return await load(media_id)
+
     async def get_many(self, actor: Actor, ids: list[str]) -> list[Media | None]:
         """Media the caller manages (their own; admins every one)."""
         found = await self._media.get_many(ids)
@@ -184,12 +171,9 @@ class MediaService:
         removed = 0
         for media in await self._media.pending_before(self._clock() - older_than, limit=limit):
             await self._delete_objects(media)
-            fields = {
-                "status": MediaStatus.DELETED.value,
-                "failure": "never completed",
-                "updated_at": self._clock(),
-            }
-            removed += await self._media.update(media, fields)
+            removed += await self._media.write_once(
+                media, decisions.refuse(media, reason=decisions.NEVER_COMPLETED, now=self._clock())
+            )
         if removed:
             logger.info("removed %d abandoned uploads", removed)
         return removed
@@ -200,12 +184,8 @@ class MediaService:
         closed = 0
         for media in await self._media.uploads_closed_before(self._clock(), limit=limit):
             await self._storage.delete(media.upload_key)
-            closed += await self._media.update(media, {"upload_closes_at": None})
+            closed += await self._media.write_once(media, decisions.close_upload(media))
         return closed
-
-    async def _completed_meanwhile(self, media_id: str) -> Media | None:
-        current = await self._media.get(media_id)
-        return current if current is not None and current.status is MediaStatus.READY else None
 
     async def _delete_objects(self, media: Media, *also: str) -> None:
         keys = {media.upload_key, *also}
@@ -217,5 +197,4 @@ class MediaService:
     async def _refuse(self, media: Media, reason: str, checked_key: str) -> None:
         """A refused media is DELETED and its objects go: its upload's and the copy that was checked."""
         await self._delete_objects(media, checked_key)
-        fields = {"status": MediaStatus.DELETED.value, "failure": reason, "updated_at": self._clock()}
-        await self._media.update(media, fields)
+        await self._media.write_once(media, decisions.refuse(media, reason=reason, now=self._clock()))

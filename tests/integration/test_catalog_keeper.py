@@ -13,7 +13,6 @@ import pytest
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
-from coursegraph.events import Event
 from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.mongo import init_models, mongo_client
 from coursegraph.seeding import SEED_MARKER
@@ -22,21 +21,12 @@ from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.models import Course, CourseStatus, Enrollment, Learner, Lesson, Module
 from subgraphs.courses.repository import CatalogStateRepository, CourseRepository
 from subgraphs.courses.seed import CourseSeeder
+from tests.support.outbox import NoPublisher
 from tests.support.stack import REPO
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2031, 6, 1, tzinfo=UTC)
-
-
-class NoPublisher:
-    """The relay's publisher: the keeper writes no events."""
-
-    async def publish(self, topic: str, key: str, event: Event) -> None:
-        raise AssertionError("the catalog keeper publishes nothing")
-
-    async def close(self) -> None:
-        return None
 
 
 def course(title: str, *, minutes: int, status: CourseStatus = CourseStatus.PUBLISHED) -> Course:

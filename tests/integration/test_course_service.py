@@ -2,7 +2,6 @@
 events waiting in the outbox, and refusals that change nothing. The decisions themselves are unit-tested
 in tests/unit/test_courses_decisions.py."""
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,6 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from coursegraph.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
-from coursegraph.events import Event
 from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.mongo import init_models, mongo_client
 from coursegraph.security import Actor, Role
@@ -37,6 +35,7 @@ from subgraphs.courses.repository import (
     MediaUseRepository,
 )
 from subgraphs.courses.service import COURSES, CourseService
+from tests.support.outbox import NoPublisher, outbox_event_types
 
 pytestmark = pytest.mark.integration
 
@@ -50,16 +49,6 @@ class Clock:
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
         return self.now
-
-
-class NoPublisher:
-    """Events stay in the outboxes, where the tests read them (the relay is never started)."""
-
-    async def publish(self, topic: str, key: str, event: Event) -> None:
-        raise AssertionError("nothing is published in these tests")
-
-    async def close(self) -> None:
-        return None
 
 
 def user(role: Role = Role.LEARNER) -> Actor:
@@ -95,8 +84,7 @@ class Service:
         return found
 
     async def event_types(self, collection: str, document_id: Any) -> list[str]:
-        document = await self.stored(collection, document_id)
-        return [json.loads(entry["payload"])["event_type"] for entry in document.get("outbox", [])]
+        return outbox_event_types(await self.stored(collection, document_id))
 
 
 @pytest.fixture
