@@ -836,6 +836,8 @@ def main() -> None:
         "config": {
             "duration": args.duration,
             "warmup": args.warmup,
+            "settle": args.settle,
+            "idle": args.idle,
             "rounds": args.rounds,
             "concurrency": args.concurrency,
             "page_size": args.page_size,
