@@ -374,14 +374,14 @@ class CourseService:
         course = (await self._summaries([course_id])).get(course_id)
         if course is None or not permissions.can_see(actor, course):
             raise NotFound("Course not found.")
-        enrollment = with_outbox(decisions.enroll(course, user_id=user_id, now=self._clock()))
+        decision = decisions.enroll(course, user_id=user_id, now=self._clock())
         # The learner's list first: if the enrollment is never written, readers skip the entry.
         listed = await self._learners.add_course(user_id, course_id)
         if not listed and await self._enrollments.get(user_id, course_id) is not None:
             raise Conflict("Already enrolled in this course.", details={"reason": Reason.ALREADY_ENROLLED})
         # Counted before the enrollment is written, which then says so: its COURSE_ENROLLED counts
         # nothing again (ADR 0016). A lost race or a retry finds its id counted already.
-        counted = await self._courses.count_enrollment(course_id, str(enrollment.id))
+        counted = await self._courses.count_enrollment(course_id, str(decision.state.id))
         if counted is None:
             fresh = await self._courses.summary(course_id)
             if fresh is None:
@@ -389,9 +389,8 @@ class CourseService:
             decisions.enroll(fresh, user_id=user_id, now=self._clock())  # refuses a course closed since
             counted = fresh
         self._catalog.put(counted)
-        enrollment.counted = True
         # One insert wins a race (the derived id collides); the loser is told it is already enrolled.
-        return await self._enrollments.insert(enrollment)
+        return await self._enrollments.insert(with_outbox(decision).model_copy(update={"counted": True}))
 
     async def count_enrollment_by_id(self, enrollment_id: str) -> None:
         """Count an enrollment its request did not count (written before issue 16, or never counted)."""
