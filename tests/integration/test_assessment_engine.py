@@ -33,7 +33,6 @@ from subgraphs.assessments.models import (
     Attempt,
     AttemptStatus,
     CourseAssessments,
-    MatchPair,
     Option,
     Question,
     QuestionType,
@@ -44,6 +43,7 @@ from subgraphs.assessments.ports import CourseAccess
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.scoring import RawAnswer
 from subgraphs.assessments.service import AssessmentService
+from tests.support.questions import MATCHING, ORDERING
 
 pytestmark = pytest.mark.integration
 
@@ -111,21 +111,6 @@ SHORT = Question(
     id="q-short", type=QuestionType.SHORT_TEXT, prompt="Capital of France?", accepted_answers=["Paris"]
 )
 NUMERIC = Question(id="q-num", type=QuestionType.NUMERIC, prompt="Pi?", numeric_answer=3.14, tolerance=0.01)
-ORDERING = Question(
-    id="q-order",
-    type=QuestionType.ORDERING,
-    prompt="Smallest first.",
-    options=[Option(id="one", text="1"), Option(id="two", text="2"), Option(id="three", text="3")],
-)
-MATCHING = Question(
-    id="q-match",
-    type=QuestionType.MATCHING,
-    prompt="Capitals.",
-    pairs=[
-        MatchPair(id="fr", prompt="France", match="Paris", match_id="right-paris"),
-        MatchPair(id="de", prompt="Germany", match="Berlin", match_id="right-berlin"),
-    ],
-)
 EVERY_TYPE = [SINGLE, TRUE_FALSE, MULTIPLE, SHORT, NUMERIC, ORDERING, MATCHING]
 
 SINGLE_RIGHT = (SINGLE.id, RawAnswer(option_ids=["four"]))

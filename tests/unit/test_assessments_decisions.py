@@ -33,6 +33,7 @@ from subgraphs.assessments.models import (
     ScorePolicy,
 )
 from subgraphs.assessments.scoring import RawAnswer
+from tests.support.questions import MATCHING, ORDERING
 
 T0 = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=10)
@@ -45,21 +46,6 @@ SINGLE = Question(
     options=[Option(id="three", text="3"), Option(id="four", text="4", correct=True)],
 )
 TRUE_FALSE = Question(id="q-tf", type=QuestionType.TRUE_FALSE, prompt="The sky is blue.", correct_bool=True)
-ORDERING = Question(
-    id="q-order",
-    type=QuestionType.ORDERING,
-    prompt="Smallest first.",
-    options=[Option(id="one", text="1"), Option(id="two", text="2"), Option(id="three", text="3")],
-)
-MATCHING = Question(
-    id="q-match",
-    type=QuestionType.MATCHING,
-    prompt="Capitals.",
-    pairs=[
-        MatchPair(id="fr", prompt="France", match="Paris", match_id="right-paris"),
-        MatchPair(id="de", prompt="Germany", match="Berlin", match_id="right-berlin"),
-    ],
-)
 
 
 @pytest.fixture(scope="module", autouse=True)
