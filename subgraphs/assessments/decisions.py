@@ -5,7 +5,9 @@ Each takes the state as read (an assessment, an attempt, a learner's attempts) a
 time, the grace period, new ids, a shuffle) as arguments, and answers what should be written (a
 `Decision` for `coursegraph.unit_of_work.change`, or a new document), None for "nothing to change", or
 raises a `CourseGraphError` to refuse. Who may ask is decided before, in `permissions`; scoring itself is
-`scoring`. Unit tests call these without a store (tests/unit/test_assessments_decisions.py).
+`scoring`. Unit tests call these without a store (tests/unit/test_assessments_decisions.py). New
+documents are built with `model_construct` from values checked here: Beanie's constructor insists that
+its collection is connected, which a pure function has no need of.
 """
 
 import dataclasses
@@ -157,7 +159,7 @@ def new_assessment(
     errors = validate(values)
     if errors:
         raise ValidationFailed(errors)
-    assessment = Assessment(
+    assessment: Assessment = Assessment.model_construct(
         id=new_id,
         course_id=course_id,
         instructor_id=instructor_id,
@@ -244,7 +246,7 @@ def next_attempt(
     limit = assessment.time_limit_seconds
     number = len(attempts) + 1
     assessment_id = str(assessment.id)
-    return Attempt(
+    attempt: Attempt = Attempt.model_construct(
         id=attempt_id(assessment_id, user_id, number),
         assessment_id=assessment_id,
         course_id=assessment.course_id,
@@ -256,6 +258,7 @@ def next_attempt(
         question_order=question_order,
         option_orders=option_orders,
     )
+    return attempt
 
 
 def presentation_order(assessment: Assessment, shuffle: Shuffle) -> tuple[list[str], dict[str, list[str]]]:

@@ -5,16 +5,13 @@ answers what should be written; a refusal raises and writes nothing. The service
 store (tests/integration/test_assessment_engine.py) cover the same rules end to end, races included.
 """
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from beanie import init_beanie
 from bson import ObjectId
-from pymongo import AsyncMongoClient
 
 from coursegraph.codes import Reason
 from coursegraph.errors import Conflict, ValidationFailed
@@ -48,30 +45,13 @@ SINGLE = Question(
 TRUE_FALSE = Question(id="q-tf", type=QuestionType.TRUE_FALSE, prompt="The sky is blue.", correct_bool=True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _models_bound() -> None:
-    """Beanie builds a document only once its class is bound to a collection. Bound here to a database
-    on a client that never connects, which answers Beanie's two start-up questions itself: no store runs,
-    and nothing here reads or writes."""
-    database: Any = AsyncMongoClient(connect=False)["decisions_unit"]
-
-    async def build_info(*_: Any, **__: Any) -> dict[str, Any]:
-        return {"version": "7.0.0"}
-
-    async def no_collections(*_: Any, **__: Any) -> list[str]:
-        return []
-
-    database.command, database.list_collection_names = build_info, no_collections
-    asyncio.run(init_beanie(database=database, document_models=[Assessment, Attempt], skip_indexes=True))
-
-
 def reverse(items: list[str]) -> None:
     """A shuffle that is known in advance."""
     items.reverse()
 
 
 def make_assessment(**settings: Any) -> Assessment:
-    return Assessment(
+    built: Assessment = Assessment.model_construct(
         id=ObjectId(),
         course_id=str(ObjectId()),
         instructor_id=str(INSTRUCTOR.user_id),
@@ -81,6 +61,7 @@ def make_assessment(**settings: Any) -> Assessment:
         updated_at=T0,
         **settings,
     )
+    return built
 
 
 def open_attempt(assessment: Assessment, *, limit: int | None = 60, number: int = 1) -> Attempt:
