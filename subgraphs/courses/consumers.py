@@ -59,8 +59,9 @@ class AssessmentEventHandler:
 
 
 class EnrollmentCounter:
-    """course.events, one replica each (a consumer group): counts an enrollment the request that made
-    it may not have counted (it stopped in between). Counting twice changes nothing."""
+    """course.events, one replica each (a consumer group): counts an enrollment not marked counted (the
+    request that enrolls counts first and writes it marked, ADR 0027: these were written before that).
+    Counting twice changes nothing."""
 
     def __init__(self, service: CourseService) -> None:
         self._service = service

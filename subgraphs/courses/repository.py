@@ -1,7 +1,8 @@
 """Every courses-store query and write: the only module that speaks MongoDB's query language.
 
 Requests read and write by `_id` alone (ADR 0014): lists come from the catalog read model or from a
-learner's `Learner` document, and each write is guarded by the version read before it. Filters are built
+learner's `Learner` document, and each write is guarded by the version read before it (the enrollment
+count by the course being published and the enrollment not yet counted, ADR 0027). Filters are built
 only from typed values, never from a client's document. Writes that carry events tell the outbox relay.
 """
 

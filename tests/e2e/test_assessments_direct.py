@@ -57,6 +57,13 @@ def callers(world: World) -> dict[str, str | None]:
     }
 
 
+# Every test below asks for both courses as every kind of caller.
+EVERY_COURSE = pytest.mark.parametrize("course", ["draft", "published"])
+EVERY_CALLER = pytest.mark.parametrize(
+    "caller", ["learner", "stranger", "instructor", "other instructor", "anonymous"]
+)
+
+
 @pytest.fixture(scope="module")
 def courses(world: World) -> dict[str, tuple[str, list[str]]]:
     """A draft course and a published one, each with two assessments: name -> (course id, their ids)."""
@@ -67,8 +74,8 @@ def courses(world: World) -> dict[str, tuple[str, list[str]]]:
     return made
 
 
-@pytest.mark.parametrize("course", ["draft", "published"])
-@pytest.mark.parametrize("caller", ["learner", "stranger", "instructor", "other instructor", "anonymous"])
+@EVERY_COURSE
+@EVERY_CALLER
 def test_a_courses_assessments_are_the_same_through_the_router_and_directly(
     world: World,
     callers: dict[str, str | None],
@@ -90,8 +97,8 @@ def test_a_courses_assessments_are_the_same_through_the_router_and_directly(
     assert [i for i in routed if i in created] == expected, "the rule itself (a draft is its managers')"
 
 
-@pytest.mark.parametrize("course", ["draft", "published"])
-@pytest.mark.parametrize("caller", ["learner", "stranger", "instructor", "other instructor", "anonymous"])
+@EVERY_COURSE
+@EVERY_CALLER
 def test_an_assessment_is_the_same_through_the_router_and_directly(
     world: World,
     callers: dict[str, str | None],

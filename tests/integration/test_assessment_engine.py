@@ -43,7 +43,7 @@ from subgraphs.assessments.ports import CourseAccess
 from subgraphs.assessments.repository import AssessmentRepository, AttemptRepository
 from subgraphs.assessments.scoring import RawAnswer
 from subgraphs.assessments.service import AssessmentService
-from tests.support.questions import MATCHING, ORDERING
+from tests.support.questions import MATCHING, ORDERING, SINGLE, TRUE_FALSE
 
 pytestmark = pytest.mark.integration
 
@@ -90,13 +90,6 @@ class FakeCourses:
 
 # --- questions --------------------------------------------------------------------------------------
 
-SINGLE = Question(
-    id="q-single",
-    type=QuestionType.SINGLE_CHOICE,
-    prompt="2 + 2?",
-    options=[Option(id="three", text="3"), Option(id="four", text="4", correct=True)],
-)
-TRUE_FALSE = Question(id="q-tf", type=QuestionType.TRUE_FALSE, prompt="The sky is blue.", correct_bool=True)
 MULTIPLE = Question(
     id="q-multi",
     type=QuestionType.MULTIPLE_CHOICE,

@@ -24,25 +24,14 @@ from subgraphs.assessments.models import (
     Attempt,
     AttemptStatus,
     MatchPair,
-    Option,
-    Question,
-    QuestionType,
     ScorePolicy,
 )
 from subgraphs.assessments.scoring import RawAnswer
-from tests.support.questions import MATCHING, ORDERING
+from tests.support.questions import MATCHING, ORDERING, SINGLE, TRUE_FALSE
 
 T0 = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=10)
 INSTRUCTOR = Actor(user_id=uuid.uuid4(), role=Role.INSTRUCTOR)
-
-SINGLE = Question(
-    id="q-single",
-    type=QuestionType.SINGLE_CHOICE,
-    prompt="2 + 2?",
-    options=[Option(id="three", text="3"), Option(id="four", text="4", correct=True)],
-)
-TRUE_FALSE = Question(id="q-tf", type=QuestionType.TRUE_FALSE, prompt="The sky is blue.", correct_bool=True)
 
 
 def reverse(items: list[str]) -> None:
