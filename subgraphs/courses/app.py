@@ -25,10 +25,11 @@ from subgraphs.courses.consumers import (
     AssessmentEventHandler,
     CatalogRefresher,
     EnrollmentCounter,
+    RosterKeeper,
 )
 from subgraphs.courses.context import CoursesContext
 from subgraphs.courses.loaders import make_loaders
-from subgraphs.courses.models import Certificate, Course, Enrollment, Learner, MediaUse
+from subgraphs.courses.models import Certificate, Course, Deadline, Enrollment, Learner, MediaUse, Roster
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import (
     CatalogStateRepository,
@@ -37,6 +38,7 @@ from subgraphs.courses.repository import (
     EnrollmentRepository,
     LearnerRepository,
     ProcessedEventRepository,
+    RosterRepository,
 )
 from subgraphs.courses.schema import schema
 from subgraphs.courses.service import CourseService
@@ -61,7 +63,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings,
         service="courses",
         database=settings.courses_database,
-        models=[Course, Enrollment, Learner, Certificate, MediaUse],
+        models=[Course, Enrollment, Learner, Certificate, MediaUse, Roster, Deadline],
         publisher=publisher,
     )
     # Every change to the read model announces a new catalog version to the caches (ADR 0022).
@@ -84,12 +86,18 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
     consumer = event_consumer(
         settings, service="courses", group_id="courses", topics=[ASSESSMENT_TOPIC], handler=assessments
     )
+    enrollment_counter, roster_keeper = EnrollmentCounter(service), RosterKeeper(RosterRepository())
+
+    async def one_replica(event: Event) -> None:
+        await enrollment_counter(event)
+        await roster_keeper(event)
+
     counter = event_consumer(
         settings,
         service="courses",
         group_id="courses-enrollment-counts",
         topics=[Topic.COURSE],
-        handler=EnrollmentCounter(service),
+        handler=one_replica,
     )
     progress = ProgressFeed()
     refresher = CatalogRefresher(keeper)

@@ -59,6 +59,7 @@ class CourseSummary:
     modules: tuple[ModuleOutline, ...]
     version: int
     folded_title: str  # for case-insensitive search
+    teaching_assistants: tuple[str, ...] = ()
 
     @property
     def position(self) -> Position:
@@ -157,6 +158,7 @@ def _summary_row(summary: CourseSummary) -> dict[str, Any]:
         "updated_at": summary.updated_at.isoformat(),
         "published_at": summary.published_at.isoformat() if summary.published_at else None,
         "version": summary.version,
+        "teaching_assistants": list(summary.teaching_assistants),
         "modules": [
             [module.id, module.title, module.order, [_lesson(lesson) for lesson in module.lessons]]
             for module in summary.modules
@@ -191,6 +193,7 @@ def _summary_from_row(row: dict[str, Any]) -> CourseSummary:
         ),
         version=row["version"],
         folded_title=row["title"].casefold(),
+        teaching_assistants=tuple(row.get("teaching_assistants", ())),
     )
 
 

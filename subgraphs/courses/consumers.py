@@ -8,7 +8,7 @@ from coursegraph.events import Event
 from coursegraph.security import Actor
 from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.events import CourseEventType
-from subgraphs.courses.repository import ProcessedEventRepository
+from subgraphs.courses.repository import ProcessedEventRepository, RosterRepository
 from subgraphs.courses.service import CourseService
 
 ASSESSMENT_TOPIC = "assessment.events"
@@ -69,6 +69,18 @@ class EnrollmentCounter:
     async def __call__(self, event: Event) -> None:
         if event.event_type == CourseEventType.COURSE_ENROLLED:
             await self._service.count_enrollment_by_id(str(event.metadata["enrollment_id"]))
+
+
+class RosterKeeper:
+    """course.events, one replica each: adds an enrolled learner to the course's roster (ADR 0031), so
+    that enrolling itself stays three writes. Adding twice changes nothing."""
+
+    def __init__(self, rosters: RosterRepository) -> None:
+        self._rosters = rosters
+
+    async def __call__(self, event: Event) -> None:
+        if event.event_type == CourseEventType.COURSE_ENROLLED and event.course_id and event.user_id:
+            await self._rosters.add(event.course_id, [str(event.user_id)])
 
 
 class CatalogRefresher:

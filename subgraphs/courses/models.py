@@ -24,6 +24,19 @@ from pymongo import IndexModel
 from coursegraph.ids import derived_object_id
 
 
+class CourseRole(StrEnum):
+    """What a user is in one course besides its instructor (issue 17)."""
+
+    LEARNER = "LEARNER"
+    # Sees the roster and the gradebook; cannot edit the course.
+    TEACHING_ASSISTANT = "TEACHING_ASSISTANT"
+
+
+class DeadlineTarget(StrEnum):
+    MODULE = "MODULE"
+    ASSESSMENT = "ASSESSMENT"
+
+
 class CourseStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -62,6 +75,8 @@ class Course(Document):
     counted_enrollments: list[str] = Field(default_factory=list)
     # Assessments that must be passed to complete the course (kept from assessment.events).
     required_assessments: list[str] = Field(default_factory=list)
+    # Users with the course role TEACHING_ASSISTANT (few; read with the course for every permission check).
+    teaching_assistants: list[str] = Field(default_factory=list)
     version: int = 0
     created_at: datetime
     updated_at: datetime
@@ -152,3 +167,50 @@ class Certificate(Document):
 
     class Settings:
         name = "certificates"
+
+
+class Roster(Document):
+    """A course's learners (user ids, oldest enrollment first), for the views over the whole class: the
+    roster, the gradebook, announcements. Read by `_id` (ADR 0014).
+
+    Kept by course.events (one replica each adds an enrolled learner, so enrolling stays three writes)
+    and by the requests that enroll or remove learners for someone else. `complete` says it holds every
+    enrollment: a roster without it (written before rosters existed, or upserted by an add) is completed
+    once from the enrollments themselves (`RosterRepository.learners`).
+    """
+
+    id: str  # type: ignore[assignment]  # the course's id
+    learners: list[str] = Field(default_factory=list)
+    complete: bool = False
+
+    class Settings:
+        name = "rosters"
+
+
+class Deadline(Document):
+    """When a module or an assessment of a course is due, with per-learner extensions (issue 17).
+    Its id is derived from the course and the target (`deadline_id`): found by `_id`, and set once."""
+
+    course_id: str
+    target: DeadlineTarget
+    target_id: str
+    title: str  # the module's or the assessment's title when the deadline was set
+    due_at: datetime
+    extensions: dict[str, datetime] = Field(default_factory=dict)  # user id -> their due time
+    version: int = 0
+    updated_at: datetime
+    outbox: list[dict[str, Any]] = Field(default_factory=list)
+    outbox_pending: bool = False
+    outbox_lease: datetime | None = None
+
+    class Settings:
+        name = "deadlines"
+        indexes = [IndexModel([("outbox_pending", pymongo.ASCENDING)])]
+
+    def due_for(self, user_id: str) -> datetime:
+        """The learner's due time: their extension, if they have one."""
+        return self.extensions.get(user_id, self.due_at)
+
+
+def deadline_id(course_id: str, target_id: str) -> ObjectId:
+    return derived_object_id("deadline", course_id, target_id)

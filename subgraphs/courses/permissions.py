@@ -15,6 +15,13 @@ def can_manage(actor: Actor, course: AnyCourse) -> bool:
     return actor.is_admin or (actor.role is Role.INSTRUCTOR and is_owner(actor, course))
 
 
+def can_teach(actor: Actor, course: AnyCourse) -> bool:
+    """The roster and the gradebook: the course's managers and its teaching assistants."""
+    return can_manage(actor, course) or (
+        actor.user_id is not None and str(actor.user_id) in course.teaching_assistants
+    )
+
+
 def can_see(actor: Actor, course: AnyCourse) -> bool:
     """Published and archived courses are public (archived ones are closed, not secret); drafts are
     their managers' only. A course the caller may not see does not exist for them."""

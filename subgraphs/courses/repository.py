@@ -31,6 +31,7 @@ from subgraphs.courses.models import (
     Enrollment,
     Learner,
     MediaUse,
+    Roster,
     enrollment_id,
 )
 
@@ -79,6 +80,7 @@ def summary_of(document: Mapping[str, Any]) -> CourseSummary:
         modules=modules,
         version=document.get("version", 0),
         folded_title=title.casefold(),
+        teaching_assistants=tuple(document.get("teaching_assistants", ())),
     )
 
 
@@ -203,6 +205,37 @@ class LearnerRepository:
         return await guarded_update(
             Learner.get_pymongo_collection(), user_id, {}, {"$addToSet": {"courses": course_id}}, upsert=True
         )
+
+
+class RosterRepository:
+    async def learners(self, course_id: str) -> list[str]:
+        """The course's learners, oldest enrollment first. A roster not known complete is completed
+        from the enrollments first: one filtered read (FerretDB scans for it), once per course."""
+        roster = await Roster.find_one({"_id": course_id})
+        if roster is not None and roster.complete:
+            return roster.learners
+        enrolled = Enrollment.get_pymongo_collection().find(
+            {"course_id": course_id}, {"user_id": 1, "enrolled_at": 1}
+        )
+        found = sorted([(e["enrolled_at"], e["user_id"]) async for e in enrolled])
+        user_ids = [user_id for _, user_id in found]
+        # $addToSet keeps whatever an add wrote meanwhile (then the roster's order is not the enrollments').
+        await self._update(
+            course_id, {"$addToSet": {"learners": {"$each": user_ids}}, "$set": {"complete": True}}
+        )
+        roster = await Roster.find_one({"_id": course_id})
+        return [] if roster is None else roster.learners
+
+    async def add(self, course_id: str, user_ids: Sequence[str]) -> None:
+        await self._update(course_id, {"$addToSet": {"learners": {"$each": list(user_ids)}}})
+
+    async def remove(self, course_id: str, user_ids: Sequence[str]) -> None:
+        await self._update(course_id, {"$pullAll": {"learners": list(user_ids)}})
+
+    @staticmethod
+    async def _update(course_id: str, update: dict[str, Any]) -> None:
+        # FerretDB applies no update atomically (ADR 0010): guarded_update serialises this process's.
+        await guarded_update(Roster.get_pymongo_collection(), course_id, {}, update, upsert=True)
 
 
 class MediaUseRepository:

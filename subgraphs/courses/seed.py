@@ -38,6 +38,7 @@ from subgraphs.courses.models import (
     Learner,
     Lesson,
     Module,
+    Roster,
     enrollment_id,
 )
 from subgraphs.courses.repository import CatalogStateRepository, summaries_in, summary_of
@@ -219,6 +220,7 @@ class Catalog:
     courses: list[Course]
     enrollments: list[Enrollment]
     learners: list[Learner]
+    rosters: list[Roster]
 
     def totals(self) -> dict[str, int]:
         return {
@@ -238,6 +240,10 @@ class Catalog:
             "enrollments": len(self.enrollments),
             "completed enrollments": sum(e.status is EnrollmentStatus.COMPLETED for e in self.enrollments),
         }
+
+
+def _enrolled(enrollment: Enrollment) -> datetime:
+    return enrollment.enrolled_at
 
 
 def plan_catalog(
@@ -282,13 +288,20 @@ def plan_catalog(
     for course in catalog:
         course.enrollment_count = counts.get(str(course.id), 0)
     learner_lists = [
-        Learner(id=user_id, courses=[e.course_id for e in sorted(mine, key=lambda e: e.enrolled_at)])
+        Learner(id=user_id, courses=[e.course_id for e in sorted(mine, key=_enrolled)])
         for user_id, mine in courses_of.items()
     ]
-    return Catalog(courses=catalog, enrollments=enrollments, learners=learner_lists)
+    classes: dict[str, list[Enrollment]] = {}
+    for enrollment in enrollments:
+        classes.setdefault(enrollment.course_id, []).append(enrollment)
+    rosters = [
+        Roster(id=course_id, learners=[e.user_id for e in sorted(mine, key=_enrolled)], complete=True)
+        for course_id, mine in classes.items()
+    ]
+    return Catalog(courses=catalog, enrollments=enrollments, learners=learner_lists, rosters=rosters)
 
 
-def _documents(documents: Sequence[Course | Enrollment | Learner]) -> list[dict[str, Any]]:
+def _documents(documents: Sequence[Course | Enrollment | Learner | Roster]) -> list[dict[str, Any]]:
     return [{**document.model_dump(by_alias=True), SEED_MARKER: True} for document in documents]
 
 
@@ -304,7 +317,7 @@ class CourseSeeder:
         return sum(
             [
                 await self.database[model.Settings.name].count_documents({SEED_MARKER: True})
-                for model in (Course, Enrollment, Learner)
+                for model in (Course, Enrollment, Learner, Roster)
             ]
         )
 
@@ -320,6 +333,7 @@ class CourseSeeder:
             ("courses", plan.courses, COURSE_BATCH, Course.Settings.name),
             ("enrollments", plan.enrollments, ENROLLMENT_BATCH, Enrollment.Settings.name),
             ("learners", plan.learners, ENROLLMENT_BATCH, Learner.Settings.name),
+            ("rosters", plan.rosters, COURSE_BATCH, Roster.Settings.name),
         ):
             for start in range(0, len(items), batch):
                 chunk = items[start : start + batch]
@@ -334,6 +348,7 @@ class CourseSeeder:
         courses = self.database[Course.Settings.name]
         enrollments = self.database[Enrollment.Settings.name]
         learners = self.database[Learner.Settings.name]
+        rosters = self.database[Roster.Settings.name]
         users = set(user_ids)
         unmarked = {SEED_MARKER: {"$ne": True}}
         taught = [
@@ -354,6 +369,10 @@ class CourseSeeder:
         )
         removed_courses = await delete_in_batches(courses, {SEED_MARKER: True})
         removed_courses += await delete_ids(courses, taught)
+        # Rosters go with their courses; other rosters may keep a removed learner, whom readers skip
+        # (their enrollment is gone).
+        await delete_in_batches(rosters, {SEED_MARKER: True})
+        await delete_ids(rosters, [str(course_id) for course_id in taught])
         # Learners' lists go with their learners; other lists may keep a removed course, which readers
         # skip (its enrollment is gone).
         await delete_in_batches(learners, {SEED_MARKER: True})
@@ -406,5 +425,5 @@ async def connect(overrides: Mapping[str, Any]) -> CourseSeeder:
     except (TimeoutError, PyMongoError) as exc:
         await client.close()
         raise _unreachable(settings, url, exc) from exc
-    await init_models(client, settings.courses_database, [Course, Enrollment, Learner])
+    await init_models(client, settings.courses_database, [Course, Enrollment, Learner, Roster])
     return CourseSeeder(client, settings.courses_database, f"{url} database {settings.courses_database}")
