@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
@@ -27,6 +27,10 @@ from coursegraph.settings import Profile, ServiceSettings
 from coursegraph.tracing import span_continuing, tracer_for
 
 logger = logging.getLogger(__name__)
+
+# How long a re-created broadcast listener waits to be given its partitions before it resumes them.
+ASSIGNMENT_WAIT_SECONDS = 10.0
+ASSIGNMENT_POLL_SECONDS = 0.05
 
 Handler = Callable[[Event], Awaitable[None]]
 
@@ -98,6 +102,10 @@ class KafkaEventConsumer(EventConsumer):
         self._attempts = attempts
         self._retry_wait = retry_wait_seconds
         self._task: asyncio.Task[None] | None = None
+        # A broadcast listener commits nothing, and a new consumer of it starts at the end of each
+        # partition: what was published while it was re-created (Kafka away, or stopped and started)
+        # would be missed. So it remembers where it is and a new consumer resumes there.
+        self._resume_at: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id or 'broadcast'}")
@@ -128,11 +136,15 @@ class KafkaEventConsumer(EventConsumer):
             try:
                 await consumer.start()
                 await producer.start()
+                if self._group_id is None:
+                    await self._resume(consumer)
                 backoff = 1.0
                 async for record in consumer:
                     await self._process(record, producer)
                     if self._group_id:
                         await consumer.commit()
+                    else:
+                        self._resume_at[TopicPartition(record.topic, record.partition)] = record.offset + 1
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Kafka away: reconnect, the uncommitted record comes again
@@ -142,6 +154,19 @@ class KafkaEventConsumer(EventConsumer):
             finally:
                 await consumer.stop()
                 await producer.stop()
+
+    async def _resume(self, consumer: AIOKafkaConsumer) -> None:
+        """A broadcast listener: go on where the previous consumer stopped, and remember where this one
+        starts on the partitions it has not read yet (their end, now)."""
+        for _ in range(int(ASSIGNMENT_WAIT_SECONDS / ASSIGNMENT_POLL_SECONDS)):
+            if consumer.assignment():
+                break
+            await asyncio.sleep(ASSIGNMENT_POLL_SECONDS)
+        for partition in consumer.assignment():
+            if partition in self._resume_at:
+                consumer.seek(partition, self._resume_at[partition])
+            else:
+                self._resume_at[partition] = await consumer.position(partition)
 
     async def _process(self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer) -> None:
         try:

@@ -138,3 +138,47 @@ async def test_consumer_retries_then_parks_poison_and_failing_events(kafka_boots
     headers = dict(parked[1].headers)
     assert headers["source-topic"] == topic.encode() and b"always fails" in headers["error"]
     assert json.loads(parked[1].value or b"{}")["event_id"] == str(failing.event_id)
+
+
+async def test_a_broadcast_listener_started_again_misses_nothing_published_meanwhile(
+    kafka_bootstrap: str,
+) -> None:
+    """A broadcast listener (no group, nothing committed) re-creates its consumer after Kafka went away,
+    or when it is stopped and started: it goes on where it was, not at the end of the topic."""
+    topic = f"broadcast-test-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    await producer.send_and_wait(topic, _event("BEFORE", "a").to_bytes(), key=b"a")  # creates the topic
+    handled: list[str] = []
+
+    async def handler(event: Event) -> None:
+        handled.append(event.event_type)
+
+    async def until(count: int) -> None:
+        for _ in range(200):
+            if len(handled) >= count:
+                return
+            await asyncio.sleep(0.05)
+
+    listener = KafkaEventConsumer(kafka_bootstrap, group_id=None, topics=[topic], handler=handler)
+    try:
+        await listener.start()
+        # Published before the listener's partitions are assigned may be missed (it starts at the end):
+        # publish until the listener has seen one.
+        for _ in range(100):
+            await producer.send_and_wait(topic, _event("FIRST", "a").to_bytes(), key=b"a")
+            await until(1)
+            if handled:
+                break
+        assert handled and set(handled) == {"FIRST"}, "a broadcast listener starts at the end: no BEFORE"
+        seen = len(handled)
+        await listener.stop()
+        await producer.send_and_wait(topic, _event("WHILE_AWAY", "a").to_bytes(), key=b"a")
+        await listener.start()
+        await until(seen + 1)
+        await producer.send_and_wait(topic, _event("AFTER", "a").to_bytes(), key=b"a")
+        await until(seen + 2)
+    finally:
+        await listener.stop()
+        await producer.stop()
+    assert handled[seen:] == ["WHILE_AWAY", "AFTER"]
