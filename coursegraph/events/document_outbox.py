@@ -9,6 +9,11 @@ at-least-once and consumers drop duplicates by `event_id`.
 Repositories tell the relay which document they just wrote (`document_written`), and the relay publishes
 it reading and writing by `_id` only. Writers append events only together with a new `version`, so once
 a document's events are all sent, one write guarded by the version they were read at empties its outbox.
+When the writer knows what the outbox holds after its write (an insert, or an update of a document read
+with nothing pending), it says so (`Written`): the relay publishes those events as they are and empties
+the outbox with that one guarded write, with no read and no lease (ADR 0006, amended 2026-12-07: six
+store calls per write on FerretDB become two). If the document moved on meanwhile, the write does not
+apply and the document is published the usual way; an event sent twice is dropped by its consumers.
 The poll over the pending flag (`publish_pending`) is the safety net for what no write of this process
 announced (a crash before publishing, another replica): MongoDB answers it from the flag's index,
 FerretDB v1 by decoding the collection (ADR 0014), so it runs seldom.
@@ -16,6 +21,7 @@ FerretDB v1 by decoding the collection (ADR 0014), so it runs seldom.
 
 import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -47,6 +53,19 @@ def with_events(update: dict[str, Any], *entries: dict[str, Any]) -> dict[str, A
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a document's outbox holds after a write, as its writer knows it: these, at this version."""
+
+    version: int
+    entries: Sequence[dict[str, Any]]
+
+    @classmethod
+    def inserted(cls, document: Any) -> "Written":
+        """A document this process just inserted: its outbox is what it was inserted with."""
+        return cls(document.version, list(document.outbox))
+
+
 class DocumentOutboxRelay(Relay):
     def __init__(
         self,
@@ -64,26 +83,47 @@ class DocumentOutboxRelay(Relay):
         self._batch_size = batch_size
         self._lease = timedelta(seconds=lease_seconds)
         # Documents written by this process with events to publish, in write order, each with the number
-        # of its latest announcement (a write while the relay publishes it must not be forgotten).
-        self._written: dict[tuple[str, Any], int] = {}
+        # of its latest announcement (a write while the relay publishes it must not be forgotten) and
+        # what the writer knew its outbox to hold, if it knew.
+        self._written: dict[tuple[str, Any], tuple[int, Written | None]] = {}
         self._announcements = itertools.count()
 
-    def document_written(self, collection: str, document_id: Any) -> None:
-        """A write of this process recorded events in this document: publish them now."""
-        self._written[(collection, document_id)] = next(self._announcements)
+    def document_written(self, collection: str, document_id: Any, written: Written | None = None) -> None:
+        """A write of this process recorded events in this document: publish them now. `written`: what
+        its outbox holds now, when the writer knows it (then nothing is read to publish it)."""
+        key = (collection, document_id)
+        # A second write before the first was published: only the document itself knows the outbox now.
+        known = written if key not in self._written else None
+        self._written[key] = (next(self._announcements), known)
         self.notify()
 
     async def publish_notified(self) -> int:
         published = 0
         while self._written:
-            key, announced = next(iter(self._written.items()))
+            key, (announced, written) = next(iter(self._written.items()))
+            collection = self._collections[key[0]]
             # A failure raises and leaves the document first in line for the retry.
-            published += await self._publish_document(self._collections[key[0]], key[1])
-            if self._written.get(key) == announced:
+            emptied = written is not None and await self._publish_written(collection, key[1], written)
+            published += len(written.entries) if written is not None else 0
+            if not emptied:
+                published += await self._publish_document(collection, key[1])
+            if self._written.get(key, (None,))[0] == announced:
                 del self._written[key]
             else:  # written again meanwhile: its new events may not have been read yet
-                self._written[key] = self._written.pop(key)
+                self._written[key] = (self._written.pop(key)[0], None)
         return published
+
+    async def _publish_written(
+        self, collection: AsyncCollection[dict[str, Any]], document_id: Any, written: Written
+    ) -> bool:
+        """Publish the events the writer knew of; whether that emptied the outbox (else the document has
+        moved on, and is published the usual way)."""
+        for entry in written.entries:
+            await self._publisher.publish(
+                entry["topic"], entry["key"], Event.model_validate_json(entry["payload"])
+            )
+        done = {"$set": {OUTBOX: [], PENDING: False, LEASE: None}}
+        return await guarded_update(collection, document_id, {"version": written.version}, done)
 
     async def publish_pending(self) -> int:
         published = await self.publish_notified()
@@ -129,9 +169,10 @@ class DocumentOutboxRelay(Relay):
                 # in the outbox is one just sent, and one write empties it. Else pop what was sent, in
                 # order, and look again.
                 done = {"$set": {OUTBOX: [], PENDING: False, LEASE: None}}
-                if sent < len(entries) or not await guarded_update(
+                emptied = sent == len(entries) and await guarded_update(
                     collection, document_id, {"version": document.get("version")}, done
-                ):
+                )
+                if not emptied:
                     for entry in entries[:sent]:
                         await guarded_update(
                             collection,
@@ -141,6 +182,8 @@ class DocumentOutboxRelay(Relay):
                         )
                     await guarded_update(collection, document_id, {}, {"$set": {LEASE: None}})
             published += sent
+            if emptied:  # nothing was appended since the read: no need to look again
+                return published
 
 
 class Versioned(Protocol):
@@ -167,5 +210,8 @@ async def versioned_update(
     conditions = {**(guard or {}), "version": document.version}
     applied = await guarded_update(collection, document.id, conditions, with_events(update, *events))
     if applied and events:
-        relay.document_written(collection.name, document.id)
+        # Read with nothing pending, the outbox now holds exactly these events.
+        nothing_pending = getattr(document, PENDING, None) is False
+        written = Written(document.version + 1, events) if nothing_pending else None
+        relay.document_written(collection.name, document.id, written)
     return applied

@@ -15,7 +15,7 @@ from beanie import SortDirection
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from coursegraph.events.document_outbox import DocumentOutboxRelay
+from coursegraph.events.document_outbox import DocumentOutboxRelay, Written
 from coursegraph.mongo import get_by_ids, guarded_update
 from coursegraph.pagination import Position
 from coursegraph.unit_of_work import Decision, versioned_write
@@ -61,7 +61,7 @@ class AssessmentRepository:
             upsert=True,
         )
         await assessment.insert()
-        self._relay.document_written(Assessment.Settings.name, assessment.id)
+        self._relay.document_written(Assessment.Settings.name, assessment.id, Written.inserted(assessment))
         return assessment
 
     async def write(self, before: Assessment, decision: Decision[Assessment]) -> bool:

@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from coursegraph.codes import Reason
 from coursegraph.errors import Conflict
-from coursegraph.events.document_outbox import DocumentOutboxRelay
+from coursegraph.events.document_outbox import DocumentOutboxRelay, Written
 from coursegraph.mongo import delete_ids, get_by_ids, guarded_update, guarded_update_returning
 from coursegraph.unit_of_work import Decision, versioned_write
 from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
@@ -121,7 +121,7 @@ class CourseRepository:
 
     async def insert(self, course: Course) -> Course:
         await course.insert()
-        self._relay.document_written(Course.Settings.name, course.id)
+        self._relay.document_written(Course.Settings.name, course.id, Written.inserted(course))
         return course
 
     async def write(self, before: Course, decision: Decision[Course]) -> bool:
@@ -176,7 +176,7 @@ class EnrollmentRepository:
             raise Conflict(
                 "Already enrolled in this course.", details={"reason": Reason.ALREADY_ENROLLED}
             ) from exc
-        self._relay.document_written(Enrollment.Settings.name, enrollment.id)
+        self._relay.document_written(Enrollment.Settings.name, enrollment.id, Written.inserted(enrollment))
         return enrollment
 
     async def write(self, before: Enrollment, decision: Decision[Enrollment]) -> bool:

@@ -227,6 +227,7 @@ class Catalog:
             "courses": len(self.courses),
             "enrollments": len(self.enrollments),
             "learners": len(self.learners),
+            "rosters": len(self.rosters),
         }
 
     def summary(self) -> dict[str, int]:

@@ -12,16 +12,24 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from coursegraph.events import Event, KafkaEventPublisher
 from coursegraph.events.consumer import KafkaEventConsumer
-from coursegraph.events.document_outbox import DocumentOutboxRelay, outbox_entry, with_events
+from coursegraph.events.document_outbox import (
+    DocumentOutboxRelay,
+    outbox_entry,
+    versioned_update,
+    with_events,
+)
+from coursegraph.metrics import STORE_CALLS
 from coursegraph.mongo import mongo_client
 from tests.support.kafka import collect_events
 
 pytestmark = pytest.mark.integration
 
+OUTBOX_TESTS = "outbox-tests"  # the service name the store calls of these tests are counted under
+
 
 @pytest.fixture
 async def collection(mongodb_url: str) -> AsyncIterator[AsyncCollection[dict[str, Any]]]:
-    client = mongo_client(mongodb_url, service="tests")
+    client = mongo_client(mongodb_url, service=OUTBOX_TESTS)
     database = f"outbox_test_{uuid.uuid4().hex[:8]}"
     yield client[database]["aggregates"]
     await client.drop_database(database)
@@ -67,6 +75,67 @@ async def test_events_written_with_the_state_are_relayed_in_order_once(
     received = await collect_events(kafka_bootstrap, topic, lambda e: True, expect=3, settle=1.5)
     assert [e["event_id"] for _, e in received] == [str(e.event_id) for e in (first, second, third)]
     assert {key for key, _ in received} == {b"agg-1"}
+
+
+class Aggregate:
+    """A document as a writer read it: its id, version, and whether events were pending then."""
+
+    def __init__(self, document_id: Any, version: int, *, outbox_pending: bool) -> None:
+        self.id, self.version, self.outbox_pending = document_id, version, outbox_pending
+
+
+def store_calls() -> float:
+    return sum(
+        sample.value
+        for metric in STORE_CALLS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["service"] == OUTBOX_TESTS
+    )
+
+
+async def test_events_a_writer_knows_it_wrote_are_relayed_without_reading_the_document(
+    collection: AsyncCollection[dict[str, Any]], kafka_bootstrap: str
+) -> None:
+    """ADR 0006 (amended): an update of a document read with nothing pending leaves exactly its own events
+    in the outbox; the relay publishes them as the writer knew them and empties the outbox with one
+    guarded write. When the document moved on meanwhile, the relay reads it and publishes everything."""
+    topic = f"doc-outbox-{uuid.uuid4().hex[:8]}"
+    inserted = await collection.insert_one({"state": 0, "version": 0, "outbox": [], "outbox_pending": False})
+    document_id = inserted.inserted_id
+    publisher = KafkaEventPublisher(kafka_bootstrap, client_id="tests")
+    relay = DocumentOutboxRelay([collection], publisher)
+    first, second = _event("FIRST", "agg"), _event("SECOND", "agg")
+    try:
+        # Known: read at version 0 with nothing pending.
+        assert await versioned_update(
+            relay, collection, Aggregate(document_id, 0, outbox_pending=False), {"state": 1},
+            [outbox_entry(topic, "agg", first)],
+        )  # fmt: skip
+        before = store_calls()
+        assert await relay.publish_notified() == 1
+        # One guarded write: on MongoDB one update; on FerretDB a read of the version, then the update.
+        assert store_calls() - before <= 2
+        stored = await collection.find_one({"_id": document_id})
+        assert stored is not None and stored["outbox"] == [] and stored["outbox_pending"] is False
+
+        # Known again, but another replica appends an event (a new version) before the relay runs: the
+        # guarded write does not apply, and the document is published as it is.
+        assert await versioned_update(
+            relay, collection, Aggregate(document_id, 1, outbox_pending=False), {"state": 2},
+            [outbox_entry(topic, "agg", second)],
+        )  # fmt: skip
+        third = _event("THIRD", "agg")
+        await collection.update_one(
+            {"_id": document_id},
+            with_events({"$set": {"state": 3}, "$inc": {"version": 1}}, outbox_entry(topic, "agg", third)),
+        )
+        assert await relay.publish_notified() == 3  # SECOND as known, then SECOND and THIRD as stored
+        stored = await collection.find_one({"_id": document_id})
+        assert stored is not None and stored["outbox"] == [] and stored["state"] == 3
+    finally:
+        await publisher.close()
+    received = await collect_events(kafka_bootstrap, topic, lambda e: True, expect=4, settle=1.5)
+    assert [e["event_type"] for _, e in received] == ["FIRST", "SECOND", "SECOND", "THIRD"]
 
 
 async def test_a_leased_document_is_left_to_its_relay(
