@@ -31,8 +31,8 @@ from coursegraph_cli.infra.process import (
 )
 
 FERRETDB_VERSION = "v1.24.2"
-# Our build of it carries the patch below; a new patch gets a new build (and cache directory).
-FERRETDB_BUILD = f"{FERRETDB_VERSION}-coursegraph.1"
+# Our build of it carries the patches below; a new patch gets a new build (and cache directory).
+FERRETDB_BUILD = f"{FERRETDB_VERSION}-coursegraph.2"
 # FerretDB v1's SQLite backend looks documents up by `_ferretdb_sjson->'$._id'`, while it creates the
 # `_id` index on `_ferretdb_sjson->"_id"`: SQLite cannot match the two expressions, so every lookup,
 # update and delete by `_id` scans the table (measured: 70 ms for the last of 5,800 enrollments, 1 ms
@@ -41,6 +41,28 @@ FERRETDB_ID_COLUMN = (
     "internal/backends/sqlite/metadata/metadata.go",
     "IDColumn = DefaultColumn + \"->'$._id'\"",
     'IDColumn = DefaultColumn + `->"_id"`',
+)
+# And it answers `{_id: {$in: [...]}}` by decoding every document of the collection: the batches of
+# lookups by id that requests make (ADR 0014) went as one `find_one` each. The patch pushes such an `$in`
+# down to SQLite as an IN over the `_id` index, in queries and in their explanation (`idInWhere`, in
+# patches/ferretdb_id_in.go, added to the backend's package).
+FERRETDB_ID_IN = Path(__file__).parent / "patches" / "ferretdb_id_in.go"
+_QUERY_BY_ID = (
+    "\t\tcase string, types.ObjectID:\n\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)"
+)
+_EXPLAIN_BY_ID = "\t\tcase string, types.ObjectID:\n\t\t\tfilterPushdown = true"
+FERRETDB_ID_IN_CASES = (
+    (
+        "internal/backends/sqlite/collection.go",
+        _QUERY_BY_ID,
+        "\t\tcase *types.Document:\n\t\t\twhereClause, args = idInWhere(v)\n" + _QUERY_BY_ID,
+    ),
+    (
+        "internal/backends/sqlite/collection.go",
+        _EXPLAIN_BY_ID,
+        "\t\tcase *types.Document:\n\t\t\twhereClause, args = idInWhere(v)\n"
+        '\t\t\tfilterPushdown = whereClause != ""\n' + _EXPLAIN_BY_ID,
+    ),
 )
 KAFKA_VERSION = "3.9.1"
 S3S_FS_VERSION = "0.14.1"
@@ -313,6 +335,9 @@ class FerretDB(Service):
                 Path(d).chmod(0o755)
             (src / "build" / "version" / "version.txt").write_text(f"{FERRETDB_VERSION}\n")
             patch_source(src, *FERRETDB_ID_COLUMN)
+            for case in FERRETDB_ID_IN_CASES:
+                patch_source(src, *case)
+            shutil.copyfile(FERRETDB_ID_IN, src / "internal" / "backends" / "sqlite" / FERRETDB_ID_IN.name)
             tmp = self.build_dir / "ferretdb.tmp"
             run(
                 [go, "build", "-mod=mod", "-buildvcs=false", "-trimpath", "-o", str(tmp),

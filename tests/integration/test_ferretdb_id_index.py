@@ -5,6 +5,9 @@ up by `_ferretdb_sjson->'$._id'`, an expression SQLite cannot match to that inde
 and delete by `_id` scanned the table. The infra build patches the lookup expression
 (coursegraph_cli/infra/services.py). This test asks SQLite itself, on the tables of the running FerretDB,
 how it answers the expression the built FerretDB uses, and how it answered the original one.
+
+The build also pushes `{_id: {$in: [...]}}` down to that index (upstream decoded every document for it):
+the server's own `explain` says how it answers one.
 """
 
 import re
@@ -77,3 +80,25 @@ def test_lookups_by_id_use_the_id_index(
         found = things.find_one({"_id": ids[-1]})
         assert found is not None and found["n"] == 199
         assert things.find_one({"_id": ObjectId()}) is None
+
+
+def test_batches_by_id_use_the_id_index(mongodb_url: str) -> None:
+    name = f"id_in_{uuid.uuid4().hex[:8]}"
+    client: pymongo.MongoClient[dict[str, object]]
+    with pymongo.MongoClient(mongodb_url) as client:
+        db = client[name]
+        try:
+            ids = db["things"].insert_many([{"n": n} for n in range(200)]).inserted_ids
+            wanted = [ids[-1], ids[7], ObjectId()]
+            explained = db.command("explain", {"find": "things", "filter": {"_id": {"$in": wanted}}})
+            assert explained["filterPushdown"] is True, explained
+            plan = " ".join(explained["queryPlanner"]["Plan"])
+            assert re.search(r"USING INDEX \S+__id_", plan), explained
+            found = sorted(int(str(d["n"])) for d in db["things"].find({"_id": {"$in": wanted}}))
+            assert found == [7, 199]
+            # What is not a list of ids is answered as before: by FerretDB, not pushed down.
+            other = db.command("explain", {"find": "things", "filter": {"n": {"$in": [1, 2]}}})
+            assert other["filterPushdown"] is False
+            assert sorted(int(str(d["n"])) for d in db["things"].find({"n": {"$in": [1, 2]}})) == [1, 2]
+        finally:
+            client.drop_database(name)
