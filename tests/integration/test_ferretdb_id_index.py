@@ -86,7 +86,7 @@ def test_batches_by_id_use_the_id_index(mongodb_url: str) -> None:
     name = f"id_in_{uuid.uuid4().hex[:8]}"
     client: pymongo.MongoClient[dict[str, object]]
     with pymongo.MongoClient(mongodb_url) as client:
-        db = client[name]
+        db: pymongo.database.Database[dict[str, object]] = client[name]
         try:
             ids = db["things"].insert_many([{"n": n} for n in range(200)]).inserted_ids
             wanted = [ids[-1], ids[7], ObjectId()]
