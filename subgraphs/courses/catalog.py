@@ -60,10 +60,15 @@ class CourseSummary:
     version: int
     folded_title: str  # for case-insensitive search
     teaching_assistants: tuple[str, ...] = ()
+    # Passing these is needed to complete the course, besides every lesson.
+    required_assessments: tuple[str, ...] = ()
 
     @property
     def position(self) -> Position:
         return Position(self.created_at, self.id)
+
+    def lesson_ids(self) -> set[str]:
+        return {lesson.id for module in self.modules for lesson in module.lessons}
 
 
 class Catalog:
@@ -159,6 +164,7 @@ def _summary_row(summary: CourseSummary) -> dict[str, Any]:
         "published_at": summary.published_at.isoformat() if summary.published_at else None,
         "version": summary.version,
         "teaching_assistants": list(summary.teaching_assistants),
+        "required_assessments": list(summary.required_assessments),
         "modules": [
             [module.id, module.title, module.order, [_lesson(lesson) for lesson in module.lessons]]
             for module in summary.modules
@@ -194,6 +200,7 @@ def _summary_from_row(row: dict[str, Any]) -> CourseSummary:
         version=row["version"],
         folded_title=row["title"].casefold(),
         teaching_assistants=tuple(row.get("teaching_assistants", ())),
+        required_assessments=tuple(row.get("required_assessments", ())),
     )
 
 

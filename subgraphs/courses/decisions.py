@@ -269,12 +269,21 @@ def archive(course: Course, *, archiver_id: str, now: datetime) -> Decision[Cour
 
 
 def require_assessment(course: Course, assessment_id: str, *, required: bool) -> Decision[Course] | None:
-    """Whether passing an assessment is needed to complete the course (from assessment.events)."""
+    """Whether passing an assessment is needed to complete the course (from assessment.events). Announced
+    as an update: every replica's catalog, which completing a lesson decides on, learns it."""
     current = set(course.required_assessments)
     wanted = current | {assessment_id} if required else current - {assessment_id}
     if wanted == current:
         return None
-    return Decision(course.model_copy(update={"required_assessments": sorted(wanted)}))
+    updated = course.model_copy(update={"required_assessments": sorted(wanted)})
+    event = course_event(
+        CourseEventType.COURSE_UPDATED,
+        key=str(course.id),
+        course_id=str(course.id),
+        user_id=course.instructor_id,
+        changed=["required_assessments"],
+    )
+    return Decision(updated, [event])
 
 
 # --- enrollment and progress ----------------------------------------------------------------------
@@ -306,7 +315,7 @@ def enroll(course: AnyCourse, *, user_id: str, now: datetime) -> Decision[Enroll
 
 
 def complete_lesson(
-    course: Course, enrollment: Enrollment, lesson_id: str, *, now: datetime, certificate_code: str
+    course: AnyCourse, enrollment: Enrollment, lesson_id: str, *, now: datetime, certificate_code: str
 ) -> Decision[Enrollment] | None:
     """A lesson done: progress moves forward only (lessons may be added later), counting only lessons
     still in the course; the last step completes the enrollment (`completion`)."""
@@ -355,7 +364,7 @@ def record_pass(
 
 
 def _with_completion(
-    course: Course,
+    course: AnyCourse,
     enrollment: Enrollment,
     events: list[dict[str, Any]],
     *,

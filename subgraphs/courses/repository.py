@@ -81,6 +81,7 @@ def summary_of(document: Mapping[str, Any]) -> CourseSummary:
         version=document.get("version", 0),
         folded_title=title.casefold(),
         teaching_assistants=tuple(document.get("teaching_assistants", ())),
+        required_assessments=tuple(document.get("required_assessments", ())),
     )
 
 

@@ -257,10 +257,10 @@ class CourseService:
         return enrollment if enrollment is not None and enrollment.certificate_code == cleaned else None
 
     async def course_access(self, actor: Actor, course_id: str, user_id: str) -> CourseAccess | None:
-        """Internal (the assessments service): a course, read from the store, and the user's enrollment
-        in it."""
+        """Internal (the assessments service): a course, from the catalog read model, and the user's
+        enrollment in it."""
         actor.require_service(ASSESSMENTS)
-        course = await self._courses.summary(course_id)
+        course = (await self._summaries([course_id])).get(course_id)
         if course is None:
             return None
         enrollment = await self._enrollments.get(user_id, course_id)
@@ -404,7 +404,8 @@ class CourseService:
 
     async def complete_lesson(self, actor: Actor, course_id: str, lesson_id: str) -> Enrollment:
         user_id = str(actor.require_user())
-        course = await self._courses.outline(course_id)
+        # The outline from the catalog read model, as enrolling does: no course document is read.
+        course = (await self._summaries([course_id])).get(course_id)
         if course is None or not permissions.can_see(actor, course):
             raise NotFound("Course not found.")
 
@@ -441,12 +442,14 @@ class CourseService:
         """Internal (the assessments service, and this service's consumer of assessment.events): whether
         an assessment is required."""
         actor.require_service(ASSESSMENTS, COURSES)
-        await change(
+        written = await change(
             lambda: self._courses.get(course_id),
             lambda course: decisions.require_assessment(course, assessment_id, required=required),
             self._courses.write,
             conflict="Could not record the assessment requirement; will retry.",
         )
+        if written is not None:
+            self._remember(written)  # completing a lesson decides on the catalog's requirements
 
     async def record_assessment_pass(
         self, actor: Actor, *, user_id: str, course_id: str, assessment_id: str

@@ -91,7 +91,9 @@ def declared_indexes() -> dict[str, list[list[str]]]:
 
 
 def is_point_read(shape: dict[str, Any]) -> bool:
-    return list(shape) == ["_id"] and isinstance(shape["_id"], str)
+    """By `_id`: one id, or a batch of ids (`$in`, which the project's FerretDB build also answers from
+    the `_id` index, ADR 0014)."""
+    return list(shape) == ["_id"] and (isinstance(shape["_id"], str) or shape["_id"] == {"$in": "array"})
 
 
 def served_by_an_index(shape: dict[str, Any], sort: list[str], indexes: list[list[str]]) -> bool:
@@ -260,7 +262,8 @@ def reads_lesson_bodies(record: dict[str, Any]) -> bool:
 
 def test_enrolling_and_completing_a_lesson_ask_the_store_little(logged: tuple[E2EStack, Path]) -> None:
     """Issue 16: enroll in at most 3 round trips (as MongoDB is asked), with no lesson body read;
-    completeLesson reads the enrollment once and answers what it wrote, without reading it again."""
+    completeLesson reads the enrollment once and answers what it wrote, without reading it again, and takes
+    the course from the catalog read model (issue 15: no course document is read)."""
     stack, log = logged
     instructor = stack.sign_in_as("instructor")["access_token"]
     course = stack.create_course(instructor, lessons=2)
@@ -278,8 +281,8 @@ def test_enrolling_and_completing_a_lesson_ask_the_store_little(logged: tuple[E2
     done = ok(stack.graphql(COMPLETE_WITH_STATE, {"c": course["id"], "l": lesson}, token=token))
     assert done["completeLesson"]["enrollment"]["progress"] == 50.0
     complete = [r for r in read_log(log)[start:] if r["origin"] == "request" and r["service"] == "courses"]
-    assert not [r for r in complete if reads_lesson_bodies(r)], complete
+    assert not [r for r in complete if r["collection"] == "courses"], complete
     on_enrollments = [r["command"] for r in complete if r["collection"] == "enrollments"]
     last_write = max(i for i, command in enumerate(on_enrollments) if command == "update")
     assert "find" not in on_enrollments[last_write + 1 :], f"what was written is not read again: {complete}"
-    assert round_trips(complete) <= 3, complete  # the course's outline, the enrollment, the write
+    assert round_trips(complete) <= 2, complete  # the enrollment, the write (the course is in the catalog)

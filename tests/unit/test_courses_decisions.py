@@ -120,9 +120,12 @@ def test_archiving_is_once() -> None:
     assert decisions.archive(decided.state, archiver_id="admin", now=LATER) is None
 
 
-def test_requiring_an_assessment_is_a_set() -> None:
+def test_requiring_an_assessment_is_a_set_announced_as_an_update() -> None:
     decided = decisions.require_assessment(course(), "quiz", required=True)
-    assert decided is not None and decided.state.required_assessments == ["quiz"] and decided.events == ()
+    assert decided is not None and decided.state.required_assessments == ["quiz"]
+    # Every replica's catalog hears of it: completing a lesson decides on the catalog's requirements.
+    assert event_types(decided) == ["COURSE_UPDATED"]
+    assert json.loads(decided.events[0]["payload"])["metadata"]["changed"] == ["required_assessments"]
     assert decisions.require_assessment(decided.state, "quiz", required=True) is None
     dropped = decisions.require_assessment(decided.state, "quiz", required=False)
     assert dropped is not None and dropped.state.required_assessments == []
