@@ -113,6 +113,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         EnrollmentRepository(store.relay),
         LearnerRepository(),
         CalendarFeedRepository(),
+        catalog,
         system_clock,
         feed_url=settings.public_api_url.rstrip("/") + "/calendar/{token}.ics",
     )

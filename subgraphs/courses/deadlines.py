@@ -21,7 +21,7 @@ from coursegraph.security import Actor
 from coursegraph.unit_of_work import change, starting_with, with_outbox
 from subgraphs.courses import deadlines_decisions as decide
 from subgraphs.courses import permissions
-from subgraphs.courses.catalog import CourseSummary
+from subgraphs.courses.catalog import Catalog, CourseSummary
 from subgraphs.courses.deadlines_decisions import DeadlineView
 from subgraphs.courses.models import Deadline, DeadlineTarget, Enrollment
 from subgraphs.courses.repository import (
@@ -30,7 +30,7 @@ from subgraphs.courses.repository import (
     EnrollmentRepository,
     LearnerRepository,
 )
-from subgraphs.courses.service import COURSES, CourseService
+from subgraphs.courses.service import ASSESSMENTS, COURSES, CourseService
 
 CONFLICT = "The deadline is being changed by someone else; try again."
 
@@ -52,6 +52,7 @@ class DeadlineService:
         enrollments: EnrollmentRepository,
         learners: LearnerRepository,
         feeds: CalendarFeedRepository,
+        catalog: Catalog,
         clock: Clock,
         *,
         feed_url: str,
@@ -62,6 +63,7 @@ class DeadlineService:
         self._enrollments = enrollments
         self._learners = learners
         self._feeds = feeds
+        self._catalog = catalog
         self._clock = clock
         self._feed_url = feed_url
 
@@ -142,10 +144,13 @@ class DeadlineService:
         return decide.require_set(await self._deadlines.get(course_id, target_id), "targetId")
 
     async def remember_assessment(self, actor: Actor, course_id: str, assessment_id: str, title: str) -> None:
-        """Internal (this service's consumer of assessment.events): an assessment of a course, and its
-        title, for checking a deadline's target."""
-        actor.require_service(COURSES)
-        await self._deadlines.remember_assessment(course_id, assessment_id, title)
+        """Internal (the assessments service as it writes one, and this service's consumer of
+        assessment.events): an assessment of a course, and its title, for checking a deadline's target.
+        Only for a course the catalog knows: no store call for an event about any other (a new consumer
+        group reads the topic from its start)."""
+        actor.require_service(ASSESSMENTS, COURSES)
+        if self._catalog.get(course_id) is not None:
+            await self._deadlines.remember_assessment(course_id, assessment_id, title)
 
     # --- reads ------------------------------------------------------------------------------------
 

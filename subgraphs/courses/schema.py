@@ -154,15 +154,25 @@ class Mutation:
 
     @strawberry.federation.mutation(
         inaccessible=True,
-        description="Internal (service tokens): an assessment is (or is no longer) required.",
+        description="Internal (service tokens): an assessment is (or is no longer) required; and its "
+        "title, for deadlines (issue 17).",
     )
     async def record_assessment_requirement(
-        self, info: Ctx, course_id: strawberry.ID, assessment_id: strawberry.ID, required: bool
+        self,
+        info: Ctx,
+        course_id: strawberry.ID,
+        assessment_id: strawberry.ID,
+        required: bool,
+        title: str | None = None,
     ) -> bool:
         parsed = parse_object_id(course_id, "courseId")
         await info.context.service.set_required_assessment(
             info.context.actor, parsed, str(assessment_id), required=required
         )
+        if title is not None:
+            await info.context.deadlines.remember_assessment(
+                info.context.actor, parsed, parse_object_id(assessment_id, "assessmentId"), title
+            )
         return True
 
     @strawberry.mutation(description="Mark a lesson complete for the caller; progress only moves forward.")
