@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Request, Response
 from icalendar import Calendar, Event
@@ -12,6 +13,7 @@ from coursegraph.errors import ErrorCode
 from rest_compat.courses import CourseId
 from rest_compat.graph import (
     SIGNED_IN,
+    SIGNED_IN_OR_NOT,
     FromGraphEnum,
     GraphError,
     GraphInput,
@@ -69,7 +71,6 @@ TargetId = Annotated[
         pattern=r"^[0-9a-fA-F]{24}([0-9a-fA-F]{8})?$",
     ),
 ]
-UserId = Annotated[str, Path(description="The learner's user id (a UUID).", pattern=r"^[0-9a-fA-F-]{36}$")]
 # A feed's secret is URL-safe base64 (43 characters); anything of this form is asked about, and answers
 # 404 unless it is a current feed's.
 FeedToken = Annotated[
@@ -213,7 +214,7 @@ def router(run: Runner) -> APIRouter:
         summary="A course's due times, next due first: every date and extension for its managers and "
         "teaching assistants, their own for its learners, none for anyone else",
         responses=responses(404),
-        openapi_extra=SIGNED_IN,
+        openapi_extra=SIGNED_IN_OR_NOT,
     )
     async def course_deadlines(request: Request, course_id: CourseId) -> Envelope[list[Deadline]]:
         data = await run(request, COURSE_DEADLINES, {"id": course_id})
@@ -255,12 +256,12 @@ def router(run: Runner) -> APIRouter:
         openapi_extra=SIGNED_IN,
     )
     async def grant_extension(
-        request: Request, course_id: CourseId, target_id: TargetId, user_id: UserId, body: ExtensionRequest
+        request: Request, course_id: CourseId, target_id: TargetId, user_id: UUID, body: ExtensionRequest
     ) -> Envelope[Deadline]:
         variables = {
             "courseId": course_id,
             "targetId": target_id,
-            "userId": user_id,
+            "userId": str(user_id),
             **body.model_dump(mode="json", by_alias=True),
         }
         return _deadline((await run(request, GRANT_EXTENSION, variables))["grantExtension"])
