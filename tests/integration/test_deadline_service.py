@@ -12,6 +12,7 @@ import pytest
 
 from coursegraph.errors import Forbidden, ValidationFailed
 from coursegraph.events.document_outbox import DocumentOutboxRelay
+from coursegraph.metrics import STORE_QUERIES
 from coursegraph.mongo import init_models, mongo_client
 from coursegraph.security import Actor, Role
 from subgraphs.courses import deadlines_decisions
@@ -228,3 +229,35 @@ async def test_the_feed_secret_is_made_once_rotated_and_an_old_one_answers_nothi
     assert await services.deadlines.calendar_feed("x" * 500) is None
     with pytest.raises(Forbidden):
         await services.deadlines.calendar_feed_url(user(), str(ada.user_id))
+
+
+def store_queries() -> float:
+    """The queries this test's client has sent (a batch of lookups counts once, as MongoDB is asked one)."""
+    return sum(
+        STORE_QUERIES.labels("deadline-service-tests", "mongodb", operation, "background")._value.get()
+        for operation in ("find", "update", "insert", "delete", "findAndModify")
+    )
+
+
+async def test_a_learners_deadlines_take_the_same_few_queries_however_many_courses(
+    services: Services,
+) -> None:
+    instructor, ada, bob = user(Role.INSTRUCTOR), user(), user()
+    due = T0 + timedelta(days=3)
+    for index in range(3):
+        course_id, module_id, assessment_id = await a_course(
+            services, instructor, [ada] if index else [ada, bob]
+        )
+        await services.deadlines.set_deadline(instructor, course_id, DeadlineTarget.MODULE, module_id, due)
+        await services.deadlines.set_deadline(
+            instructor, course_id, DeadlineTarget.ASSESSMENT, assessment_id, due
+        )
+
+    asked = []
+    for learner, courses in ((bob, 1), (ada, 3)):
+        before = store_queries()
+        found = await services.deadlines.upcoming(learner, str(learner.user_id), first=20)
+        asked.append(store_queries() - before)
+        assert len(found) == 2 * courses
+    # Their list, their enrollments, the courses' lists, the deadlines: four queries, not one per course.
+    assert asked == [4, 4]
