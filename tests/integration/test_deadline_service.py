@@ -233,10 +233,11 @@ async def test_the_feed_secret_is_made_once_rotated_and_an_old_one_answers_nothi
 
 def store_queries() -> float:
     """The queries this test's client has sent (a batch of lookups counts once, as MongoDB is asked one)."""
-    return sum(
+    total: float = sum(
         STORE_QUERIES.labels("deadline-service-tests", "mongodb", operation, "background")._value.get()
         for operation in ("find", "update", "insert", "delete", "findAndModify")
     )
+    return total
 
 
 async def test_a_learners_deadlines_take_the_same_few_queries_however_many_courses(
