@@ -138,6 +138,10 @@ class FieldCode(StrEnum):
     TOO_MANY_OPTIONS = "TOO_MANY_OPTIONS"
     NOT_A_PERMUTATION = "NOT_A_PERMUTATION"
     WRONG_ANSWER_TYPE = "WRONG_ANSWER_TYPE"
+    # deadlines: a due time that has passed, one without a UTC offset, a user not enrolled in the course
+    IN_THE_PAST = "IN_THE_PAST"
+    NO_TIME_ZONE = "NO_TIME_ZONE"
+    NOT_ENROLLED = "NOT_ENROLLED"
     # notifications
     ESSENTIAL = "ESSENTIAL"
     INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (a code, not a secret)

@@ -20,3 +20,8 @@ SEARCH_MAX = 100
 QUESTIONS_MAX = 200
 ITEMS_MAX = 20
 ANSWER_TEXT_MAX = 1_000
+
+# Deadlines (issue 17): how far ahead a due time may be set, and at most how many upcoming deadlines one
+# question answers.
+DEADLINE_YEARS_AHEAD = 5
+UPCOMING_DEADLINES_MAX = 100

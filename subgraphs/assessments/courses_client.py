@@ -16,8 +16,10 @@ query CourseAccess($courseId: ID!, $userId: ID!) {
 NOBODY = str(UUID(int=0))
 
 RECORD_REQUIREMENT = """
-mutation Requirement($courseId: ID!, $assessmentId: ID!, $required: Boolean!) {
-  recordAssessmentRequirement(courseId: $courseId, assessmentId: $assessmentId, required: $required)
+mutation Requirement($courseId: ID!, $assessmentId: ID!, $required: Boolean!, $title: String) {
+  recordAssessmentRequirement(
+    courseId: $courseId, assessmentId: $assessmentId, required: $required, title: $title
+  )
 }"""
 
 
@@ -38,6 +40,13 @@ class CoursesClient:
             enrolled=found["enrollmentId"] is not None,
         )
 
-    async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None:
-        variables = {"courseId": course_id, "assessmentId": assessment_id, "required": required}
+    async def record_requirement(
+        self, course_id: str, assessment_id: str, *, required: bool, title: str | None = None
+    ) -> None:
+        variables = {
+            "courseId": course_id,
+            "assessmentId": assessment_id,
+            "required": required,
+            "title": title,
+        }
         await self._client.execute(RECORD_REQUIREMENT, variables)

@@ -219,14 +219,18 @@ class AssessmentService:
     # --- authoring ---------------------------------------------------------------------------------
 
     async def _tell_courses(self, assessment: Assessment) -> None:
-        """Tell courses now whether the assessment is required, so completion rules hold at once.
+        """Tell courses now whether the assessment is required, so completion rules hold at once, and its
+        title, so a deadline can be set for it at once (issue 17).
 
         The ASSESSMENT_CREATED/UPDATED event carries the same fact; if this call fails, the event applies
         it later (both are idempotent), so the write that already happened stands.
         """
         try:
             await self._courses.record_requirement(
-                assessment.course_id, str(assessment.id), required=assessment.required_for_completion
+                assessment.course_id,
+                str(assessment.id),
+                required=assessment.required_for_completion,
+                title=assessment.title,
             )
         except CourseGraphError:
             logger.warning("courses not told of assessment %s now; the event will tell it", assessment.id)

@@ -23,18 +23,34 @@ from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.consumers import (
     ASSESSMENT_TOPIC,
     AssessmentEventHandler,
+    AssessmentTitleKeeper,
     CatalogRefresher,
     EnrollmentCounter,
     RosterKeeper,
 )
 from subgraphs.courses.context import CoursesContext
-from subgraphs.courses.loaders import make_loaders
-from subgraphs.courses.models import Certificate, Course, Deadline, Enrollment, Learner, MediaUse, Roster
+from subgraphs.courses.deadlines import DeadlineService
+from subgraphs.courses.loaders import make_deadline_loader, make_loaders
+from subgraphs.courses.models import (
+    CalendarFeed,
+    CalendarFeedOwner,
+    Certificate,
+    Course,
+    CourseAssessmentTitles,
+    CourseDeadlines,
+    Deadline,
+    Enrollment,
+    Learner,
+    MediaUse,
+    Roster,
+)
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import (
+    CalendarFeedRepository,
     CatalogStateRepository,
     CertificateRepository,
     CourseRepository,
+    DeadlineRepository,
     EnrollmentRepository,
     LearnerRepository,
     ProcessedEventRepository,
@@ -55,6 +71,9 @@ class CoursesSettings(ServiceSettings):
     catalog_generation_poll_seconds: float = Field(default=2.0, gt=0, le=300)
     # How often the catalog is written as a snapshot (when it changed) for replicas that start later.
     catalog_snapshot_seconds: float = Field(default=300.0, gt=0)
+    # Where calendar feeds are served (rest-compat, the public REST API): a feed's URL is this, then
+    # `/calendar/<secret>.ics`. The notifications service links to the same API.
+    public_api_url: str = "http://127.0.0.1:8080"
 
 
 def create_app(settings: CoursesSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
@@ -63,7 +82,15 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings,
         service="courses",
         database=settings.courses_database,
-        models=[Course, Enrollment, Learner, Certificate, MediaUse, Roster, Deadline],
+        models=[
+            *[Course, Enrollment, Learner, Certificate, MediaUse, Roster, Deadline],
+            *[
+                CourseDeadlines,
+                CourseAssessmentTitles,
+                CalendarFeed,
+                CalendarFeedOwner,
+            ],  # issue 17: deadlines
+        ],
         publisher=publisher,
     )
     # Every change to the read model announces a new catalog version to the caches (ADR 0022).
@@ -80,9 +107,25 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         catalog,
         system_clock,
     )
-    assessments = AssessmentEventHandler(
+    deadlines = DeadlineService(
+        service,
+        DeadlineRepository(store.relay),
+        EnrollmentRepository(store.relay),
+        LearnerRepository(),
+        CalendarFeedRepository(),
+        catalog,
+        system_clock,
+        feed_url=settings.public_api_url.rstrip("/") + "/calendar/{token}.ics",
+    )
+    assessment_events = AssessmentEventHandler(
         service, ProcessedEventRepository(store.database["processed_events"]), system_clock
     )
+    assessment_titles = AssessmentTitleKeeper(deadlines)
+
+    async def assessments(event: Event) -> None:
+        await assessment_events(event)
+        await assessment_titles(event)
+
     consumer = event_consumer(
         settings, service="courses", group_id="courses", topics=[ASSESSMENT_TOPIC], handler=assessments
     )
@@ -110,7 +153,9 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings, service="courses", group_id=None, topics=[Topic.COURSE], handler=every_replica
     )
     housekeeping = [
-        Periodic("processed-event marks cleanup", assessments.forget_processed, interval_seconds=24 * 3600),
+        Periodic(
+            "processed-event marks cleanup", assessment_events.forget_processed, interval_seconds=24 * 3600
+        ),
         Periodic(
             "catalog generation",
             keeper.follow_generation,
@@ -163,8 +208,14 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             await signal.stop()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> CoursesContext:
+        loaders = make_loaders(service, actor)
         return CoursesContext(
-            actor=actor, service=service, loaders=make_loaders(service, actor), progress=progress
+            actor=actor,
+            service=service,
+            loaders=loaders,
+            progress=progress,
+            deadlines=deadlines,
+            deadlines_by_course=make_deadline_loader(deadlines, loaders, actor),
         )
 
     app = create_service_app(

@@ -7,6 +7,7 @@ from coursegraph.clock import Clock
 from coursegraph.events import Event
 from coursegraph.security import Actor
 from subgraphs.courses.catalog_keeper import CatalogKeeper
+from subgraphs.courses.deadlines import DeadlineService
 from subgraphs.courses.events import CourseEventType
 from subgraphs.courses.repository import ProcessedEventRepository, RosterRepository
 from subgraphs.courses.service import CourseService
@@ -92,3 +93,21 @@ class CatalogRefresher:
     async def __call__(self, event: Event) -> None:
         if event.event_type in CATALOG_EVENTS and event.course_id:
             await self._keeper.refresh(event.course_id)
+
+
+# --- issue 17: deadlines ---
+
+
+class AssessmentTitleKeeper:
+    """assessment.events, one replica each: remembers each course's assessments and their titles, where a
+    deadline's assessment is checked (ADR 0031 "Deadlines"). Remembering twice changes nothing."""
+
+    def __init__(self, deadlines: DeadlineService) -> None:
+        self._deadlines = deadlines
+
+    async def __call__(self, event: Event) -> None:
+        if event.event_type in ("ASSESSMENT_CREATED", "ASSESSMENT_UPDATED") and event.course_id:
+            metadata = event.metadata
+            await self._deadlines.remember_assessment(
+                COURSES_SERVICE, event.course_id, str(metadata["assessment_id"]), str(metadata["title"])
+            )

@@ -2,7 +2,11 @@
 
 from dataclasses import dataclass, field
 
+from strawberry.dataloader import DataLoader
+
 from coursegraph.graphql import ServiceContext
+from subgraphs.courses.deadlines import DeadlineService
+from subgraphs.courses.deadlines_decisions import DeadlineView
 from subgraphs.courses.loaders import Loaders
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.service import CourseService
@@ -13,3 +17,6 @@ class CoursesContext(ServiceContext):
     service: CourseService = field(kw_only=True)
     loaders: Loaders = field(kw_only=True)
     progress: ProgressFeed = field(kw_only=True)
+    # issue 17: deadlines
+    deadlines: DeadlineService = field(kw_only=True)
+    deadlines_by_course: DataLoader[str, list[DeadlineView]] = field(kw_only=True)

@@ -18,6 +18,8 @@ class CourseEventType(StrEnum):
     LESSON_COMPLETED = "LESSON_COMPLETED"
     PROGRESS_UPDATED = "PROGRESS_UPDATED"
     COURSE_COMPLETED = "COURSE_COMPLETED"
+    # issue 17: deadlines
+    DEADLINE_SET = "DEADLINE_SET"
 
 
 def course_event(

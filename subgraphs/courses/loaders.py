@@ -13,6 +13,8 @@ from coursegraph.metrics import ENTITY_BATCHES
 from coursegraph.pagination import Page
 from coursegraph.security import Actor
 from subgraphs.courses.catalog import CourseSummary
+from subgraphs.courses.deadlines import DeadlineService
+from subgraphs.courses.deadlines_decisions import DeadlineView
 from subgraphs.courses.models import Enrollment
 from subgraphs.courses.service import CourseService
 
@@ -75,3 +77,22 @@ def make_loaders(service: CourseService, actor: Actor) -> Loaders:
         lesson_bodies_by_course=DataLoader(load_fn=load_bodies),
         enrollments_of_user=DataLoader(load_fn=load_enrollment_pages),
     )
+
+
+# --- issue 17: deadlines ---
+
+
+def make_deadline_loader(
+    deadlines: DeadlineService, loaders: Loaders, actor: Actor
+) -> DataLoader[str, list[DeadlineView]]:
+    """Each course's deadlines as the caller sees them (by course id), every course of a request in one
+    batch."""
+
+    async def load(course_ids: list[str]) -> list[list[DeadlineView]]:
+        courses = await loaders.course_by_id.load_many(course_ids)
+        viewer = await loaders.viewer_enrollment_by_course.load_many(course_ids)
+        seen = [(c, e) for c, e in zip(courses, viewer, strict=True) if c is not None]
+        answers = iter(await deadlines.course_deadlines(actor, [c for c, _ in seen], [e for _, e in seen]))
+        return [[] if course is None else next(answers) for course in courses]
+
+    return DataLoader(load_fn=load)

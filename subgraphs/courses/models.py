@@ -11,7 +11,7 @@ learner and course (`enrollment_id`), and a learner's `Learner` document lists t
 they enrolled, so "my enrollments" is one lookup and a page of enrollments a batch of lookups.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -197,6 +197,9 @@ class Deadline(Document):
     title: str  # the module's or the assessment's title when the deadline was set
     due_at: datetime
     extensions: dict[str, datetime] = Field(default_factory=dict)  # user id -> their due time
+    # Cleared by its course's managers: `due_at` is then NEVER and there are no extensions, so a reader
+    # that only asks `due_for` finds nothing late (the document stays: it carries the DEADLINE_SET).
+    cleared: bool = False
     version: int = 0
     updated_at: datetime
     outbox: list[dict[str, Any]] = Field(default_factory=list)
@@ -214,3 +217,53 @@ class Deadline(Document):
 
 def deadline_id(course_id: str, target_id: str) -> ObjectId:
     return derived_object_id("deadline", course_id, target_id)
+
+
+# --- issue 17: deadlines ---
+
+# A cleared deadline's due time: nothing is ever late for it.
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class CourseDeadlines(Document):
+    """The targets of a course's deadline documents (set, or cleared since), so that a course's deadlines
+    are one lookup and then a batch of lookups by derived id (ADR 0014). Written before the deadline."""
+
+    id: str  # type: ignore[assignment]  # the course's id
+    targets: list[str] = Field(default_factory=list)
+
+    class Settings:
+        name = "course_deadlines"
+
+
+class CourseAssessmentTitles(Document):
+    """A course's assessments and their titles, kept from assessment.events (ASSESSMENT_CREATED and
+    ASSESSMENT_UPDATED): where a deadline's assessment is found to belong to the course."""
+
+    id: str  # type: ignore[assignment]  # the course's id
+    titles: dict[str, str] = Field(default_factory=dict)  # assessment id -> title
+
+    class Settings:
+        name = "course_assessment_titles"
+
+
+class CalendarFeed(Document):
+    """Finds the owner of a calendar feed by its secret, in one lookup by `_id`: the secret's SHA-256, so
+    the secret itself is never a key in the store or in a logged query."""
+
+    id: str  # type: ignore[assignment]  # sha256(token), hexadecimal
+    user_id: str
+
+    class Settings:
+        name = "calendar_feeds"
+
+
+class CalendarFeedOwner(Document):
+    """A user's current calendar feed secret (to show its URL again). A `CalendarFeed` whose hash is not
+    this token's is a rotated one, and answers nothing."""
+
+    id: str  # type: ignore[assignment]  # the user's id
+    token: str
+
+    class Settings:
+        name = "calendar_feed_owners"

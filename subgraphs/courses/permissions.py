@@ -2,7 +2,7 @@
 
 from coursegraph.security import Actor, Role
 from subgraphs.courses.catalog import CourseSummary
-from subgraphs.courses.models import Course, CourseStatus, Enrollment
+from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus
 
 AnyCourse = Course | CourseSummary
 
@@ -47,3 +47,25 @@ def can_see_enrollment(actor: Actor, enrollment: Enrollment, course: AnyCourse |
 
 def can_list_enrollments_of(actor: Actor, user_id: str) -> bool:
     return actor.user_id is not None and (str(actor.user_id) == user_id or actor.is_admin)
+
+
+# --- issue 17: deadlines ---
+
+
+def sees_all_deadlines(actor: Actor, course: AnyCourse) -> bool:
+    """A course's due times and every learner's extension: its managers and teaching assistants."""
+    return can_teach(actor, course)
+
+
+def has_deadlines_in(enrollment: Enrollment | None) -> bool:
+    """A learner sees their own due times in a course they are enrolled in (active or completed; not a
+    removed enrollment), and may be granted an extension there."""
+    return enrollment is not None and enrollment.status in (
+        EnrollmentStatus.ACTIVE,
+        EnrollmentStatus.COMPLETED,
+    )
+
+
+def has_upcoming_deadlines_in(enrollment: Enrollment | None) -> bool:
+    """Upcoming deadlines and the calendar feed: the user's active enrollments only."""
+    return enrollment is not None and enrollment.status is EnrollmentStatus.ACTIVE

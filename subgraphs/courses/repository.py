@@ -25,13 +25,19 @@ from coursegraph.mongo import delete_ids, get_by_ids, guarded_update, guarded_up
 from coursegraph.unit_of_work import Decision, versioned_write
 from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
 from subgraphs.courses.models import (
+    CalendarFeed,
+    CalendarFeedOwner,
     Certificate,
     Course,
+    CourseAssessmentTitles,
+    CourseDeadlines,
     CourseStatus,
+    Deadline,
     Enrollment,
     Learner,
     MediaUse,
     Roster,
+    deadline_id,
     enrollment_id,
 )
 
@@ -363,3 +369,99 @@ class CatalogStateRepository:
         stale = [chunk["_id"] for chunk in chunks] if not stored else (previous.chunks if previous else [])
         await delete_ids(self._chunks, stale)
         return stored
+
+
+# --- issue 17: deadlines ---
+
+
+class DeadlineRepository:
+    """Deadlines, the list of each course's deadline targets, and the titles of each course's assessments:
+    every read by `_id` (a deadline's is derived from its course and target)."""
+
+    def __init__(self, relay: DocumentOutboxRelay) -> None:
+        self._relay = relay
+
+    async def get(self, course_id: str, target_id: str) -> Deadline | None:
+        return await Deadline.find_one({"_id": deadline_id(course_id, target_id)})
+
+    async def of_targets(self, pairs: Sequence[tuple[str, str]]) -> list[Deadline]:
+        """The deadlines of (course id, target id) pairs that exist, in one batch."""
+        return await get_by_ids(Deadline, [deadline_id(course_id, target) for course_id, target in pairs])
+
+    async def targets_of(self, course_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Each course's deadline targets (set or cleared since), in one batch."""
+        found = await get_by_ids(CourseDeadlines, list(course_ids))
+        return {listed.id: listed.targets for listed in found}
+
+    async def insert(self, deadline: Deadline) -> bool:
+        """Listed under its course first (readers skip a target with no deadline); False when a concurrent
+        request inserted the same deadline first."""
+        await guarded_update(
+            CourseDeadlines.get_pymongo_collection(),
+            deadline.course_id,
+            {},
+            {"$addToSet": {"targets": deadline.target_id}},
+            upsert=True,
+        )
+        try:
+            await deadline.insert()
+        except DuplicateKeyError:
+            return False
+        self._relay.document_written(Deadline.Settings.name, deadline.id)
+        return True
+
+    async def write(self, before: Deadline, decision: Decision[Deadline]) -> bool:
+        return await versioned_write(self._relay, Deadline.get_pymongo_collection(), before, decision)
+
+    async def assessment_titles(self, course_id: str) -> dict[str, str]:
+        found = await CourseAssessmentTitles.find_one({"_id": course_id})
+        return {} if found is None else found.titles
+
+    async def remember_assessment(self, course_id: str, assessment_id: str, title: str) -> None:
+        # An ObjectId's hex has no `.` or `$`: a safe key.
+        await guarded_update(
+            CourseAssessmentTitles.get_pymongo_collection(),
+            course_id,
+            {},
+            {"$set": {f"titles.{ObjectId(assessment_id)}": title}},
+            upsert=True,
+        )
+
+
+class CalendarFeedRepository:
+    """Calendar feed secrets: the owner of a secret's hash, and each user's current secret."""
+
+    async def owner_of(self, key: str) -> str | None:
+        feed = await CalendarFeed.find_one({"_id": key})
+        return None if feed is None else feed.user_id
+
+    async def token_of(self, user_id: str) -> str | None:
+        owner = await CalendarFeedOwner.find_one({"_id": user_id})
+        return None if owner is None else owner.token
+
+    async def create(self, user_id: str, token: str, key: str) -> str:
+        """The user's first secret, or the one a concurrent first request stored (this one is dropped)."""
+        await CalendarFeed(id=key, user_id=user_id).insert()
+        try:
+            await CalendarFeedOwner(id=user_id, token=token).insert()
+        except DuplicateKeyError:
+            await delete_ids(CalendarFeed.get_pymongo_collection(), [key])
+            existing = await self.token_of(user_id)
+            assert existing is not None  # owners are never deleted
+            return existing
+        return token
+
+    async def replace(self, user_id: str, old: tuple[str, str], new: tuple[str, str]) -> bool:
+        """Replace the user's (token, key) `old` by `new`; False if another rotation came first. The old
+        key's lookup is deleted after: until then it names a token that is no longer the owner's."""
+        await CalendarFeed(id=new[1], user_id=user_id).insert()
+        if not await guarded_update(
+            CalendarFeedOwner.get_pymongo_collection(),
+            user_id,
+            {"token": old[0]},
+            {"$set": {"token": new[0]}},
+        ):
+            await delete_ids(CalendarFeed.get_pymongo_collection(), [new[1]])
+            return False
+        await delete_ids(CalendarFeed.get_pymongo_collection(), [old[1]])
+        return True

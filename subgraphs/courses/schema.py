@@ -1,6 +1,7 @@
 """The courses subgraph's root types: thin resolvers over the service."""
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import datetime
 
 import strawberry
 
@@ -8,6 +9,14 @@ from coursegraph.errors import ValidationFailed
 from coursegraph.graphql import PAGE_SIZE, UserError, build_schema
 from coursegraph.ids import parse_object_id
 from subgraphs.courses.catalog import CourseSummary
+from subgraphs.courses.deadlines_types import (
+    CalendarFeedEventType,
+    CalendarFeedPayload,
+    CalendarFeedType,
+    DeadlineInput,
+    DeadlinePayload,
+    deadline_payload,
+)
 from subgraphs.courses.models import Enrollment, EnrollmentStatus
 from subgraphs.courses.types import (
     CertificateType,
@@ -69,6 +78,18 @@ class Query:
     ) -> bool:
         return await info.context.service.media_access(
             info.context.actor, parse_object_id(media_id, "mediaId"), str(user_id), str(owner_id)
+        )
+
+    # --- issue 17: deadlines ---
+
+    @strawberry.field(
+        description="Public, for the calendar feed's URL: the deadlines of the user whose feed secret this "
+        "is; null for any string that is not (or no longer) a feed's secret."
+    )
+    async def calendar_feed(self, info: Ctx, token: str) -> CalendarFeedType | None:
+        found = await info.context.deadlines.calendar_feed(token)
+        return (
+            None if found is None else CalendarFeedType(events=[CalendarFeedEventType.of(d) for d in found])
         )
 
 
@@ -133,15 +154,25 @@ class Mutation:
 
     @strawberry.federation.mutation(
         inaccessible=True,
-        description="Internal (service tokens): an assessment is (or is no longer) required.",
+        description="Internal (service tokens): an assessment is (or is no longer) required; and its "
+        "title, for deadlines (issue 17).",
     )
     async def record_assessment_requirement(
-        self, info: Ctx, course_id: strawberry.ID, assessment_id: strawberry.ID, required: bool
+        self,
+        info: Ctx,
+        course_id: strawberry.ID,
+        assessment_id: strawberry.ID,
+        required: bool,
+        title: str | None = None,
     ) -> bool:
         parsed = parse_object_id(course_id, "courseId")
         await info.context.service.set_required_assessment(
             info.context.actor, parsed, str(assessment_id), required=required
         )
+        if title is not None:
+            await info.context.deadlines.remember_assessment(
+                info.context.actor, parsed, parse_object_id(assessment_id, "assessmentId"), title
+            )
         return True
 
     @strawberry.mutation(description="Mark a lesson complete for the caller; progress only moves forward.")
@@ -152,6 +183,60 @@ class Mutation:
         return await _enrollment_payload(
             lambda: info.context.service.complete_lesson(info.context.actor, parsed, str(lesson_id))
         )
+
+    # --- issue 17: deadlines ---
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: set or move the due time of one of its modules or "
+        "assessments (learners' extensions stay)."
+    )
+    async def set_deadline(
+        self, info: Ctx, course_id: strawberry.ID, input: DeadlineInput
+    ) -> DeadlinePayload:
+        parsed = parse_object_id(course_id, "courseId")
+        return await deadline_payload(
+            lambda: info.context.deadlines.set_deadline(
+                info.context.actor, parsed, input.target, str(input.target_id), input.due_at
+            )
+        )
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: no due time for the module or assessment any more "
+        "(its extensions go too)."
+    )
+    async def clear_deadline(
+        self, info: Ctx, course_id: strawberry.ID, target_id: strawberry.ID
+    ) -> DeadlinePayload:
+        parsed = parse_object_id(course_id, "courseId")
+        return await deadline_payload(
+            lambda: info.context.deadlines.clear_deadline(info.context.actor, parsed, str(target_id))
+        )
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: one learner's own due time for a deadline; null "
+        "`dueAt` removes it."
+    )
+    async def grant_extension(
+        self,
+        info: Ctx,
+        course_id: strawberry.ID,
+        target_id: strawberry.ID,
+        user_id: strawberry.ID,
+        due_at: datetime | None,
+    ) -> DeadlinePayload:
+        parsed = parse_object_id(course_id, "courseId")
+        return await deadline_payload(
+            lambda: info.context.deadlines.grant_extension(
+                info.context.actor, parsed, str(target_id), str(user_id), due_at
+            )
+        )
+
+    @strawberry.mutation(
+        description="A new secret URL for the caller's calendar feed: the old URL answers 404 from now on."
+    )
+    async def rotate_calendar_feed(self, info: Ctx) -> CalendarFeedPayload:
+        url = await info.context.deadlines.rotate_calendar_feed(info.context.actor)
+        return CalendarFeedPayload(url=url, errors=[])
 
 
 @strawberry.type

@@ -1,7 +1,7 @@
 """GraphQL types of the courses subgraph."""
 
 from datetime import datetime
-from typing import Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 from strawberry.types import Info
@@ -14,7 +14,11 @@ from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.context import CoursesContext
 from subgraphs.courses.models import CourseStatus, Enrollment, EnrollmentStatus
 
+if TYPE_CHECKING:
+    from subgraphs.courses.deadlines_types import DeadlineType, UpcomingDeadlineType
+
 Ctx = Info[CoursesContext, None]
+DEADLINES_TYPES = "subgraphs.courses.deadlines_types"
 
 CourseStatusEnum = strawberry.enum(CourseStatus, name="CourseStatus")
 EnrollmentStatusEnum = strawberry.enum(EnrollmentStatus, name="EnrollmentStatus")
@@ -74,6 +78,29 @@ class UserType:
             info.context.actor, str(self.id), first=first, after=after
         )
         return CourseConnection.from_page(page, info.context)
+
+    # --- issue 17: deadlines ---
+
+    @strawberry.field(
+        description="The user's next due times across their active enrollments, next due first (past ones "
+        "left out; extensions applied): the user themself only."
+    )
+    async def upcoming_deadlines(
+        self, info: Ctx, first: int = 20
+    ) -> list[Annotated["UpcomingDeadlineType", strawberry.lazy(DEADLINES_TYPES)]]:
+        from subgraphs.courses.deadlines_types import (
+            UpcomingDeadlineType,
+        )  # here: deadlines_types imports this module
+
+        found = await info.context.deadlines.upcoming(info.context.actor, str(self.id), first=first)
+        return [UpcomingDeadlineType.of(d) for d in found]
+
+    @strawberry.field(
+        description="The secret URL of the user's calendar feed (iCalendar), made on the first ask: the user "
+        "themself only. Anyone with the URL can read the feed; `rotateCalendarFeed` replaces it."
+    )
+    async def calendar_feed_url(self, info: Ctx) -> str | None:
+        return await info.context.deadlines.calendar_feed_url(info.context.actor, str(self.id))
 
 
 @strawberry.federation.type(
@@ -143,6 +170,21 @@ class CourseType:
     async def viewer_enrollment(self, info: Ctx) -> "EnrollmentType | None":
         row = await info.context.loaders.viewer_enrollment_by_course.load(self.summary.id)
         return None if row is None else EnrollmentType.from_row(row)
+
+    # --- issue 17: deadlines ---
+
+    @strawberry.field(
+        description="Due times of the course's modules and assessments, next due first: the course's "
+        "dates and extensions for its managers and teaching assistants, their own due times for its "
+        "learners, none for anyone else."
+    )
+    async def deadlines(self, info: Ctx) -> list[Annotated["DeadlineType", strawberry.lazy(DEADLINES_TYPES)]]:
+        from subgraphs.courses.deadlines_types import (
+            DeadlineType,
+        )  # here: deadlines_types imports this module
+
+        views = await info.context.deadlines_by_course.load(self.summary.id)
+        return [DeadlineType.of(view) for view in views]
 
 
 @strawberry.federation.type(keys=["id"], name="Enrollment", description="A learner's place in a course.")

@@ -84,7 +84,9 @@ class FakeCourses:
             enrolled=user_id is not None and user_id in self.enrolled,
         )
 
-    async def record_requirement(self, course_id: str, assessment_id: str, *, required: bool) -> None:
+    async def record_requirement(
+        self, course_id: str, assessment_id: str, *, required: bool, title: str | None = None
+    ) -> None:
         self.requirements.append((course_id, assessment_id, required))
 
 

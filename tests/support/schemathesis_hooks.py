@@ -1,6 +1,6 @@
 """schemathesis hooks for the REST judge (tests/e2e/test_outside_judges.py, via `SCHEMATHESIS_HOOKS`).
 
-Four rules of the REST API are stated in its OpenAPI document in words but not in JSON Schema, so
+Five rules of the REST API are stated in its OpenAPI document in words but not in JSON Schema, so
 schemathesis would send requests that break them and report their 400 as "schema-valid request rejected"
 (ST202). Each is handled here exactly; every other failure stands.
 
@@ -19,6 +19,10 @@ schemathesis would send requests that break them and report their 400 as "schema
 - `POST /media/upload`: a file is kept only if its content is of an allowed type, the one its part
   declares, and it has a plain name and at least one byte; the schema can say it is a binary file, not
   what is in it. Its 400 is excused when it names only the file, its name, type or size.
+- deadlines (`PUT`/`DELETE /courses/{course_id}/deadlines/{target_id}`, `PUT .../extensions/{user_id}`):
+  the target must be a module or an assessment of the course (with a deadline, to clear or extend it), the
+  learner enrolled in it, and a due time in the future: stored data and the clock. Their 400 is excused
+  when it names only `target_id`, `due_at` or `user_id`.
 """
 
 import json
@@ -31,6 +35,11 @@ EXCUSED_ST202: dict[tuple[str, str], re.Pattern[str]] = {
     ("POST", "/assessments/{assessment_id}/submit"): re.compile(r"answers\.\d+(\.question_id)?"),
     ("POST", "/notifications/unsubscribe"): re.compile(r"token"),
     ("POST", "/media/upload"): re.compile(r"file|filename|content_type|size"),
+    ("PUT", "/courses/{course_id}/deadlines/{target_id}"): re.compile(r"target_id|due_at"),
+    ("DELETE", "/courses/{course_id}/deadlines/{target_id}"): re.compile(r"target_id"),
+    ("PUT", "/courses/{course_id}/deadlines/{target_id}/extensions/{user_id}"): re.compile(
+        r"target_id|due_at|user_id"
+    ),
 }
 
 
