@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 
 from coursegraph.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from coursegraph.events.document_outbox import DocumentOutboxRelay
+from coursegraph.metrics import STORE_CALLS
 from coursegraph.mongo import init_models, mongo_client
 from coursegraph.security import Actor, Role
 from subgraphs.courses.catalog import Catalog
@@ -233,3 +234,48 @@ async def test_completing_every_lesson_and_the_required_assessment_issues_one_ce
     assert done["status"] == "completed" and done["certificate_code"].startswith("CG-")
     assert await courses.service.certificate(done["certificate_code"]) is not None
     assert (await courses.event_types("enrollments", last.id)).count("CERTIFICATE_ISSUED") == 1
+
+
+def course_reads() -> float:
+    """The course documents this test module's service has found so far (its `find`s on `courses`)."""
+    return sum(
+        sample.value
+        for metric in STORE_CALLS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+        and sample.labels["service"] == "course-service-tests"
+        and sample.labels["operation"] == "find"
+    )
+
+
+async def test_lesson_bodies_are_read_once_per_course_version(courses: Service) -> None:
+    """A course page reads the course document for its bodies once; while the catalog knows the same
+    version, the bodies kept are served; an edit (a new version) is read afresh."""
+    instructor = user(Role.INSTRUCTOR)
+    course_id = await published(courses, instructor)
+    learner = user()
+    await courses.service.enroll(learner, course_id)
+    enrollment = await courses.service.viewer_enrollments(learner, [course_id])
+
+    first = await courses.service.lesson_bodies(learner, [course_id], enrollment)
+    assert sorted(first[0].values()) == ["Body 0", "Body 1"]
+    before = course_reads()
+    assert await courses.service.lesson_bodies(learner, [course_id], enrollment) == first
+    assert course_reads() == before, "the same version's bodies come from the service's memory"
+
+    created = (await courses.service.courses(instructor, [course_id]))[0]
+    assert created is not None
+    lessons = [
+        LessonDraft(lesson.id, lesson.title, f"New {lesson.title}", None)
+        for module in created.modules
+        for lesson in module.lessons
+    ]
+    await courses.service.update_course(
+        instructor, course_id, title=None, description=None, modules=[ModuleDraft(None, "One", lessons)]
+    )
+    before = course_reads()
+    edited = await courses.service.lesson_bodies(learner, [course_id], enrollment)
+    assert sorted(edited[0].values()) == ["New Lesson 0", "New Lesson 1"]
+    assert course_reads() == before + 1
+    # Someone who may not read the bodies gets none, kept or not.
+    assert await courses.service.lesson_bodies(user(), [course_id], [None]) == [{}]
