@@ -20,3 +20,6 @@ SEARCH_MAX = 100
 QUESTIONS_MAX = 200
 ITEMS_MAX = 20
 ANSWER_TEXT_MAX = 1_000
+
+# Gradebook: a grading policy's weight of one assessment (relative: 0 leaves it out of the average).
+GRADE_WEIGHT_MAX = 1_000

@@ -28,14 +28,26 @@ from subgraphs.courses.consumers import (
     RosterKeeper,
 )
 from subgraphs.courses.context import CoursesContext
+from subgraphs.courses.gradebook import GradebookService
 from subgraphs.courses.loaders import make_loaders
-from subgraphs.courses.models import Certificate, Course, Deadline, Enrollment, Learner, MediaUse, Roster
+from subgraphs.courses.models import (
+    Certificate,
+    Course,
+    CourseGrading,
+    Deadline,
+    Enrollment,
+    GradeRecord,
+    Learner,
+    MediaUse,
+    Roster,
+)
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import (
     CatalogStateRepository,
     CertificateRepository,
     CourseRepository,
     EnrollmentRepository,
+    GradebookRepository,
     LearnerRepository,
     ProcessedEventRepository,
     RosterRepository,
@@ -63,7 +75,17 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings,
         service="courses",
         database=settings.courses_database,
-        models=[Course, Enrollment, Learner, Certificate, MediaUse, Roster, Deadline],
+        models=[
+            Course,
+            Enrollment,
+            Learner,
+            Certificate,
+            MediaUse,
+            Roster,
+            Deadline,
+            CourseGrading,
+            GradeRecord,
+        ],
         publisher=publisher,
     )
     # Every change to the read model announces a new catalog version to the caches (ADR 0022).
@@ -80,8 +102,9 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         catalog,
         system_clock,
     )
+    gradebook = GradebookService(service, RosterRepository(), GradebookRepository(), system_clock)
     assessments = AssessmentEventHandler(
-        service, ProcessedEventRepository(store.database["processed_events"]), system_clock
+        service, ProcessedEventRepository(store.database["processed_events"]), system_clock, gradebook
     )
     consumer = event_consumer(
         settings, service="courses", group_id="courses", topics=[ASSESSMENT_TOPIC], handler=assessments
@@ -164,7 +187,11 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> CoursesContext:
         return CoursesContext(
-            actor=actor, service=service, loaders=make_loaders(service, actor), progress=progress
+            actor=actor,
+            service=service,
+            loaders=make_loaders(service, actor),
+            progress=progress,
+            gradebook=gradebook,
         )
 
     app = create_service_app(

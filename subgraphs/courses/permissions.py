@@ -47,3 +47,16 @@ def can_see_enrollment(actor: Actor, enrollment: Enrollment, course: AnyCourse |
 
 def can_list_enrollments_of(actor: Actor, user_id: str) -> bool:
     return actor.user_id is not None and (str(actor.user_id) == user_id or actor.is_admin)
+
+
+# --- issue 17: gradebook ---
+
+
+def can_see_gradebook(actor: Actor, course: AnyCourse) -> bool:
+    """Every learner's grades in a course: those who teach it (managers and teaching assistants)."""
+    return can_teach(actor, course)
+
+
+def can_grade(actor: Actor, course: AnyCourse) -> bool:
+    """The grading policy and excuses: the course's managers only."""
+    return can_manage(actor, course)
