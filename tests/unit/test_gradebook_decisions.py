@@ -17,11 +17,14 @@ ESSAY = GradedAssessment(id="essay", title="Essay", max_score=5)
 
 
 def grading(**weights: float) -> CourseGrading:
-    return CourseGrading.model_construct(id="c", assessments=[QUIZ, EXAM, ESSAY], weights=weights, version=1)
+    built: CourseGrading = CourseGrading.model_construct(
+        id="c", assessments=[QUIZ, EXAM, ESSAY], weights=weights, version=1
+    )
+    return built
 
 
 def record(*results: tuple[str, int, float, datetime], excused: tuple[str, ...] = ()) -> GradeRecord:
-    state = GradeRecord.model_construct(
+    state: GradeRecord = GradeRecord.model_construct(
         id="r", course_id="c", user_id="u", results={}, excused=list(excused), version=1
     )
     for assessment_id, attempt, percent, at in results:
