@@ -20,6 +20,8 @@ PROCESSED_MARKS_KEPT = timedelta(days=30)
 # Consumers act as the service itself.
 COURSES_SERVICE = Actor(service="courses")
 # Events after which a course reads differently in the catalog.
+# What the gradebook learns from (issue 17).
+GRADE_EVENTS = {"ASSESSMENT_CREATED", "ASSESSMENT_UPDATED", "ASSESSMENT_COMPLETED"}
 CATALOG_EVENTS = {
     CourseEventType.COURSE_CREATED,
     CourseEventType.COURSE_UPDATED,
@@ -61,9 +63,16 @@ class AssessmentEventHandler:
                 course_id=event.course_id,
                 assessment_id=str(metadata["assessment_id"]),
             )
-        if self._gradebook is not None and event.course_id:
+        if self._gradebook is not None and event.event_type in GRADE_EVENTS and await self._known(event):
             await learn_grades(self._gradebook, event)
         await self._processed.remember(str(event.event_id), self._clock())
+
+    async def _known(self, event: Event) -> bool:
+        """Whether the event's course is this store's: grades are kept for those only (from the catalog;
+        a course it does not know is read once, and nothing is written for one that does not exist)."""
+        return (
+            bool(event.course_id) and (await self._service.any_courses([str(event.course_id)]))[0] is not None
+        )
 
     async def forget_processed(self) -> int:
         return await self._processed.forget_before(self._clock() - PROCESSED_MARKS_KEPT)
