@@ -225,11 +225,12 @@ def test_who_sees_the_gradebook(stack: E2EStack, course: dict[str, Any], courses
     # Not a learner of the course: no grades to see.
     assert ok(graphql(stack, VIEWER_GRADES, {"c": course_id}, stranger))["course"]["viewerGrades"] is None
 
-    # A teaching assistant (the course role is on the course; the catalog reloads on a new generation).
+    # A teaching assistant (the course role is on the course, written here as the roster's mutation would;
+    # the catalog reloads on a new generation and keeps a course's newer version).
     assistant = stack.sign_in(name="Assistant")
     courses_db["courses"].update_one(
         {"_id": ObjectId(course_id)},
-        {"$set": {"teaching_assistants": [assistant["user"]["id"]]}},
+        {"$set": {"teaching_assistants": [assistant["user"]["id"]]}, "$inc": {"version": 1}},
     )
     courses_db["catalog_state"].update_one({"_id": "generation"}, {"$inc": {"value": 1}}, upsert=True)
 
