@@ -86,6 +86,18 @@ def processes(stack: Stack) -> dict[str, list[int]]:
     return {"python services (rest-compat, courses, ...)": python, "router (node)": router}
 
 
+def settle(pid: int, timeout: float, busy: float = 0.15, window: float = 3.0) -> float:
+    """Wait until the services' process uses less than `busy` of a core over `window` seconds (its
+    consumers caught up); how long that took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = _proc_table()[pid][2]
+        time.sleep(window)
+        if (_proc_table()[pid][2] - before) / window < busy:
+            break
+    return time.monotonic() - started
+
+
 def idle(pids: dict[str, list[int]], seconds: float = 3.0) -> dict[str, int]:
     """Median resident memory of each group over a few seconds of nothing asked."""
     samples: dict[str, list[int]] = {name: [] for name in pids}
@@ -196,6 +208,7 @@ def main() -> None:
     )
     parser.add_argument("--learners", type=int, default=2000)
     parser.add_argument("--assessments", type=int, default=5)
+    parser.add_argument("--settle-timeout", type=float, default=900, help="seconds to wait for quiet")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--smoke", action="store_true", help="50 learners (tests/bench)")
     args = parser.parse_args()
@@ -244,6 +257,7 @@ def main() -> None:
         path = f"/courses/{course_id}/gradebook"
         stack.rest("GET", path, token=token, params={"first": 100}).raise_for_status()  # warm-up
         pids = processes(stack)
+        settled = settle(stack.process.pid, args.settle_timeout)
         before = idle(pids)
         rows = size = 0
         first_byte: float | None = None
@@ -271,6 +285,7 @@ def main() -> None:
         "learners": args.learners,
         "assessments": args.assessments,
         "documents_written_seconds": round(written, 1),
+        "settled_after_seconds": round(settled, 1),
         "csv": {
             "rows_with_header": rows,
             "parsed_rows": len(parsed),
