@@ -171,6 +171,7 @@ class GradebookService:
     ) -> GradebookPage:
         """A page of the course's learners with their grades, for those who teach it. In the roster's
         order only the page's learners are read; by grade, every learner's grade is computed first."""
+        actor.require_user()  # anonymous callers are told to sign in, not that they may not
         if not permissions.can_see_gradebook(actor, course):
             raise Forbidden("Only the course's instructors and teaching assistants see its gradebook.")
         size = page_size(first)

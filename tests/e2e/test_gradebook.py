@@ -215,6 +215,9 @@ def test_who_sees_the_gradebook(stack: E2EStack, course: dict[str, Any], courses
     assert refused["data"]["course"]["gradebook"] is None
     for path in (f"/courses/{course_id}/gradebook", f"/courses/{course_id}/gradebook.csv"):
         assert envelope_error(stack.rest("GET", path, token=ada["access_token"])) == (403, "FORBIDDEN")
+    # Anonymous: told to sign in.
+    anonymous = stack.rest("GET", f"/courses/{course_id}/gradebook")
+    assert envelope_error(anonymous) == (401, "UNAUTHENTICATED")
     # Another course's instructor: refused everything.
     stranger = stack.sign_in_as("instructor")["access_token"]
     for path in (f"/courses/{course_id}/gradebook", f"/courses/{course_id}/gradebook.csv"):
