@@ -28,7 +28,7 @@ from subgraphs.courses.consumers import (
     RosterKeeper,
 )
 from subgraphs.courses.context import CoursesContext
-from subgraphs.courses.gradebook import GradebookService
+from subgraphs.courses.gradebook import GradebookService, viewer_grades_loader
 from subgraphs.courses.loaders import make_loaders
 from subgraphs.courses.models import (
     Certificate,
@@ -192,6 +192,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             loaders=make_loaders(service, actor),
             progress=progress,
             gradebook=gradebook,
+            viewer_grades=viewer_grades_loader(gradebook, actor),
         )
 
     app = create_service_app(

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from coursegraph.graphql import ServiceContext
-from subgraphs.courses.gradebook import GradebookService
+from subgraphs.courses.gradebook import GradebookService, ViewerGradesLoader
 from subgraphs.courses.loaders import Loaders
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.service import CourseService
@@ -15,3 +15,4 @@ class CoursesContext(ServiceContext):
     loaders: Loaders = field(kw_only=True)
     progress: ProgressFeed = field(kw_only=True)
     gradebook: GradebookService = field(kw_only=True)
+    viewer_grades: ViewerGradesLoader = field(kw_only=True)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from strawberry.dataloader import DataLoader
+
 from coursegraph.clock import Clock
 from coursegraph.codes import FieldCode
 from coursegraph.errors import FieldError, Forbidden, NotFound, ValidationFailed
@@ -196,11 +198,44 @@ class GradebookService:
         return len(await self._enrolled(course.id, await self._rosters.learners(course.id)))
 
     async def viewer_grades(
-        self, actor: Actor, course: CourseSummary
-    ) -> tuple[CourseGrading, LearnerGrade] | None:
-        """The caller's own grades in the course; None unless they are enrolled in it."""
-        enrollment = (await self._courses.viewer_enrollments(actor, [course.id]))[0]
-        if enrollment is None or enrollment.status not in _ACTIVE:
-            return None
-        grading = await self._store.grading_or_new(course.id)
-        return grading, (await self._grades(grading, course.id, [enrollment.user_id]))[0]
+        self, actor: Actor, courses: Sequence[CourseSummary]
+    ) -> list[tuple[CourseGrading, LearnerGrade] | None]:
+        """The caller's own grades in each course (None unless enrolled in it), every course's documents
+        in one batch of each kind (a list of courses with their grades costs what one does)."""
+        enrollments = await self._courses.viewer_enrollments(actor, [course.id for course in courses])
+        enrolled = [
+            (course.id, enrollment.user_id)
+            for course, enrollment in zip(courses, enrollments, strict=True)
+            if enrollment is not None and enrollment.status in _ACTIVE
+        ]
+        if not enrolled:
+            return [None] * len(courses)
+        gradings = await self._store.gradings([course_id for course_id, _ in enrolled])
+        records = await self._store.records_of(enrolled)
+        targets = [
+            (c, a.id) for c, _ in enrolled if (g := gradings.get(c)) is not None for a in g.assessments
+        ]
+        deadlines = await self._store.deadlines_of(targets)
+        now, answers = self._clock(), dict[str, tuple[CourseGrading, LearnerGrade]]()
+        for course_id, user_id in enrolled:
+            grading = gradings.get(course_id) or CourseGrading(id=course_id)
+            due = {
+                a.id: deadline.due_for(user_id)
+                for a in grading.assessments
+                if (deadline := deadlines.get((course_id, a.id))) is not None
+            }
+            grade = decisions.grade(grading, user_id, records.get((course_id, user_id)), due, now)
+            answers[course_id] = (grading, grade)
+        return [answers.get(course.id) for course in courses]
+
+
+ViewerGradesLoader = DataLoader[CourseSummary, tuple[CourseGrading, LearnerGrade] | None]
+
+
+def viewer_grades_loader(service: GradebookService, actor: Actor) -> ViewerGradesLoader:
+    """A request's loader of the caller's grades by course: the courses of one request in one batch."""
+
+    async def load(courses: list[CourseSummary]) -> list[tuple[CourseGrading, LearnerGrade] | None]:
+        return await service.viewer_grades(actor, courses)
+
+    return DataLoader(load_fn=load, cache_key_fn=lambda course: course.id)

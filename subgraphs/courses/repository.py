@@ -405,8 +405,21 @@ class GradebookRepository:
 
     async def deadlines(self, course_id: str, target_ids: Sequence[str]) -> dict[str, Deadline]:
         """The deadlines set on these targets, by target id: one batch."""
-        found = await get_by_ids(Deadline, [deadline_id(course_id, t) for t in target_ids])
-        return {deadline.target_id: deadline for deadline in found}
+        found = await self.deadlines_of([(course_id, t) for t in target_ids])
+        return {target: deadline for (_, target), deadline in found.items()}
+
+    async def gradings(self, course_ids: Sequence[str]) -> dict[str, CourseGrading]:
+        return {grading.id: grading for grading in await get_by_ids(CourseGrading, list(course_ids))}
+
+    async def records_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], GradeRecord]:
+        """Grade records of (course id, user id) pairs, in one batch."""
+        found = await get_by_ids(GradeRecord, [grade_record_id(c, u) for c, u in pairs])
+        return {(record.course_id, record.user_id): record for record in found}
+
+    async def deadlines_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Deadline]:
+        """Deadlines of (course id, target id) pairs, in one batch."""
+        found = await get_by_ids(Deadline, [deadline_id(c, t) for c, t in pairs])
+        return {(deadline.course_id, deadline.target_id): deadline for deadline in found}
 
 
 async def _write_or_insert(model: Any, before: Any, decision: Decision[Any]) -> bool:

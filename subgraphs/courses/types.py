@@ -167,7 +167,7 @@ class CourseType:
 
     @strawberry.field(description="The caller's own grades in this course; null unless enrolled.")
     async def viewer_grades(self, info: Ctx) -> LearnerGrades | None:
-        found = await info.context.gradebook.viewer_grades(info.context.actor, self.summary)
+        found = await info.context.viewer_grades.load(self.summary)
         return None if found is None else LearnerGrades.of(found[1], found[0])
 
 

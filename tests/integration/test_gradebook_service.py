@@ -215,8 +215,11 @@ async def test_a_fixture_course_grades_as_computed_by_hand(graded: Graded) -> No
 
     # Past Bo's extension, his missing essay counts 0: (100 + 100 + 0) / 4.
     graded.clock.now = T0 + timedelta(days=4)
-    bo_grades = await graded.gradebook.viewer_grades(bo, await _summary(graded, course.id))
+    summary = await _summary(graded, course.id)
+    (bo_grades,) = await graded.gradebook.viewer_grades(bo, [summary])
     assert bo_grades is not None and bo_grades[1].course_grade == 50
+    # Asked by someone not enrolled: nothing.
+    assert await graded.gradebook.viewer_grades(person(), [summary]) == [None]
 
     # Excused, the essay leaves Bo's average.
     _, excused = await graded.gradebook.excuse(instructor, course.id, b, essay, excused=True)
