@@ -1,6 +1,6 @@
 """schemathesis hooks for the REST judge (tests/e2e/test_outside_judges.py, via `SCHEMATHESIS_HOOKS`).
 
-Four rules of the REST API are stated in its OpenAPI document in words but not in JSON Schema, so
+Six rules of the REST API are stated in its OpenAPI document in words but not in JSON Schema, so
 schemathesis would send requests that break them and report their 400 as "schema-valid request rejected"
 (ST202). Each is handled here exactly; every other failure stands.
 
@@ -19,6 +19,10 @@ schemathesis would send requests that break them and report their 400 as "schema
 - `POST /media/upload`: a file is kept only if its content is of an allowed type, the one its part
   declares, and it has a plain name and at least one byte; the schema can say it is a binary file, not
   what is in it. Its 400 is excused when it names only the file, its name, type or size.
+- `PUT /courses/{course_id}/grading-policy`: each weight names an assessment of the course, once. That
+  depends on stored data. Its 400 is excused when it names only assessment ids (`weights.N.assessment_id`).
+- `GET /courses/{course_id}/gradebook`: `after` is the id of a learner of the gradebook (where the last
+  page ended). That depends on stored data too. Its 400 is excused when it names only `after`.
 """
 
 import json
@@ -31,6 +35,8 @@ EXCUSED_ST202: dict[tuple[str, str], re.Pattern[str]] = {
     ("POST", "/assessments/{assessment_id}/submit"): re.compile(r"answers\.\d+(\.question_id)?"),
     ("POST", "/notifications/unsubscribe"): re.compile(r"token"),
     ("POST", "/media/upload"): re.compile(r"file|filename|content_type|size"),
+    ("PUT", "/courses/{course_id}/grading-policy"): re.compile(r"weights\.\d+\.assessment_id"),
+    ("GET", "/courses/{course_id}/gradebook"): re.compile(r"after"),
 }
 
 
@@ -57,10 +63,12 @@ def _order_key(order: Any) -> Any:
 
 
 def refused_fields(content: bytes) -> list[str]:
-    """The fields a 400 envelope names (`error.details.fields`), or [] when it names none."""
+    """The fields a 400 envelope names (`error.details.fields`, or the one `error.details.field`), or []
+    when it names none."""
     try:
-        body = json.loads(content)
-        fields = body["error"]["details"]["fields"]
+        details = json.loads(content)["error"]["details"]
+        # One field is named alone (`details.field`), as a query parameter the graph refused.
+        fields = details["fields"] if "fields" in details else {details["field"]: ""}
     except (ValueError, KeyError, TypeError):
         return []
     return list(fields) if isinstance(fields, dict) else []
