@@ -25,3 +25,5 @@ ANSWER_TEXT_MAX = 1_000
 # question answers.
 DEADLINE_YEARS_AHEAD = 5
 UPCOMING_DEADLINES_MAX = 100
+# Gradebook: a grading policy's weight of one assessment (relative: 0 leaves it out of the average).
+GRADE_WEIGHT_MAX = 1_000

@@ -141,6 +141,9 @@ def lifecycle_event(event_type: AssessmentEventType, assessment: Assessment, act
         title=assessment.title,
         required_for_completion=assessment.required_for_completion,
         passing_score=assessment.passing_score,
+        # The courses service's gradebook counts attempts by these (issue 17).
+        score_policy=assessment.score_policy.value,
+        max_score=assessment.max_score,
     )
 
 

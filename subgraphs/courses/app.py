@@ -30,6 +30,7 @@ from subgraphs.courses.consumers import (
 )
 from subgraphs.courses.context import CoursesContext
 from subgraphs.courses.deadlines import DeadlineService
+from subgraphs.courses.gradebook import GradebookService, viewer_grades_loader
 from subgraphs.courses.loaders import make_deadline_loader, make_loaders
 from subgraphs.courses.models import (
     CalendarFeed,
@@ -38,8 +39,10 @@ from subgraphs.courses.models import (
     Course,
     CourseAssessmentTitles,
     CourseDeadlines,
+    CourseGrading,
     Deadline,
     Enrollment,
+    GradeRecord,
     Learner,
     MediaUse,
     Roster,
@@ -52,6 +55,7 @@ from subgraphs.courses.repository import (
     CourseRepository,
     DeadlineRepository,
     EnrollmentRepository,
+    GradebookRepository,
     LearnerRepository,
     ProcessedEventRepository,
     RosterRepository,
@@ -90,6 +94,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
                 CalendarFeed,
                 CalendarFeedOwner,
             ],  # issue 17: deadlines
+            *[CourseGrading, GradeRecord],  # issue 17: gradebook
         ],
         publisher=publisher,
     )
@@ -117,8 +122,9 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         system_clock,
         feed_url=settings.public_api_url.rstrip("/") + "/calendar/{token}.ics",
     )
+    gradebook = GradebookService(service, RosterRepository(), GradebookRepository(), system_clock)
     assessment_events = AssessmentEventHandler(
-        service, ProcessedEventRepository(store.database["processed_events"]), system_clock
+        service, ProcessedEventRepository(store.database["processed_events"]), system_clock, gradebook
     )
     assessment_titles = AssessmentTitleKeeper(deadlines)
 
@@ -216,6 +222,8 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             progress=progress,
             deadlines=deadlines,
             deadlines_by_course=make_deadline_loader(deadlines, loaders, actor),
+            gradebook=gradebook,
+            viewer_grades=viewer_grades_loader(gradebook, actor),
         )
 
     app = create_service_app(

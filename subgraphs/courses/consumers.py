@@ -9,6 +9,8 @@ from coursegraph.security import Actor
 from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.deadlines import DeadlineService
 from subgraphs.courses.events import CourseEventType
+from subgraphs.courses.gradebook import GradebookService
+from subgraphs.courses.models import GradedAssessment, ScorePolicy
 from subgraphs.courses.repository import ProcessedEventRepository, RosterRepository
 from subgraphs.courses.service import CourseService
 
@@ -19,6 +21,8 @@ PROCESSED_MARKS_KEPT = timedelta(days=30)
 # Consumers act as the service itself.
 COURSES_SERVICE = Actor(service="courses")
 # Events after which a course reads differently in the catalog.
+# What the gradebook learns from (issue 17).
+GRADE_EVENTS = {"ASSESSMENT_CREATED", "ASSESSMENT_UPDATED", "ASSESSMENT_COMPLETED"}
 CATALOG_EVENTS = {
     CourseEventType.COURSE_CREATED,
     CourseEventType.COURSE_UPDATED,
@@ -29,10 +33,17 @@ CATALOG_EVENTS = {
 
 
 class AssessmentEventHandler:
-    def __init__(self, service: CourseService, processed: ProcessedEventRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        service: CourseService,
+        processed: ProcessedEventRepository,
+        clock: Clock,
+        gradebook: GradebookService | None = None,
+    ) -> None:
         self._service = service
         self._processed = processed
         self._clock = clock
+        self._gradebook = gradebook
 
     async def __call__(self, event: Event) -> None:
         # Every step below is idempotent; the processed mark only saves work on redelivery.
@@ -53,10 +64,45 @@ class AssessmentEventHandler:
                 course_id=event.course_id,
                 assessment_id=str(metadata["assessment_id"]),
             )
+        if self._gradebook is not None and event.event_type in GRADE_EVENTS and await self._known(event):
+            await learn_grades(self._gradebook, event)
         await self._processed.remember(str(event.event_id), self._clock())
+
+    async def _known(self, event: Event) -> bool:
+        """Whether the event's course is this store's: grades are kept for those only (from the catalog;
+        a course it does not know is read once, and nothing is written for one that does not exist)."""
+        return (
+            bool(event.course_id) and (await self._service.any_courses([str(event.course_id)]))[0] is not None
+        )
 
     async def forget_processed(self) -> int:
         return await self._processed.forget_before(self._clock() - PROCESSED_MARKS_KEPT)
+
+
+async def learn_grades(gradebook: GradebookService, event: Event) -> None:
+    """The gradebook's part of assessment.events (issue 17): its columns, and each scored attempt.
+    Idempotent: an attempt recorded already changes nothing, whatever order attempts arrive in."""
+    metadata, course_id = event.metadata, str(event.course_id)
+    if event.event_type in ("ASSESSMENT_CREATED", "ASSESSMENT_UPDATED"):
+        assessment = GradedAssessment(
+            id=str(metadata["assessment_id"]),
+            title=str(metadata.get("title", "")),
+            # Events from before issue 17 lack these: the assessments service's defaults.
+            score_policy=ScorePolicy(metadata.get("score_policy", ScorePolicy.BEST)),
+            max_score=float(metadata.get("max_score", 0.0)),
+        )
+        await gradebook.learn_assessment(COURSES_SERVICE, course_id, assessment)
+    elif event.event_type == "ASSESSMENT_COMPLETED" and event.user_id:
+        await gradebook.record_result(
+            COURSES_SERVICE,
+            course_id=course_id,
+            user_id=str(event.user_id),
+            assessment_id=str(metadata["assessment_id"]),
+            attempt=int(metadata["attempt_number"]),
+            percent=float(metadata["percent"]),
+            # The attempt was closed when its event was made (the envelope's time).
+            submitted_at=event.timestamp,
+        )
 
 
 class EnrollmentCounter:

@@ -7,6 +7,7 @@ from strawberry.dataloader import DataLoader
 from coursegraph.graphql import ServiceContext
 from subgraphs.courses.deadlines import DeadlineService
 from subgraphs.courses.deadlines_decisions import DeadlineView
+from subgraphs.courses.gradebook import GradebookService, ViewerGradesLoader
 from subgraphs.courses.loaders import Loaders
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.service import CourseService
@@ -20,3 +21,5 @@ class CoursesContext(ServiceContext):
     # issue 17: deadlines
     deadlines: DeadlineService = field(kw_only=True)
     deadlines_by_course: DataLoader[str, list[DeadlineView]] = field(kw_only=True)
+    gradebook: GradebookService = field(kw_only=True)
+    viewer_grades: ViewerGradesLoader = field(kw_only=True)

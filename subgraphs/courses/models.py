@@ -267,3 +267,65 @@ class CalendarFeedOwner(Document):
 
     class Settings:
         name = "calendar_feed_owners"
+
+
+# --- issue 17: gradebook ---
+
+
+class ScorePolicy(StrEnum):
+    """Which attempt of an assessment counts, as the assessments service says (`assessment.events`)."""
+
+    BEST = "best"
+    LATEST = "latest"
+
+
+class GradedAssessment(BaseModel):
+    """An assessment of the course as the gradebook knows it, from ASSESSMENT_CREATED/UPDATED."""
+
+    id: str
+    title: str
+    score_policy: ScorePolicy = ScorePolicy.BEST
+    max_score: float = 0.0
+
+
+class CourseGrading(Document):
+    """A course's gradebook columns (its assessments, in the order they were created, kept from
+    assessment.events) and the weights its instructor set. Read by `_id`: the course's id."""
+
+    id: str  # type: ignore[assignment]  # the course's id
+    assessments: list[GradedAssessment] = Field(default_factory=list)
+    weights: dict[str, float] = Field(default_factory=dict)  # assessment id -> weight; unlisted weigh 1
+    version: int = 0  # 0: not stored yet
+
+    class Settings:
+        name = "course_gradings"
+
+
+class AssessmentResult(BaseModel):
+    """A learner's results in one assessment: the best and the last attempt, by attempt number."""
+
+    attempts: list[int] = Field(default_factory=list)  # attempt numbers recorded (a redelivery adds none)
+    best_attempt: int
+    best_percent: float
+    best_submitted_at: datetime
+    last_attempt: int
+    last_percent: float
+    last_submitted_at: datetime
+
+
+class GradeRecord(Document):
+    """A learner's grades in a course (id derived from both, `grade_record_id`): kept from
+    ASSESSMENT_COMPLETED as each result arrives, and the assessments the course's managers excused."""
+
+    course_id: str
+    user_id: str
+    results: dict[str, AssessmentResult] = Field(default_factory=dict)  # by assessment id
+    excused: list[str] = Field(default_factory=list)  # assessment ids
+    version: int = 0  # 0: not stored yet
+
+    class Settings:
+        name = "grade_records"
+
+
+def grade_record_id(course_id: str, user_id: str) -> ObjectId:
+    return derived_object_id("grade", course_id, user_id)

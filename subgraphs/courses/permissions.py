@@ -69,3 +69,16 @@ def has_deadlines_in(enrollment: Enrollment | None) -> bool:
 def has_upcoming_deadlines_in(enrollment: Enrollment | None) -> bool:
     """Upcoming deadlines and the calendar feed: the user's active enrollments only."""
     return enrollment is not None and enrollment.status is EnrollmentStatus.ACTIVE
+
+
+# --- issue 17: gradebook ---
+
+
+def can_see_gradebook(actor: Actor, course: AnyCourse) -> bool:
+    """Every learner's grades in a course: those who teach it (managers and teaching assistants)."""
+    return can_teach(actor, course)
+
+
+def can_grade(actor: Actor, course: AnyCourse) -> bool:
+    """The grading policy and excuses: the course's managers only."""
+    return can_manage(actor, course)

@@ -22,7 +22,7 @@ from coursegraph.codes import Reason
 from coursegraph.errors import Conflict
 from coursegraph.events.document_outbox import DocumentOutboxRelay, Written
 from coursegraph.mongo import delete_ids, get_by_ids, guarded_update, guarded_update_returning
-from coursegraph.unit_of_work import Decision, versioned_write
+from coursegraph.unit_of_work import Decision, changed_fields, versioned_write
 from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
 from subgraphs.courses.models import (
     CalendarFeed,
@@ -31,14 +31,17 @@ from subgraphs.courses.models import (
     Course,
     CourseAssessmentTitles,
     CourseDeadlines,
+    CourseGrading,
     CourseStatus,
     Deadline,
     Enrollment,
+    GradeRecord,
     Learner,
     MediaUse,
     Roster,
     deadline_id,
     enrollment_id,
+    grade_record_id,
 )
 
 Events = Sequence[dict[str, Any]]
@@ -465,3 +468,77 @@ class CalendarFeedRepository:
             return False
         await delete_ids(CalendarFeed.get_pymongo_collection(), [old[1]])
         return True
+
+
+# --- issue 17: gradebook ---
+
+
+class GradebookRepository:
+    """The gradebook's documents (ADR 0031 "Gradebook"), every one read by `_id`: a course's grading
+    (`CourseGrading`, by the course's id), learners' grade records and the course's deadlines (ids derived
+    from course and learner, course and assessment), each batch one query."""
+
+    async def grading(self, course_id: str) -> CourseGrading | None:
+        return await CourseGrading.find_one({"_id": course_id})
+
+    async def grading_or_new(self, course_id: str) -> CourseGrading:
+        """The course's grading, or a new empty one (version 0) that `write_grading` inserts."""
+        return await self.grading(course_id) or CourseGrading(id=course_id)
+
+    async def write_grading(self, before: CourseGrading, decision: Decision[CourseGrading]) -> bool:
+        return await _write_or_insert(CourseGrading, before, decision)
+
+    async def record(self, course_id: str, user_id: str) -> GradeRecord | None:
+        return await GradeRecord.find_one({"_id": grade_record_id(course_id, user_id)})
+
+    async def record_or_new(self, course_id: str, user_id: str) -> GradeRecord:
+        return await self.record(course_id, user_id) or GradeRecord(
+            id=grade_record_id(course_id, user_id), course_id=course_id, user_id=user_id
+        )
+
+    async def write_record(self, before: GradeRecord, decision: Decision[GradeRecord]) -> bool:
+        return await _write_or_insert(GradeRecord, before, decision)
+
+    async def records(self, course_id: str, user_ids: Sequence[str]) -> dict[str, GradeRecord]:
+        """The grade records of these learners that exist, by user id: one batch."""
+        found = await get_by_ids(GradeRecord, [grade_record_id(course_id, u) for u in user_ids])
+        return {record.user_id: record for record in found}
+
+    async def deadlines(self, course_id: str, target_ids: Sequence[str]) -> dict[str, Deadline]:
+        """The deadlines set on these targets, by target id: one batch."""
+        found = await self.deadlines_of([(course_id, t) for t in target_ids])
+        return {target: deadline for (_, target), deadline in found.items()}
+
+    async def gradings(self, course_ids: Sequence[str]) -> dict[str, CourseGrading]:
+        return {grading.id: grading for grading in await get_by_ids(CourseGrading, list(course_ids))}
+
+    async def records_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], GradeRecord]:
+        """Grade records of (course id, user id) pairs, in one batch."""
+        found = await get_by_ids(GradeRecord, [grade_record_id(c, u) for c, u in pairs])
+        return {(record.course_id, record.user_id): record for record in found}
+
+    async def deadlines_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Deadline]:
+        """Deadlines of (course id, target id) pairs, in one batch."""
+        found = await get_by_ids(Deadline, [deadline_id(c, t) for c, t in pairs])
+        return {(deadline.course_id, deadline.target_id): deadline for deadline in found}
+
+
+async def _write_or_insert(model: Any, before: Any, decision: Decision[Any]) -> bool:
+    """A new document (version 0, never stored) is inserted; a stored one written guarded by its version.
+    Whether it applied: an insert that collides lost a race, and `change` decides again on the stored one."""
+    if before.version == 0:
+        document = decision.state.model_dump(by_alias=True, exclude={"revision_id"})
+        try:
+            await model.get_pymongo_collection().insert_one({**document, "version": 1})
+        except DuplicateKeyError:
+            return False
+        return True
+    fields = changed_fields(before, decision.state)
+    if not fields:
+        return True
+    return await guarded_update(
+        model.get_pymongo_collection(),
+        before.id,
+        {"version": before.version},
+        {"$set": fields, "$inc": {"version": 1}},
+    )

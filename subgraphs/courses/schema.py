@@ -17,6 +17,12 @@ from subgraphs.courses.deadlines_types import (
     DeadlinePayload,
     deadline_payload,
 )
+from subgraphs.courses.gradebook_types import (
+    GradePayload,
+    GradingPolicyInput,
+    GradingPolicyPayload,
+    LearnerGrades,
+)
 from subgraphs.courses.models import Enrollment, EnrollmentStatus
 from subgraphs.courses.types import (
     CertificateType,
@@ -237,6 +243,46 @@ class Mutation:
     async def rotate_calendar_feed(self, info: Ctx) -> CalendarFeedPayload:
         url = await info.context.deadlines.rotate_calendar_feed(info.context.actor)
         return CalendarFeedPayload(url=url, errors=[])
+
+    # --- issue 17: gradebook ---
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: the weights of its assessments in the course "
+        "grade (replacing the last policy; an assessment not named weighs 1)."
+    )
+    async def set_grading_policy(
+        self, info: Ctx, course_id: strawberry.ID, input: GradingPolicyInput
+    ) -> GradingPolicyPayload:
+        parsed = parse_object_id(course_id, "courseId")
+        weights = [(str(w.assessment_id), w.weight) for w in input.weights]
+        try:
+            grading = await info.context.gradebook.set_grading_policy(info.context.actor, parsed, weights)
+        except ValidationFailed as exc:
+            return GradingPolicyPayload(
+                policy=None, errors=[UserError.from_field_error(e) for e in exc.errors]
+            )
+        return GradingPolicyPayload.of(grading)
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: leave an assessment out of a learner's course "
+        "grade (excused: true), or count it again."
+    )
+    async def excuse(
+        self,
+        info: Ctx,
+        course_id: strawberry.ID,
+        user_id: strawberry.ID,
+        assessment_id: strawberry.ID,
+        excused: bool,
+    ) -> GradePayload:
+        parsed = parse_object_id(course_id, "courseId")
+        try:
+            grading, grade = await info.context.gradebook.excuse(
+                info.context.actor, parsed, str(user_id), str(assessment_id), excused=excused
+            )
+        except ValidationFailed as exc:
+            return GradePayload(grades=None, errors=[UserError.from_field_error(e) for e in exc.errors])
+        return GradePayload(grades=LearnerGrades.of(grade, grading), errors=[])
 
 
 @strawberry.type

@@ -12,6 +12,8 @@ from coursegraph.pagination import Page
 from subgraphs.courses import decisions, service
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.context import CoursesContext
+from subgraphs.courses.gradebook_decisions import GradebookSort
+from subgraphs.courses.gradebook_types import GradebookConnection, LearnerGrades
 from subgraphs.courses.models import CourseStatus, Enrollment, EnrollmentStatus
 
 if TYPE_CHECKING:
@@ -185,6 +187,30 @@ class CourseType:
 
         views = await info.context.deadlines_by_course.load(self.summary.id)
         return [DeadlineType.of(view) for view in views]
+
+    # --- issue 17: gradebook ---
+
+    @strawberry.field(
+        description="The course's learners with their grades, a page at a time: its instructors and "
+        "teaching assistants only.",
+        directives=[PAGE_SIZE],
+    )
+    async def gradebook(
+        self,
+        info: Ctx,
+        first: int = 20,
+        after: str | None = None,
+        sort: GradebookSort = GradebookSort.LEARNER,
+    ) -> GradebookConnection | None:
+        found = await info.context.gradebook.gradebook(
+            info.context.actor, self.summary, first=first, after=after, sort=sort
+        )
+        return GradebookConnection.of(found, self.summary)
+
+    @strawberry.field(description="The caller's own grades in this course; null unless enrolled.")
+    async def viewer_grades(self, info: Ctx) -> LearnerGrades | None:
+        found = await info.context.viewer_grades.load(self.summary)
+        return None if found is None else LearnerGrades.of(found[1], found[0])
 
 
 @strawberry.federation.type(keys=["id"], name="Enrollment", description="A learner's place in a course.")

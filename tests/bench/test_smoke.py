@@ -26,6 +26,10 @@ SMOKES = {
         ("database_url", "mongodb_url", "kafka_bootstrap"),
     ),
     "document_store": (["bench/document_store.py", "--smoke"], ()),
+    "gradebook_csv": (
+        ["bench/gradebook_csv.py", "--smoke"],
+        ("database_url", "mongodb_url", "kafka_bootstrap"),
+    ),
 }
 
 
@@ -38,7 +42,7 @@ def run_bench(arguments: list[str], report: Path | None = None) -> subprocess.Co
 
 
 @pytest.mark.timeout(450)
-@pytest.mark.parametrize("bench", ["media", "notifications", "document_store"])
+@pytest.mark.parametrize("bench", ["media", "notifications", "document_store", "gradebook_csv"])
 def test_bench_runs_in_smoke_mode(bench: str, request: pytest.FixtureRequest) -> None:
     arguments, infrastructure = SMOKES[bench]
     for fixture in infrastructure:

@@ -1,6 +1,6 @@
 """schemathesis hooks for the REST judge (tests/e2e/test_outside_judges.py, via `SCHEMATHESIS_HOOKS`).
 
-Five rules of the REST API are stated in its OpenAPI document in words but not in JSON Schema, so
+Seven rules of the REST API are stated in its OpenAPI document in words but not in JSON Schema, so
 schemathesis would send requests that break them and report their 400 as "schema-valid request rejected"
 (ST202). Each is handled here exactly; every other failure stands.
 
@@ -23,6 +23,10 @@ schemathesis would send requests that break them and report their 400 as "schema
   the target must be a module or an assessment of the course (with a deadline, to clear or extend it), the
   learner enrolled in it, and a due time in the future: stored data and the clock. Their 400 is excused
   when it names only `target_id`, `due_at` or `user_id`.
+- `PUT /courses/{course_id}/grading-policy`: each weight names an assessment of the course, once. That
+  depends on stored data. Its 400 is excused when it names only assessment ids (`weights.N.assessment_id`).
+- `GET /courses/{course_id}/gradebook`: `after` is the id of a learner of the gradebook (where the last
+  page ended). That depends on stored data too. Its 400 is excused when it names only `after`.
 """
 
 import json
@@ -40,6 +44,8 @@ EXCUSED_ST202: dict[tuple[str, str], re.Pattern[str]] = {
     ("PUT", "/courses/{course_id}/deadlines/{target_id}/extensions/{user_id}"): re.compile(
         r"target_id|due_at|user_id"
     ),
+    ("PUT", "/courses/{course_id}/grading-policy"): re.compile(r"weights\.\d+\.assessment_id"),
+    ("GET", "/courses/{course_id}/gradebook"): re.compile(r"after"),
 }
 
 
@@ -66,10 +72,12 @@ def _order_key(order: Any) -> Any:
 
 
 def refused_fields(content: bytes) -> list[str]:
-    """The fields a 400 envelope names (`error.details.fields`), or [] when it names none."""
+    """The fields a 400 envelope names (`error.details.fields`, or the one `error.details.field`), or []
+    when it names none."""
     try:
-        body = json.loads(content)
-        fields = body["error"]["details"]["fields"]
+        details = json.loads(content)["error"]["details"]
+        # One field is named alone (`details.field`), as a query parameter the graph refused.
+        fields = details["fields"] if "fields" in details else {details["field"]: ""}
     except (ValueError, KeyError, TypeError):
         return []
     return list(fields) if isinstance(fields, dict) else []
