@@ -20,3 +20,7 @@ SEARCH_MAX = 100
 QUESTIONS_MAX = 200
 ITEMS_MAX = 20
 ANSWER_TEXT_MAX = 1_000
+
+# Announcements (issue 17): an announcement's title, and its Markdown body.
+ANNOUNCEMENT_TITLE_MAX = 200
+ANNOUNCEMENT_BODY_MAX = 20_000

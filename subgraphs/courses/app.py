@@ -18,6 +18,7 @@ from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from coursegraph.tasks import Periodic
+from subgraphs.courses.announcements import Announcements, AnnouncementService
 from subgraphs.courses.catalog import Catalog
 from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.consumers import (
@@ -29,9 +30,20 @@ from subgraphs.courses.consumers import (
 )
 from subgraphs.courses.context import CoursesContext
 from subgraphs.courses.loaders import make_loaders
-from subgraphs.courses.models import Certificate, Course, Deadline, Enrollment, Learner, MediaUse, Roster
+from subgraphs.courses.models import (
+    Announcement,
+    Certificate,
+    Course,
+    CourseAnnouncements,
+    Deadline,
+    Enrollment,
+    Learner,
+    MediaUse,
+    Roster,
+)
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import (
+    AnnouncementRepository,
     CatalogStateRepository,
     CertificateRepository,
     CourseRepository,
@@ -63,7 +75,17 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings,
         service="courses",
         database=settings.courses_database,
-        models=[Course, Enrollment, Learner, Certificate, MediaUse, Roster, Deadline],
+        models=[
+            Course,
+            Enrollment,
+            Learner,
+            Certificate,
+            MediaUse,
+            Roster,
+            Deadline,
+            Announcement,
+            CourseAnnouncements,
+        ],
         publisher=publisher,
     )
     # Every change to the read model announces a new catalog version to the caches (ADR 0022).
@@ -78,6 +100,13 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         LearnerRepository(),
         CertificateRepository(),
         catalog,
+        system_clock,
+    )
+    announcements = AnnouncementService(
+        service,
+        AnnouncementRepository(store.relay),
+        EnrollmentRepository(store.relay),
+        RosterRepository(),
         system_clock,
     )
     assessments = AssessmentEventHandler(
@@ -163,8 +192,13 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             await signal.stop()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> CoursesContext:
+        loaders = make_loaders(service, actor)
         return CoursesContext(
-            actor=actor, service=service, loaders=make_loaders(service, actor), progress=progress
+            actor=actor,
+            service=service,
+            loaders=loaders,
+            progress=progress,
+            announcements=Announcements.for_request(announcements, actor, loaders),
         )
 
     app = create_service_app(

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from coursegraph.graphql import ServiceContext
+from subgraphs.courses.announcements import Announcements
 from subgraphs.courses.loaders import Loaders
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.service import CourseService
@@ -13,3 +14,5 @@ class CoursesContext(ServiceContext):
     service: CourseService = field(kw_only=True)
     loaders: Loaders = field(kw_only=True)
     progress: ProgressFeed = field(kw_only=True)
+    # --- issue 17: announcements ---
+    announcements: Announcements = field(kw_only=True)

@@ -1,6 +1,7 @@
 """Who may see and do what in the courses domain (ADR 0007): every rule in one place."""
 
 from coursegraph.security import Actor, Role
+from subgraphs.courses.announcements_decisions import hears
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.models import Course, CourseStatus, Enrollment
 
@@ -47,3 +48,12 @@ def can_see_enrollment(actor: Actor, enrollment: Enrollment, course: AnyCourse |
 
 def can_list_enrollments_of(actor: Actor, user_id: str) -> bool:
     return actor.user_id is not None and (str(actor.user_id) == user_id or actor.is_admin)
+
+
+# --- issue 17: announcements ---
+
+
+def can_read_announcements(actor: Actor, course: AnyCourse, enrollment: Enrollment | None) -> bool:
+    """A course's announcements: its learners (an enrollment not taken away), managers and teaching
+    assistants."""
+    return can_teach(actor, course) or hears(enrollment)

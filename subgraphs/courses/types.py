@@ -1,7 +1,7 @@
 """GraphQL types of the courses subgraph."""
 
 from datetime import datetime
-from typing import Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 from strawberry.types import Info
@@ -13,6 +13,9 @@ from subgraphs.courses import decisions, service
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.context import CoursesContext
 from subgraphs.courses.models import CourseStatus, Enrollment, EnrollmentStatus
+
+if TYPE_CHECKING:
+    from subgraphs.courses.announcements_types import AnnouncementConnection
 
 Ctx = Info[CoursesContext, None]
 
@@ -143,6 +146,20 @@ class CourseType:
     async def viewer_enrollment(self, info: Ctx) -> "EnrollmentType | None":
         row = await info.context.loaders.viewer_enrollment_by_course.load(self.summary.id)
         return None if row is None else EnrollmentType.from_row(row)
+
+    # --- issue 17: announcements ---
+    @strawberry.field(
+        description="The course's announcements, newest first: for its learners, instructor, admins and "
+        "teaching assistants (empty for anyone else).",
+        directives=[PAGE_SIZE],
+    )
+    async def announcements(
+        self, info: Ctx, first: int = 20, after: str | None = None
+    ) -> Annotated["AnnouncementConnection", strawberry.lazy("subgraphs.courses.announcements_types")]:
+        from subgraphs.courses.announcements_types import AnnouncementConnection
+
+        page = await info.context.announcements.pages.load((self.summary.id, first, after))
+        return AnnouncementConnection.from_page(page)
 
 
 @strawberry.federation.type(keys=["id"], name="Enrollment", description="A learner's place in a course.")

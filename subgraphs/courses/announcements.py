@@ -1,0 +1,225 @@
+"""Announcements (issue 17): a course's managers post to its learners, who read them in the graph and get
+each by email (the notifications service asks `audience` for whom to write to). ADR 0031, Announcements.
+
+Every read is by `_id` (ADR 0014): a course's announcement ids are one small document
+(`CourseAnnouncements`), a page of them is a batch of lookups. Writes go through the unit of work with
+their events in the announcement's outbox; what to write is `announcements_decisions`'s to decide.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bson import ObjectId
+from strawberry.dataloader import DataLoader
+
+from coursegraph.clock import Clock
+from coursegraph.errors import Forbidden, NotFound
+from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
+from coursegraph.rich_text import to_text
+from coursegraph.security import Actor
+from coursegraph.unit_of_work import change, with_outbox
+from subgraphs.courses import announcements_decisions as decisions
+from subgraphs.courses import permissions
+from subgraphs.courses.catalog import CourseSummary
+from subgraphs.courses.loaders import Loaders
+from subgraphs.courses.models import Announcement, Enrollment
+from subgraphs.courses.repository import AnnouncementRepository, EnrollmentRepository, RosterRepository
+from subgraphs.courses.service import CourseService
+
+# The service identity (OAuth client id) allowed to ask for an announcement's audience.
+NOTIFICATIONS = "notifications"
+
+# A page of announcements: (course id, first, after).
+PageKey = tuple[str, int, str | None]
+
+
+@dataclass(frozen=True)
+class Audience:
+    """One page of the learners an announcement is mailed to, and what the email shows."""
+
+    announcement: Announcement
+    course_title: str
+    body_text: str
+    learners: list[str]  # user ids with an enrollment that hears the course
+    end_cursor: str | None  # where the next page starts (`after`)
+    has_next: bool
+
+
+class AnnouncementService:
+    def __init__(
+        self,
+        courses: CourseService,
+        announcements: AnnouncementRepository,
+        enrollments: EnrollmentRepository,
+        rosters: RosterRepository,
+        clock: Clock,
+    ) -> None:
+        self._courses = courses
+        self._announcements = announcements
+        self._enrollments = enrollments
+        self._rosters = rosters
+        self._clock = clock
+
+    async def _course(self, actor: Actor, course_id: str) -> CourseSummary:
+        """The course, for a caller who may see it (a draft is its managers' only)."""
+        (course,) = await self._courses.any_courses([course_id])
+        if course is None or not permissions.can_see(actor, course):
+            raise NotFound("Course not found.")
+        return course
+
+    async def post(self, actor: Actor, course_id: str, *, title: str, body: str) -> Announcement:
+        author_id = str(actor.require_user())
+        course = await self._course(actor, course_id)
+        if not permissions.can_manage(actor, course):
+            raise Forbidden("Only the course's instructor or an admin can post announcements.")
+        decision = decisions.post(course, author_id=author_id, title=title, body=body, now=self._clock())
+        return await self._announcements.insert(course_id, with_outbox(decision))
+
+    async def update(
+        self, actor: Actor, announcement_id: str, *, title: str | None, body: str | None
+    ) -> Announcement:
+        """Edit; mails nobody again (ANNOUNCEMENT_UPDATED is for readers, not for email)."""
+        editor_id = str(actor.require_user())
+        found = await self._announcements.get(announcement_id)
+        if found is None:
+            raise NotFound("Announcement not found.")
+        course = await self._course(actor, found.course_id)
+        if not permissions.can_manage(actor, course):
+            (enrollment,) = await self._courses.viewer_enrollments(actor, [course.id])
+            # Who may not read it is not told that it exists.
+            if permissions.can_read_announcements(actor, course, enrollment):
+                raise Forbidden("Only the course's instructor or an admin can edit its announcements.")
+            raise NotFound("Announcement not found.")
+        now = self._clock()
+
+        async def read() -> Announcement:
+            fresh = await self._announcements.get(announcement_id)
+            if fresh is None:
+                raise NotFound("Announcement not found.")
+            return fresh
+
+        written = await change(
+            read,
+            lambda announcement: decisions.edit(
+                course, announcement, editor_id=editor_id, title=title, body=body, now=now
+            ),
+            self._announcements.write,
+            conflict="The announcement is being edited by someone else; try again.",
+        )
+        assert written is not None  # read raises rather than answer None
+        return written
+
+    async def pages(
+        self, actor: Actor, requests: Sequence[tuple[CourseSummary, Enrollment | None, int, str | None]]
+    ) -> list[Page[Announcement]]:
+        """A page of each course's announcements, newest first (course, the caller's enrollment in it,
+        first, after): empty for a caller who may not read them. Every page's ids, then every
+        announcement, each in one batch."""
+        asked: list[tuple[list[str], bool, int]] = []
+        readable = [permissions.can_read_announcements(actor, c, e) for c, e, _, _ in requests]
+        listed = await self._announcements.ids_of_many(
+            [course.id for (course, *_), ok in zip(requests, readable, strict=True) if ok]
+        )
+        for (course, _, first, after), ok in zip(requests, readable, strict=True):
+            size, start = page_size(first), decode_cursor(after, valid_id=ObjectId.is_valid)
+            if not ok:
+                asked.append(([], False, 0))
+                continue
+            # Newest first: ObjectIds grow with the time they were made (posted).
+            ids = sorted(listed.get(course.id, []), reverse=True)
+            rest = ids if start is None else [i for i in ids if i < start.id.lower()]
+            asked.append((rest[:size], len(rest) > size, len(ids)))
+        found = await self._announcements.get_many([i for ids, _, _ in asked for i in ids])
+        return [
+            Page(
+                [
+                    (encode_cursor(Position(a.posted_at, str(a.id))), a)
+                    for i in ids
+                    if (a := found.get(i)) is not None
+                ],
+                has_next=has_next,
+                total=_constant(total),
+            )
+            for ids, has_next, total in asked
+        ]
+
+    async def audience(
+        self, actor: Actor, announcement_id: str, *, first: int, after: str | None
+    ) -> Audience | None:
+        """Internal (the notifications service): a page of the course's learners to mail the
+        announcement to, in roster order, skipping learners whose enrollment no longer hears the course.
+        The cursor is the last learner looked at, with their place as a fallback (a removal meanwhile)."""
+        actor.require_service(NOTIFICATIONS)
+        size = page_size(first)
+        announcement = await self._announcements.get(announcement_id)
+        if announcement is None:
+            return None
+        (course,) = await self._courses.any_courses([announcement.course_id])
+        roster = await self._rosters.learners(announcement.course_id)
+        start = _roster_position(roster, after)
+        looked_at = roster[start : start + size]
+        enrollments = await self._enrollments.of_pairs([(u, announcement.course_id) for u in looked_at])
+        hearing = [
+            user_id
+            for user_id in looked_at
+            if decisions.hears(enrollments.get((user_id, announcement.course_id)))
+        ]
+        end = start + len(looked_at)
+        return Audience(
+            announcement=announcement,
+            course_title=course.title if course is not None else "",
+            body_text=to_text(announcement.body_html),
+            learners=hearing,
+            end_cursor=f"{end}:{looked_at[-1]}" if looked_at else after,
+            has_next=end < len(roster),
+        )
+
+
+def _roster_position(roster: list[str], after: str | None) -> int:
+    """Where the page after cursor `after` (`<place>:<user id>`) starts in the roster."""
+    if not after:
+        return 0
+    place, _, user_id = after.partition(":")
+    if user_id in roster:
+        return roster.index(user_id) + 1
+    return min(int(place), len(roster)) if place.isdigit() else 0
+
+
+def _constant(value: int) -> Callable[[], int]:
+    return lambda: value
+
+
+def page_loader(
+    service: AnnouncementService, actor: Actor, loaders: Loaders
+) -> DataLoader[PageKey, Page[Announcement]]:
+    """Per request: every course's page of announcements in one batch, with the caller's enrollments
+    from the request's own loaders."""
+
+    async def load(keys: list[PageKey]) -> list[Page[Announcement]]:
+        course_ids = [course_id for course_id, _, _ in keys]
+        courses = await loaders.any_course_by_id.load_many(course_ids)
+        enrollments = await loaders.viewer_enrollment_by_course.load_many(course_ids)
+        requests = [
+            (course, enrollment, first, after)
+            for course, enrollment, (_, first, after) in zip(courses, enrollments, keys, strict=True)
+            if course is not None
+        ]
+        pages = iter(await service.pages(actor, requests))
+        return [
+            next(pages) if course is not None else Page([], has_next=False, total=_constant(0))
+            for course in courses
+        ]
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass
+class Announcements:
+    """What a request of the courses subgraph needs of announcements: the service and its page loader."""
+
+    service: AnnouncementService
+    pages: DataLoader[PageKey, Page[Announcement]]
+
+    @classmethod
+    def for_request(cls, service: AnnouncementService, actor: Actor, loaders: Loaders) -> "Announcements":
+        return cls(service, page_loader(service, actor, loaders))
