@@ -57,7 +57,7 @@ query Certificate($code: String!) {
 
 # --- request and response bodies ------------------------------------------------------------------------
 
-Category = Literal["account", "courses", "assessments", "certificates"]
+Category = Literal["account", "courses", "assessments", "certificates", "announcements"]
 Kind = Literal[
     "welcome",
     "enrollment_confirmed",
@@ -65,6 +65,7 @@ Kind = Literal[
     "assessment_result",
     "certificate_issued",
     "role_changed",
+    "announcement",
 ]
 Status = Literal["pending", "sent", "failed", "skipped"]
 
@@ -111,7 +112,7 @@ class Preference(GraphOutput):
 
 
 # Account mail (sign-in and security) is always sent: not a category one can switch.
-Switchable = Literal["courses", "assessments", "certificates"]
+Switchable = Literal["courses", "assessments", "certificates", "announcements"]
 
 
 class PreferenceChange(GraphInput):
