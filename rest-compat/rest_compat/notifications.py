@@ -3,7 +3,7 @@ unsubscribe (no session: the signed token is the authority), and the public cert
 page that certificate emails link to."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AliasPath, ConfigDict, Field
@@ -123,7 +123,7 @@ class PreferenceChange(GraphInput):
 class UpdatePreferencesRequest(GraphInput):
     """The categories to switch on or off; the others stay as they are."""
 
-    preferences: list[PreferenceChange] = Field(min_length=1, max_length=4)
+    preferences: list[PreferenceChange] = Field(min_length=1, max_length=len(get_args(Switchable)))
 
 
 class Unsubscribed(GraphOutput):

@@ -15,6 +15,7 @@ from subgraphs.courses.types import CourseType, Ctx, UserType
 @strawberry.type(name="Announcement", description="A message from a course's instructor to its learners.")
 class AnnouncementType:
     id: strawberry.ID
+    course_id: strawberry.ID
     title: str
     body: str = strawberry.field(description="As written: Markdown.")
     body_html: str = strawberry.field(
@@ -30,6 +31,7 @@ class AnnouncementType:
     def of(cls, row: Announcement) -> Self:
         return cls(
             id=strawberry.ID(str(row.id)),
+            course_id=strawberry.ID(row.course_id),
             title=row.title,
             body=row.body,
             body_html=row.body_html,
