@@ -114,34 +114,32 @@ class AnnouncementService:
     ) -> list[Page[Announcement]]:
         """A page of each course's announcements, newest first (course, the caller's enrollment in it,
         first, after): empty for a caller who may not read them. Every page's ids, then every
-        announcement, each in one batch."""
-        asked: list[tuple[list[str], bool, int]] = []
+        announcement, each in one batch; a listed id with no announcement (a crash between the two
+        writes) is skipped, and the page filled from the ids after it."""
         readable = [permissions.can_read_announcements(actor, c, e) for c, e, _, _ in requests]
         listed = await self._announcements.ids_of_many(
             [course.id for (course, *_), ok in zip(requests, readable, strict=True) if ok]
         )
+        pending: list[tuple[int, list[str], int]] = []  # (page size, ids from the cursor on, all ids)
         for (course, _, first, after), ok in zip(requests, readable, strict=True):
             size, start = page_size(first), decode_cursor(after, valid_id=ObjectId.is_valid)
-            if not ok:
-                asked.append(([], False, 0))
-                continue
             # Newest first: ObjectIds grow with the time they were made (posted).
-            ids = sorted(listed.get(course.id, []), reverse=True)
+            ids = sorted(listed.get(course.id, []), reverse=True) if ok else []
             rest = ids if start is None else [i for i in ids if i < start.id.lower()]
-            asked.append((rest[:size], len(rest) > size, len(ids)))
-        found = await self._announcements.get_many([i for ids, _, _ in asked for i in ids])
-        return [
-            Page(
-                [
-                    (encode_cursor(Position(a.posted_at, str(a.id))), a)
-                    for i in ids
-                    if (a := found.get(i)) is not None
-                ],
-                has_next=has_next,
-                total=_constant(total),
-            )
-            for ids, has_next, total in asked
-        ]
+            pending.append((size, rest, len(ids)))
+        found = await self._announcements.get_many([i for size, rest, _ in pending for i in rest[:size]])
+        pages = []
+        for size, rest, total in pending:
+            kept = [found[i] for i in rest[:size] if i in found]
+            taken = min(size, len(rest))
+            while len(kept) < size and taken < len(rest):  # the rare page with a gap
+                more = rest[taken : taken + size - len(kept)]
+                taken += len(more)
+                extra = await self._announcements.get_many(more)
+                kept += [extra[i] for i in more if i in extra]
+            items = [(encode_cursor(Position(a.posted_at, str(a.id))), a) for a in kept]
+            pages.append(Page(items, has_next=taken < len(rest), total=_constant(total)))
+        return pages
 
     async def audience(
         self, actor: Actor, announcement_id: str, *, first: int, after: str | None
