@@ -10,10 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bson import ObjectId
-from strawberry.dataloader import DataLoader
 
 from coursegraph.clock import Clock
-from coursegraph.errors import Forbidden, NotFound
+from coursegraph.errors import CourseGraphError, Forbidden, NotFound
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.rich_text import to_text
 from coursegraph.security import Actor
@@ -21,16 +20,12 @@ from coursegraph.unit_of_work import change, with_outbox
 from subgraphs.courses import announcements_decisions as decisions
 from subgraphs.courses import permissions
 from subgraphs.courses.catalog import CourseSummary
-from subgraphs.courses.loaders import Loaders
 from subgraphs.courses.models import Announcement, Enrollment
 from subgraphs.courses.repository import AnnouncementRepository, EnrollmentRepository, RosterRepository
 from subgraphs.courses.service import CourseService
 
 # The service identity (OAuth client id) allowed to ask for an announcement's audience.
 NOTIFICATIONS = "notifications"
-
-# A page of announcements: (course id, first, after).
-PageKey = tuple[str, int, str | None]
 
 
 @dataclass(frozen=True)
@@ -111,25 +106,34 @@ class AnnouncementService:
 
     async def pages(
         self, actor: Actor, requests: Sequence[tuple[CourseSummary, Enrollment | None, int, str | None]]
-    ) -> list[Page[Announcement]]:
+    ) -> list[Page[Announcement] | CourseGraphError]:
         """A page of each course's announcements, newest first (course, the caller's enrollment in it,
-        first, after): empty for a caller who may not read them. Every page's ids, then every
-        announcement, each in one batch; a listed id with no announcement (a crash between the two
-        writes) is skipped, and the page filled from the ids after it."""
+        first, after): empty for a caller who may not read them, an error for a bad `first` or `after`.
+        Every page's ids, then every announcement, each in one batch; a listed id with no announcement
+        (a crash between the two writes) is skipped, and the page filled from the ids after it."""
         readable = [permissions.can_read_announcements(actor, c, e) for c, e, _, _ in requests]
         listed = await self._announcements.ids_of_many(
             [course.id for (course, *_), ok in zip(requests, readable, strict=True) if ok]
         )
-        pending: list[tuple[int, list[str], int]] = []  # (page size, ids from the cursor on, all ids)
+        pending: list[tuple[int, list[str], int] | CourseGraphError] = []  # (size, ids from `after`, all)
         for (course, _, first, after), ok in zip(requests, readable, strict=True):
-            size, start = page_size(first), decode_cursor(after, valid_id=ObjectId.is_valid)
+            try:
+                size, start = page_size(first), decode_cursor(after, valid_id=ObjectId.is_valid)
+            except CourseGraphError as error:
+                pending.append(error)
+                continue
             # Newest first: ObjectIds grow with the time they were made (posted).
             ids = sorted(listed.get(course.id, []), reverse=True) if ok else []
             rest = ids if start is None else [i for i in ids if i < start.id.lower()]
             pending.append((size, rest, len(ids)))
-        found = await self._announcements.get_many([i for size, rest, _ in pending for i in rest[:size]])
-        pages = []
-        for size, rest, total in pending:
+        wanted = [i for p in pending if not isinstance(p, CourseGraphError) for i in p[1][: p[0]]]
+        found = await self._announcements.get_many(wanted)
+        pages: list[Page[Announcement] | CourseGraphError] = []
+        for asked in pending:
+            if isinstance(asked, CourseGraphError):
+                pages.append(asked)
+                continue
+            size, rest, total = asked
             kept = [found[i] for i in rest[:size] if i in found]
             taken = min(size, len(rest))
             while len(kept) < size and taken < len(rest):  # the rare page with a gap
@@ -138,7 +142,7 @@ class AnnouncementService:
                 extra = await self._announcements.get_many(more)
                 kept += [extra[i] for i in more if i in extra]
             items = [(encode_cursor(Position(a.posted_at, str(a.id))), a) for a in kept]
-            pages.append(Page(items, has_next=taken < len(rest), total=_constant(total)))
+            pages.append(Page(items, has_next=taken < len(rest), total=constant(total)))
         return pages
 
     async def audience(
@@ -183,41 +187,5 @@ def _roster_position(roster: list[str], after: str | None) -> int:
     return min(int(place), len(roster)) if place.isdigit() else 0
 
 
-def _constant(value: int) -> Callable[[], int]:
+def constant(value: int) -> Callable[[], int]:
     return lambda: value
-
-
-def page_loader(
-    service: AnnouncementService, actor: Actor, loaders: Loaders
-) -> DataLoader[PageKey, Page[Announcement]]:
-    """Per request: every course's page of announcements in one batch, with the caller's enrollments
-    from the request's own loaders."""
-
-    async def load(keys: list[PageKey]) -> list[Page[Announcement]]:
-        course_ids = [course_id for course_id, _, _ in keys]
-        courses = await loaders.any_course_by_id.load_many(course_ids)
-        enrollments = await loaders.viewer_enrollment_by_course.load_many(course_ids)
-        requests = [
-            (course, enrollment, first, after)
-            for course, enrollment, (_, first, after) in zip(courses, enrollments, keys, strict=True)
-            if course is not None
-        ]
-        pages = iter(await service.pages(actor, requests))
-        return [
-            next(pages) if course is not None else Page([], has_next=False, total=_constant(0))
-            for course in courses
-        ]
-
-    return DataLoader(load_fn=load)
-
-
-@dataclass
-class Announcements:
-    """What a request of the courses subgraph needs of announcements: the service and its page loader."""
-
-    service: AnnouncementService
-    pages: DataLoader[PageKey, Page[Announcement]]
-
-    @classmethod
-    def for_request(cls, service: AnnouncementService, actor: Actor, loaders: Loaders) -> "Announcements":
-        return cls(service, page_loader(service, actor, loaders))

@@ -18,7 +18,8 @@ from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from coursegraph.tasks import Periodic
-from subgraphs.courses.announcements import Announcements, AnnouncementService
+from subgraphs.courses.announcements import AnnouncementService
+from subgraphs.courses.announcements_loaders import Announcements
 from subgraphs.courses.catalog import Catalog
 from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.consumers import (

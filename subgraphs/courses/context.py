@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from coursegraph.graphql import ServiceContext
-from subgraphs.courses.announcements import Announcements
+from subgraphs.courses.announcements_loaders import Announcements
 from subgraphs.courses.loaders import Loaders
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.service import CourseService

@@ -223,6 +223,8 @@ def test_announcements_are_listed_newest_first_a_page_at_a_time(stack: E2EStack)
     rest = page(stack, course["id"], teacher, first=2, after=first["pageInfo"]["endCursor"])
     assert [e["node"]["title"] for e in rest["edges"]] == ["Notice 0"]
     assert rest["pageInfo"]["hasNextPage"] is False
+    bad = stack.graphql(ANNOUNCEMENTS, {"c": course["id"], "first": 2, "after": "nope"}, token=teacher).json()
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", bad
     # REST pages the same way, with the catalog's plain cursors.
     one = stack.rest("GET", f"/courses/{course['id']}/announcements", token=teacher, params={"first": 1})
     cursor = one.json()["data"]["page_info"]["end_cursor"]

@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 from coursegraph.errors import Forbidden, NotFound, ValidationFailed
 from coursegraph.events.document_outbox import DocumentOutboxRelay
 from coursegraph.mongo import init_models, mongo_client
+from coursegraph.pagination import Page
 from coursegraph.security import Actor, Role
 from subgraphs.courses.announcements import AnnouncementService
 from subgraphs.courses.catalog import Catalog, CourseSummary
@@ -96,6 +97,7 @@ class Store:
     ) -> Any:
         (enrollment,) = await self.courses.viewer_enrollments(actor, [course.id])
         (found,) = await self.service.pages(actor, [(course, enrollment, first, after)])
+        assert isinstance(found, Page), found
         return found
 
 
@@ -204,4 +206,3 @@ async def test_the_audience_pages_the_roster_skipping_learners_who_no_longer_hea
         after = audience.end_cursor
     assert sorted(seen) == sorted(ids[0:1] + ids[2:])
     assert await store.service.audience(NOTIFICATIONS, str(ObjectId()), first=2, after=None) is None
-
