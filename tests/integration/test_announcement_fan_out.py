@@ -3,8 +3,10 @@ pipeline on the real store and the fake SendGrid, redelivered after a page could
 delivered again whole. The courses and users services, which answer across the wire, are stood in for
 by their ports (`Audiences`, `Directory`) serving a fixed class."""
 
+# The notifier's tests' fixtures are imported, and pytest passes them in by name.
+# ruff: noqa: F811
+
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,15 +14,16 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from coursegraph.events import Event, Topic
-from coursegraph.mongo import detect_ferretdb, mongo_client
 from subgraphs.notifications.audience import AudiencePage
-from subgraphs.notifications.delivery import SendGridMailer
 from subgraphs.notifications.events import Links, Recipient
 from subgraphs.notifications.pipeline import Done, Pipeline, Postpone
-from subgraphs.notifications.repository import NotificationRecords, Preferences
-from subgraphs.notifications.service import Notifier
-from subgraphs.notifications.unsubscribe import Category, OptOut, UnsubscribeTokens
-from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
+from subgraphs.notifications.repository import Preferences
+from subgraphs.notifications.unsubscribe import Category, OptOut
+from tests.fakes.sendgrid import FakeSendGrid
+
+# The store and the fake SendGrid of the notifier's own tests, and its notifier on them.
+from tests.integration.test_notifier import database, sendgrid  # noqa: F401 (fixtures)
+from tests.integration.test_notifier import notifier as notifier_on
 
 pytestmark = pytest.mark.integration
 
@@ -59,35 +62,9 @@ def address(user_id: str) -> str:
     return f"{user_id}@example.org"
 
 
-@pytest.fixture
-async def database(mongodb_url: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client = mongo_client(mongodb_url, service="fan-out-tests")
-    await detect_ferretdb(client)
-    name = f"fan_out_{uuid.uuid4().hex[:12]}"
-    yield client[name]
-    await client.drop_database(name)
-    await client.close()
-
-
-@pytest.fixture
-def sendgrid() -> Iterator[FakeSendGrid]:
-    with run_fake_sendgrid() as fake:
-        yield fake
-
-
 def pipeline(database: AsyncDatabase[dict[str, Any]], sendgrid: FakeSendGrid, roster: Roster) -> Pipeline:
-    mailer = SendGridMailer(
-        sendgrid.api_key, sender="noreply@coursegraph.test", host=sendgrid.base_url, attempts=2,
-        backoff_seconds=0.01, max_wait_seconds=0.05,
-    )  # fmt: skip
-    notifier = Notifier(
-        NotificationRecords(database["notifications"], lease=timedelta(minutes=5)),
-        Preferences(database["preferences"]),
-        mailer,
-        UnsubscribeTokens("test-secret", max_age_seconds=3600),
-        unsubscribe_endpoint="https://learn.example.org/notifications/unsubscribe",
-    )
     links = Links(app_url="https://learn.example.org", api_url="https://api.example.org")
+    notifier = notifier_on(database, sendgrid, lease=timedelta(minutes=5))
     return Pipeline(notifier, Users(), links, audiences=roster)
 
 
