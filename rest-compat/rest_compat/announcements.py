@@ -12,6 +12,7 @@ from coursegraph.limits import ANNOUNCEMENT_BODY_MAX, ANNOUNCEMENT_TITLE_MAX, PA
 from rest_compat.courses import CURSOR_PATTERN, CourseId, PageInfo, graph_cursor
 from rest_compat.graph import (
     SIGNED_IN,
+    SIGNED_IN_OR_NOT,
     GraphError,
     GraphInput,
     GraphOutput,
@@ -134,9 +135,9 @@ def router(run: Runner) -> APIRouter:
     @router.get(
         "/courses/{course_id}/announcements",
         summary="A course's announcements, newest first: its learners, instructor, admins and teaching "
-        "assistants (an empty page for anyone else)",
+        "assistants (an empty page for anyone else, signed in or not)",
         responses=responses(404),
-        openapi_extra=SIGNED_IN,
+        openapi_extra=SIGNED_IN_OR_NOT,
     )
     async def list_announcements(
         request: Request, course_id: CourseId, params: Annotated[AnnouncementListParams, Query()]
