@@ -4,7 +4,6 @@ notifications service pages through. The decisions themselves: tests/unit/test_a
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -39,25 +38,12 @@ from subgraphs.courses.repository import (
     RosterRepository,
 )
 from subgraphs.courses.service import CourseService
+from tests.integration.test_course_service import Clock, user
 from tests.support.outbox import NoPublisher, outbox_event_types
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2031, 6, 1, tzinfo=UTC)
 NOTIFICATIONS = Actor(service="notifications")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-def user(role: Role = Role.LEARNER) -> Actor:
-    return Actor(user_id=uuid.uuid4(), role=role)
 
 
 class Store:
