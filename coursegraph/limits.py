@@ -27,3 +27,6 @@ DEADLINE_YEARS_AHEAD = 5
 UPCOMING_DEADLINES_MAX = 100
 # Gradebook: a grading policy's weight of one assessment (relative: 0 leaves it out of the average).
 GRADE_WEIGHT_MAX = 1_000
+# Announcements (issue 17): an announcement's title, and its Markdown body.
+ANNOUNCEMENT_TITLE_MAX = 200
+ANNOUNCEMENT_BODY_MAX = 20_000

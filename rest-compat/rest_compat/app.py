@@ -22,7 +22,17 @@ from coursegraph.catalog_signal import catalog_signal
 from coursegraph.codes import ErrorCode, code_for_status
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from coursegraph.tracing import instrument_app, shutdown_tracing
-from rest_compat import assessments, auth, courses, deadlines, gradebook, media, notifications, users
+from rest_compat import (
+    announcements,
+    assessments,
+    auth,
+    courses,
+    deadlines,
+    gradebook,
+    media,
+    notifications,
+    users,
+)
 from rest_compat.cache import PublicCache
 from rest_compat.graph import (
     ALWAYS,
@@ -189,6 +199,8 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(media.router(graph.run))
     app.include_router(deadlines.router(graph.run))  # issue 17: deadlines
     app.include_router(gradebook.router(graph.run))
+    # --- issue 17: announcements ---
+    app.include_router(announcements.router(graph.run))
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, plus the bearer scheme the operations name and the public reads' 304, less

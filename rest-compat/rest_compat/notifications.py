@@ -3,7 +3,7 @@ unsubscribe (no session: the signed token is the authority), and the public cert
 page that certificate emails link to."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AliasPath, ConfigDict, Field
@@ -57,7 +57,7 @@ query Certificate($code: String!) {
 
 # --- request and response bodies ------------------------------------------------------------------------
 
-Category = Literal["account", "courses", "assessments", "certificates"]
+Category = Literal["account", "courses", "assessments", "certificates", "announcements"]
 Kind = Literal[
     "welcome",
     "enrollment_confirmed",
@@ -65,6 +65,7 @@ Kind = Literal[
     "assessment_result",
     "certificate_issued",
     "role_changed",
+    "announcement",
 ]
 Status = Literal["pending", "sent", "failed", "skipped"]
 
@@ -111,7 +112,7 @@ class Preference(GraphOutput):
 
 
 # Account mail (sign-in and security) is always sent: not a category one can switch.
-Switchable = Literal["courses", "assessments", "certificates"]
+Switchable = Literal["courses", "assessments", "certificates", "announcements"]
 
 
 class PreferenceChange(GraphInput):
@@ -122,7 +123,7 @@ class PreferenceChange(GraphInput):
 class UpdatePreferencesRequest(GraphInput):
     """The categories to switch on or off; the others stay as they are."""
 
-    preferences: list[PreferenceChange] = Field(min_length=1, max_length=4)
+    preferences: list[PreferenceChange] = Field(min_length=1, max_length=len(get_args(Switchable)))
 
 
 class Unsubscribed(GraphOutput):

@@ -18,6 +18,8 @@ from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from coursegraph.tasks import Periodic
+from subgraphs.courses.announcements import AnnouncementService
+from subgraphs.courses.announcements_loaders import Announcements
 from subgraphs.courses.catalog import Catalog
 from subgraphs.courses.catalog_keeper import CatalogKeeper
 from subgraphs.courses.consumers import (
@@ -33,10 +35,12 @@ from subgraphs.courses.deadlines import DeadlineService
 from subgraphs.courses.gradebook import GradebookService, viewer_grades_loader
 from subgraphs.courses.loaders import make_deadline_loader, make_loaders
 from subgraphs.courses.models import (
+    Announcement,
     CalendarFeed,
     CalendarFeedOwner,
     Certificate,
     Course,
+    CourseAnnouncements,
     CourseAssessmentTitles,
     CourseDeadlines,
     CourseGrading,
@@ -49,6 +53,7 @@ from subgraphs.courses.models import (
 )
 from subgraphs.courses.progress import ProgressFeed
 from subgraphs.courses.repository import (
+    AnnouncementRepository,
     CalendarFeedRepository,
     CatalogStateRepository,
     CertificateRepository,
@@ -95,6 +100,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
                 CalendarFeedOwner,
             ],  # issue 17: deadlines
             *[CourseGrading, GradeRecord],  # issue 17: gradebook
+            *[Announcement, CourseAnnouncements],  # issue 17: announcements
         ],
         publisher=publisher,
     )
@@ -121,6 +127,13 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         catalog,
         system_clock,
         feed_url=settings.public_api_url.rstrip("/") + "/calendar/{token}.ics",
+    )
+    announcements = AnnouncementService(
+        service,
+        AnnouncementRepository(store.relay),
+        EnrollmentRepository(store.relay),
+        RosterRepository(),
+        system_clock,
     )
     gradebook = GradebookService(service, RosterRepository(), GradebookRepository(), system_clock)
     assessment_events = AssessmentEventHandler(
@@ -224,6 +237,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             deadlines_by_course=make_deadline_loader(deadlines, loaders, actor),
             gradebook=gradebook,
             viewer_grades=viewer_grades_loader(gradebook, actor),
+            announcements=Announcements.for_request(announcements, actor, loaders),
         )
 
     app = create_service_app(

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from strawberry.dataloader import DataLoader
 
 from coursegraph.graphql import ServiceContext
+from subgraphs.courses.announcements_loaders import Announcements
 from subgraphs.courses.deadlines import DeadlineService
 from subgraphs.courses.deadlines_decisions import DeadlineView
 from subgraphs.courses.gradebook import GradebookService, ViewerGradesLoader
@@ -23,3 +24,5 @@ class CoursesContext(ServiceContext):
     deadlines_by_course: DataLoader[str, list[DeadlineView]] = field(kw_only=True)
     gradebook: GradebookService = field(kw_only=True)
     viewer_grades: ViewerGradesLoader = field(kw_only=True)
+    # --- issue 17: announcements ---
+    announcements: Announcements = field(kw_only=True)

@@ -20,6 +20,9 @@ class CourseEventType(StrEnum):
     COURSE_COMPLETED = "COURSE_COMPLETED"
     # issue 17: deadlines
     DEADLINE_SET = "DEADLINE_SET"
+    # --- issue 17: announcements ---
+    ANNOUNCEMENT_POSTED = "ANNOUNCEMENT_POSTED"
+    ANNOUNCEMENT_UPDATED = "ANNOUNCEMENT_UPDATED"
 
 
 def course_event(

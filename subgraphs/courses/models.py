@@ -329,3 +329,42 @@ class GradeRecord(Document):
 
 def grade_record_id(course_id: str, user_id: str) -> ObjectId:
     return derived_object_id("grade", course_id, user_id)
+
+
+# --- issue 17: announcements ---
+
+
+class Announcement(Document):
+    """A message from a course's managers to its learners (issue 17): the Markdown as written, and its
+    HTML rendered and sanitised once, when written (coursegraph.rich_text)."""
+
+    course_id: str
+    author_id: str
+    title: str
+    body: str  # Markdown
+    body_html: str  # sanitised
+    posted_at: datetime
+    updated_at: datetime
+    edited_at: datetime | None = None
+    version: int = 0
+    outbox: list[dict[str, Any]] = Field(default_factory=list)
+    outbox_pending: bool = False
+    outbox_lease: datetime | None = None
+
+    class Settings:
+        name = "announcements"
+        indexes = [IndexModel([("outbox_pending", pymongo.ASCENDING)])]
+
+
+class CourseAnnouncements(Document):
+    """A course's announcements, as their ids (ADR 0014: a page is a batch of lookups by `_id`).
+
+    Written before the announcement itself, so a crash in between leaves an id here with no announcement
+    behind it, which readers skip.
+    """
+
+    id: str  # type: ignore[assignment]  # the course's id
+    announcements: list[str] = Field(default_factory=list)
+
+    class Settings:
+        name = "course_announcements"

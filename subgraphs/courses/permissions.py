@@ -1,6 +1,7 @@
 """Who may see and do what in the courses domain (ADR 0007): every rule in one place."""
 
 from coursegraph.security import Actor, Role
+from subgraphs.courses.announcements_decisions import hears
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus
 
@@ -82,3 +83,12 @@ def can_see_gradebook(actor: Actor, course: AnyCourse) -> bool:
 def can_grade(actor: Actor, course: AnyCourse) -> bool:
     """The grading policy and excuses: the course's managers only."""
     return can_manage(actor, course)
+
+
+# --- issue 17: announcements ---
+
+
+def can_read_announcements(actor: Actor, course: AnyCourse, enrollment: Enrollment | None) -> bool:
+    """A course's announcements: its learners (an enrollment not taken away), managers and teaching
+    assistants."""
+    return can_teach(actor, course) or hears(enrollment)

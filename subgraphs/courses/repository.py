@@ -25,10 +25,12 @@ from coursegraph.mongo import delete_ids, get_by_ids, guarded_update, guarded_up
 from coursegraph.unit_of_work import Decision, changed_fields, versioned_write
 from subgraphs.courses.catalog import CourseSummary, LessonOutline, ModuleOutline
 from subgraphs.courses.models import (
+    Announcement,
     CalendarFeed,
     CalendarFeedOwner,
     Certificate,
     Course,
+    CourseAnnouncements,
     CourseAssessmentTitles,
     CourseDeadlines,
     CourseGrading,
@@ -542,3 +544,40 @@ async def _write_or_insert(model: Any, before: Any, decision: Decision[Any]) -> 
         {"version": before.version},
         {"$set": fields, "$inc": {"version": 1}},
     )
+
+
+# --- issue 17: announcements ---
+
+
+class AnnouncementRepository:
+    def __init__(self, relay: DocumentOutboxRelay) -> None:
+        self._relay = relay
+
+    async def get(self, announcement_id: str) -> Announcement | None:
+        return await Announcement.find_one({"_id": _object_id(announcement_id)})
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Announcement]:
+        found = await get_by_ids(Announcement, [_object_id(i) for i in ids])
+        return {str(a.id): a for a in found}
+
+    async def ids_of_many(self, course_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The ids of each course's announcements (and, rarely, of one a crash left unwritten)."""
+        found = await get_by_ids(CourseAnnouncements, list(course_ids))
+        return {listed.id: listed.announcements for listed in found}
+
+    async def insert(self, course_id: str, announcement: Announcement) -> Announcement:
+        """Listed first, then written: readers skip a listed id with no announcement."""
+        await guarded_update(
+            CourseAnnouncements.get_pymongo_collection(),
+            course_id,
+            {},
+            {"$addToSet": {"announcements": str(announcement.id)}},
+            upsert=True,
+        )
+        await announcement.insert()
+        self._relay.document_written(Announcement.Settings.name, announcement.id)
+        return announcement
+
+    async def write(self, before: Announcement, decision: Decision[Announcement]) -> bool:
+        """Write what was decided, only if nobody changed the announcement since `before` was read."""
+        return await versioned_write(self._relay, Announcement.get_pymongo_collection(), before, decision)

@@ -8,6 +8,13 @@ import strawberry
 from coursegraph.errors import ValidationFailed
 from coursegraph.graphql import PAGE_SIZE, UserError, build_schema
 from coursegraph.ids import parse_object_id
+from subgraphs.courses.announcements_types import (
+    AnnouncementAudience,
+    AnnouncementInput,
+    AnnouncementPayload,
+    AnnouncementType,
+    UpdateAnnouncementInput,
+)
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.deadlines_types import (
     CalendarFeedEventType,
@@ -23,7 +30,7 @@ from subgraphs.courses.gradebook_types import (
     GradingPolicyPayload,
     LearnerGrades,
 )
-from subgraphs.courses.models import Enrollment, EnrollmentStatus
+from subgraphs.courses.models import Announcement, Enrollment, EnrollmentStatus
 from subgraphs.courses.types import (
     CertificateType,
     CourseAccess,
@@ -98,6 +105,24 @@ class Query:
             None if found is None else CalendarFeedType(events=[CalendarFeedEventType.of(d) for d in found])
         )
 
+    # --- issue 17: announcements ---
+    @strawberry.federation.field(
+        inaccessible=True,
+        description="Internal (the notifications service): a page of the learners to mail an "
+        "announcement to, in roster order, with what the email shows; null if there is no such "
+        "announcement.",
+    )
+    async def announcement_audience(
+        self, info: Ctx, announcement_id: strawberry.ID, first: int = 100, after: str | None = None
+    ) -> AnnouncementAudience | None:
+        audience = await info.context.announcements.service.audience(
+            info.context.actor,
+            parse_object_id(announcement_id, "announcementId"),
+            first=first,
+            after=after,
+        )
+        return None if audience is None else AnnouncementAudience.of(audience)
+
 
 async def _course_payload(action: Callable[[], Awaitable[CourseSummary]]) -> CoursePayload:
     try:
@@ -105,6 +130,16 @@ async def _course_payload(action: Callable[[], Awaitable[CourseSummary]]) -> Cou
     except ValidationFailed as exc:
         return CoursePayload(course=None, errors=[UserError.from_field_error(e) for e in exc.errors])
     return CoursePayload(course=CourseType.of(course), errors=[])
+
+
+async def _announcement_payload(action: Callable[[], Awaitable[Announcement]]) -> AnnouncementPayload:
+    try:
+        announcement = await action()
+    except ValidationFailed as exc:
+        return AnnouncementPayload(
+            announcement=None, errors=[UserError.from_field_error(e) for e in exc.errors]
+        )
+    return AnnouncementPayload(announcement=AnnouncementType.of(announcement), errors=[])
 
 
 async def _enrollment_payload(action: Callable[[], Awaitable[Enrollment]]) -> EnrollmentPayload:
@@ -283,6 +318,32 @@ class Mutation:
         except ValidationFailed as exc:
             return GradePayload(grades=None, errors=[UserError.from_field_error(e) for e in exc.errors])
         return GradePayload(grades=LearnerGrades.of(grade, grading), errors=[])
+
+    # --- issue 17: announcements ---
+    @strawberry.mutation(
+        description="The course's instructor or an admin: post an announcement to its learners, who get "
+        "it by email (category ANNOUNCEMENTS) and in `Course.announcements`."
+    )
+    async def post_announcement(
+        self, info: Ctx, course_id: strawberry.ID, input: AnnouncementInput
+    ) -> AnnouncementPayload:
+        parsed = parse_object_id(course_id, "courseId")
+        service = info.context.announcements.service
+        return await _announcement_payload(
+            lambda: service.post(info.context.actor, parsed, title=input.title, body=input.body)
+        )
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: edit an announcement; nobody is mailed again."
+    )
+    async def update_announcement(
+        self, info: Ctx, id: strawberry.ID, input: UpdateAnnouncementInput
+    ) -> AnnouncementPayload:
+        parsed = parse_object_id(id)
+        service = info.context.announcements.service
+        return await _announcement_payload(
+            lambda: service.update(info.context.actor, parsed, title=input.title, body=input.body)
+        )
 
 
 @strawberry.type

@@ -17,6 +17,7 @@ from subgraphs.courses.gradebook_types import GradebookConnection, LearnerGrades
 from subgraphs.courses.models import CourseStatus, Enrollment, EnrollmentStatus
 
 if TYPE_CHECKING:
+    from subgraphs.courses.announcements_types import AnnouncementConnection
     from subgraphs.courses.deadlines_types import DeadlineType, UpcomingDeadlineType
 
 Ctx = Info[CoursesContext, None]
@@ -211,6 +212,20 @@ class CourseType:
     async def viewer_grades(self, info: Ctx) -> LearnerGrades | None:
         found = await info.context.viewer_grades.load(self.summary)
         return None if found is None else LearnerGrades.of(found[1], found[0])
+
+    # --- issue 17: announcements ---
+    @strawberry.field(
+        description="The course's announcements, newest first: for its learners, instructor, admins and "
+        "teaching assistants (empty for anyone else).",
+        directives=[PAGE_SIZE],
+    )
+    async def announcements(
+        self, info: Ctx, first: int = 20, after: str | None = None
+    ) -> Annotated["AnnouncementConnection", strawberry.lazy("subgraphs.courses.announcements_types")]:
+        from subgraphs.courses.announcements_types import AnnouncementConnection
+
+        page = await info.context.announcements.pages.load((self.summary.id, first, after))
+        return AnnouncementConnection.from_page(page)
 
 
 @strawberry.federation.type(keys=["id"], name="Enrollment", description="A learner's place in a course.")

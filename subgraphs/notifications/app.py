@@ -20,6 +20,7 @@ from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import Profile, ServiceSettings
 from coursegraph.tracing import tracer_for
+from subgraphs.notifications.audience import CourseAudiences
 from subgraphs.notifications.consumer import NotificationConsumer
 from subgraphs.notifications.context import NotificationsContext
 from subgraphs.notifications.delivery import ConsoleMailer, SendGridMailer
@@ -119,11 +120,17 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         settings, service="notifications", url=settings.users_subgraph_url
     )
     directory = UsersDirectory(internal)
+    audiences = CourseAudiences(
+        InternalGraphQLClient.with_client_credentials(
+            settings, service="notifications", url=settings.courses_subgraph_url
+        )
+    )
     group_id = settings.kafka_consumer_group_prefix + GROUP_ID
     pipeline = Pipeline(
         notifier,
         directory,
         links,
+        audiences=audiences,
         concurrency=settings.notifications_concurrency,
         tracer=tracer_for("notifications", __name__),
         group_id=group_id,
@@ -161,6 +168,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             if consumer is not None:
                 await consumer.stop()
             await directory.close()
+            await audiences.close()
             await client.close()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> NotificationsContext:

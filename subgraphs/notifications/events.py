@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from coursegraph.events import Event, Topic
+from subgraphs.notifications.audience import AudiencePage
 from subgraphs.notifications.rendering import Kind
 
 # The only events that mean an email; every other event on these topics is skipped at once.
@@ -22,6 +23,8 @@ KINDS: dict[tuple[str, str], Kind] = {
     (Topic.CERTIFICATION, "CERTIFICATE_ISSUED"): Kind.CERTIFICATE_ISSUED,
 }
 TOPICS = [Topic.USER, Topic.COURSE, Topic.ASSESSMENT, Topic.CERTIFICATION]
+# Issue 17: an email to every learner of the course, not to the event's user (its author).
+ANNOUNCEMENT_POSTED = (Topic.COURSE, "ANNOUNCEMENT_POSTED")
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,22 @@ def wanted(topic: str, event: Event, links: Links) -> Wanted | None:
                 "verification_url": links.api(f"certificates/{quote(code, safe='')}"),
             }
     return Wanted(kind, event.user_id, context, recipient)
+
+
+def announcement_of(topic: str, event: Event) -> str | None:
+    """The id of the announcement `event` posts, if it is an ANNOUNCEMENT_POSTED."""
+    if (topic, event.event_type) != ANNOUNCEMENT_POSTED:
+        return None
+    return str(event.metadata["announcement_id"])
+
+
+def announcement_wanted(page: AudiencePage, user_id: str, links: Links) -> Wanted:
+    """The announcement's email to one learner of the course."""
+    context = {
+        "course_title": page.course_title,
+        "title": page.title,
+        "body_html": page.body_html,
+        "body_text": page.body_text,
+        "course_url": links.app(f"courses/{page.course_id}"),
+    }
+    return Wanted(Kind.ANNOUNCEMENT, user_id, context)

@@ -4,6 +4,10 @@ Each event ends up one of three ways: done (sent, skipped, a duplicate, or no em
 permanent failure: the consumer puts it on the topic's DLQ), or postponed (a transient failure, or a
 claim another consumer holds: the offset stays uncommitted and the event is read again later).
 Recipients the events do not carry are looked up in one call per batch.
+
+An ANNOUNCEMENT_POSTED is one email to each learner of its course (issue 17): the learners come from the
+courses service a page at a time, each email is keyed by the announcement and the learner, and the
+event is done once every page is; a redelivery, or a restart mid-way, sends only what is not recorded.
 """
 
 import asyncio
@@ -19,8 +23,16 @@ from coursegraph.clock import Clock, system_clock
 from coursegraph.events import Event
 from coursegraph.events.consumer import consuming
 from coursegraph.metrics import REGISTRY
+from subgraphs.notifications.audience import AudiencePage
 from subgraphs.notifications.delivery import TransientFailure
-from subgraphs.notifications.events import Links, Recipient, Wanted, wanted
+from subgraphs.notifications.events import (
+    Links,
+    Recipient,
+    Wanted,
+    announcement_of,
+    announcement_wanted,
+    wanted,
+)
 from subgraphs.notifications.repository import ClaimHeld
 from subgraphs.notifications.service import Notifier, Outcome, Request
 
@@ -66,6 +78,10 @@ class Directory(Protocol):
     async def recipients(self, user_ids: list[str]) -> dict[str, Recipient]: ...
 
 
+class Audiences(Protocol):
+    async def page(self, announcement_id: str, after: str | None) -> AudiencePage | None: ...
+
+
 class Pipeline:
     def __init__(
         self,
@@ -73,6 +89,7 @@ class Pipeline:
         directory: Directory,
         links: Links,
         *,
+        audiences: Audiences,
         concurrency: int = 8,
         tracer: Tracer | None = None,
         group_id: str | None = None,
@@ -81,6 +98,7 @@ class Pipeline:
         self._tracer, self._group_id = tracer, group_id
         self._notifier = notifier
         self._directory = directory
+        self._audiences = audiences
         self._links = links
         self._limit = asyncio.Semaphore(concurrency)  # SendGrid requests in flight at once
         self._clock = clock
@@ -89,13 +107,17 @@ class Pipeline:
         """One result per (topic, event), in order."""
         results: list[Result | None] = [None] * len(events)
         asked: dict[int, Wanted] = {}
+        announced: dict[int, str] = {}
         for index, (topic, event) in enumerate(events):
             try:
-                want = wanted(topic, event, self._links)
+                announcement = announcement_of(topic, event)
+                want = None if announcement else wanted(topic, event, self._links)
             except (KeyError, TypeError, ValueError) as error:  # an event without what its type promises
                 results[index] = Park(f"cannot read {event.event_type}: {error!r}")
                 continue
-            if want is None:
+            if announcement:
+                announced[index] = announcement
+            elif want is None:
                 results[index] = Done(None)
             else:
                 asked[index] = want
@@ -105,7 +127,11 @@ class Pipeline:
                 self._deliver(index, *events[index], want, recipients.get(want.user_id), results)
                 for index, want in asked.items()
                 if results[index] is None
-            )
+            ),
+            *(
+                self._announce(index, *events[index], announcement, results)
+                for index, announcement in announced.items()
+            ),
         )
         return [result or Done(None) for result in results]
 
@@ -139,11 +165,53 @@ class Pipeline:
             return
         # The email's work joins the trace of the request that caused the event.
         with consuming(self._tracer, topic, event, self._group_id):
-            results[index] = await self._send(event, want, recipient)
+            results[index] = await self._send(str(event.event_id), want, recipient)
 
-    async def _send(self, event: Event, want: Wanted, recipient: Recipient) -> Result:
+    async def _announce(
+        self, index: int, topic: str, event: Event, announcement_id: str, results: list[Result | None]
+    ) -> None:
+        with consuming(self._tracer, topic, event, self._group_id):
+            results[index] = await self._fan_out(announcement_id)
+
+    async def _fan_out(self, announcement_id: str) -> Result:
+        """The announcement to each learner of its course, a page at a time. A page that cannot be
+        finished (SendGrid or a service away) postpones the event: the redelivery finds the emails
+        sent before it recorded (one per announcement and learner) and sends the rest."""
+        after: str | None = None
+        refused: list[str] = []
+        while True:
+            try:
+                page = await self._audiences.page(announcement_id, after)
+                if page is None:  # no such announcement: nobody to write to
+                    return Done(None)
+                found = await self._directory.recipients(page.learner_ids) if page.learner_ids else {}
+            except Exception as error:  # the courses or users service away: the event waits
+                logger.warning("cannot find the audience of announcement %s: %r", announcement_id, error)
+                return Postpone(f"audience of announcement {announcement_id}: {error!r}", FIRST_RETRY_SECONDS)
+            wants = [announcement_wanted(page, user_id, self._links) for user_id in page.learner_ids]
+            outcomes = await asyncio.gather(
+                *(
+                    self._send(f"{announcement_id}:{want.user_id}", want, recipient)
+                    for want in wants
+                    # A learner whose account is gone gets nothing.
+                    if (recipient := found.get(want.user_id)) is not None
+                )
+            )
+            postponed = [outcome for outcome in outcomes if isinstance(outcome, Postpone)]
+            if postponed:
+                return max(postponed, key=lambda outcome: outcome.seconds)
+            refused += [outcome.reason for outcome in outcomes if isinstance(outcome, Park)]
+            if not page.has_next:
+                break
+            after = page.end_cursor
+        if refused:  # recorded `failed` each; the event goes to the DLQ to be looked at
+            return Park(f"{len(refused)} announcement emails refused, first: {refused[0]}")
+        return Done(None)
+
+    async def _send(self, key: str, want: Wanted, recipient: Recipient) -> Result:
+        """One email, keyed by `key` (its event's id, or the announcement and the learner)."""
         context = {"name": recipient.name, **want.context}
-        request = Request(str(event.event_id), want.kind, want.user_id, recipient.email, context)
+        request = Request(key, want.kind, want.user_id, recipient.email, context)
         try:
             async with self._limit:
                 delivery = await self._notifier.deliver(request)

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
+
+from coursegraph.rich_text import sanitise
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -24,6 +27,7 @@ class Kind(StrEnum):
     ASSESSMENT_RESULT = "assessment_result"
     CERTIFICATE_ISSUED = "certificate_issued"
     ROLE_CHANGED = "role_changed"
+    ANNOUNCEMENT = "announcement"  # issue 17: one per learner of the course
 
 
 # What each kind's templates use, with made-up values: for previews (`coursegraph preview-email`) and tests.
@@ -49,6 +53,14 @@ SAMPLES: dict[Kind, dict[str, Any]] = {
         "verification_url": "https://learn.example.org/certificates/CG-7Q2M-K4XD-9PLA",
     },
     Kind.ROLE_CHANGED: {"name": "Ada Lovelace", "role": "instructor", "previous_role": "learner"},
+    Kind.ANNOUNCEMENT: {
+        "name": "Ada Lovelace",
+        "course_title": "Analytical Engines",
+        "title": "Office hours move to Thursday",
+        "body_html": "<p>From next week, office hours are on <strong>Thursday</strong> at 4 pm.</p>",
+        "body_text": "From next week, office hours are on Thursday at 4 pm.",
+        "course_url": "https://learn.example.org/courses/64b7f0c2a1e4d3b2c1a09f87",
+    },
 }
 
 
@@ -64,6 +76,9 @@ class Renderer:
         loader = jinja2.FileSystemLoader(directory)
         undefined = jinja2.StrictUndefined
         self._html = jinja2.Environment(loader=loader, undefined=undefined, autoescape=True)
+        # HTML someone wrote (an announcement's body), cleaned against the one allow-list here again:
+        # the email does not depend on the sender having done it.
+        self._html.filters["sanitised"] = lambda value: Markup(sanitise(str(value)))  # noqa: S704
         # Subjects and text parts are plain text: escaping would put &amp; in front of readers.
         self._text = jinja2.Environment(loader=loader, undefined=undefined, autoescape=False)  # noqa: S701
 

@@ -24,6 +24,7 @@ class Category(StrEnum):
     COURSES = "courses"
     ASSESSMENTS = "assessments"
     CERTIFICATES = "certificates"
+    ANNOUNCEMENTS = "announcements"  # issue 17: what a course's instructor posts
 
 
 ESSENTIAL = frozenset({Category.ACCOUNT})
@@ -35,6 +36,7 @@ CATEGORY: dict[Kind, Category] = {
     Kind.COURSE_COMPLETED: Category.COURSES,
     Kind.ASSESSMENT_RESULT: Category.ASSESSMENTS,
     Kind.CERTIFICATE_ISSUED: Category.CERTIFICATES,
+    Kind.ANNOUNCEMENT: Category.ANNOUNCEMENTS,
 }
 
 

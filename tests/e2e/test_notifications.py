@@ -77,6 +77,7 @@ CATEGORY_OF = {
     Kind.COURSE_COMPLETED: Category.COURSES,
     Kind.ASSESSMENT_RESULT: Category.ASSESSMENTS,
     Kind.CERTIFICATE_ISSUED: Category.CERTIFICATES,
+    Kind.ANNOUNCEMENT: Category.ANNOUNCEMENTS,
 }
 
 
@@ -227,7 +228,9 @@ def test_opting_out_sends_nothing_of_that_category_but_account_mail_always_goes(
     )  # fmt: skip
     assert changed.status_code == 200, changed.text
     preferences = {p["category"]: p["subscribed"] for p in changed.json()["data"]}
-    assert preferences == {"account": True, "courses": False, "assessments": True, "certificates": True}
+    assert preferences == {
+        "account": True, "courses": False, "assessments": True, "certificates": True, "announcements": True,
+    }  # fmt: skip
     junk = stack.rest(
         "PUT", "/notifications/preferences", token=token, json={"preferences": [{"category": "spam"}]}
     )
@@ -271,7 +274,7 @@ def test_one_click_unsubscribe_needs_no_session_and_refuses_bad_tokens(
         assert done.json()["data"] == {"category": "courses"}
     preferences = stack.rest("GET", "/notifications/preferences", token=token).json()["data"]
     assert {p["category"]: p["subscribed"] for p in preferences} == {
-        "account": True, "courses": False, "assessments": True, "certificates": True,
+        "account": True, "courses": False, "assessments": True, "certificates": True, "announcements": True,
     }  # fmt: skip
 
     signed = parse_qs(urlsplit(link).query)["token"][0]
