@@ -20,3 +20,9 @@ SEARCH_MAX = 100
 QUESTIONS_MAX = 200
 ITEMS_MAX = 20
 ANSWER_TEXT_MAX = 1_000
+
+# Rosters (issue 17): entries per `enrollUsers` call (and per users lookup it makes), characters in one
+# row of a roster CSV, and teaching assistants per course.
+ROSTER_BATCH_MAX = 500
+ROSTER_ROW_MAX = 512
+TEACHING_ASSISTANTS_MAX = 50

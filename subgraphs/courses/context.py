@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from coursegraph.graphql import ServiceContext
 from subgraphs.courses.loaders import Loaders
 from subgraphs.courses.progress import ProgressFeed
+from subgraphs.courses.roster import RosterService
 from subgraphs.courses.service import CourseService
 
 
@@ -13,3 +14,4 @@ class CoursesContext(ServiceContext):
     service: CourseService = field(kw_only=True)
     loaders: Loaders = field(kw_only=True)
     progress: ProgressFeed = field(kw_only=True)
+    roster: RosterService = field(kw_only=True)

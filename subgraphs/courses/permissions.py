@@ -2,7 +2,7 @@
 
 from coursegraph.security import Actor, Role
 from subgraphs.courses.catalog import CourseSummary
-from subgraphs.courses.models import Course, CourseStatus, Enrollment
+from subgraphs.courses.models import Course, CourseStatus, Enrollment, EnrollmentStatus
 
 AnyCourse = Course | CourseSummary
 
@@ -33,9 +33,14 @@ def listed_in_catalog(actor: Actor, course: AnyCourse) -> bool:
     return course.status is CourseStatus.PUBLISHED or actor.is_admin or can_manage(actor, course)
 
 
+def is_enrolled(enrollment: Enrollment | None) -> bool:
+    """An enrollment that counts as one: a REMOVED one is kept for its history and grants nothing."""
+    return enrollment is not None and enrollment.status is not EnrollmentStatus.REMOVED
+
+
 def can_read_content(actor: Actor, course: AnyCourse, enrollment: Enrollment | None) -> bool:
     """Lesson bodies and media: the course's learners and its managers."""
-    return can_manage(actor, course) or enrollment is not None
+    return can_manage(actor, course) or is_enrolled(enrollment)
 
 
 def can_see_enrollment(actor: Actor, enrollment: Enrollment, course: AnyCourse | None) -> bool:
@@ -47,3 +52,15 @@ def can_see_enrollment(actor: Actor, enrollment: Enrollment, course: AnyCourse |
 
 def can_list_enrollments_of(actor: Actor, user_id: str) -> bool:
     return actor.user_id is not None and (str(actor.user_id) == user_id or actor.is_admin)
+
+
+# --- issue 17: rosters ---
+
+
+def can_change_roster(actor: Actor, course: AnyCourse) -> bool:
+    """Enrolling and unenrolling others, and giving course roles: the course's managers only."""
+    return can_manage(actor, course)
+
+
+def can_see_roster(actor: Actor, course: AnyCourse) -> bool:
+    return can_teach(actor, course)

@@ -1,7 +1,7 @@
 """GraphQL types of the courses subgraph."""
 
 from datetime import datetime
-from typing import Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 from strawberry.types import Info
@@ -13,6 +13,9 @@ from subgraphs.courses import decisions, service
 from subgraphs.courses.catalog import CourseSummary
 from subgraphs.courses.context import CoursesContext
 from subgraphs.courses.models import CourseStatus, Enrollment, EnrollmentStatus
+
+if TYPE_CHECKING:
+    from subgraphs.courses.roster_types import CourseRoleEnum, RosterConnection
 
 Ctx = Info[CoursesContext, None]
 
@@ -143,6 +146,28 @@ class CourseType:
     async def viewer_enrollment(self, info: Ctx) -> "EnrollmentType | None":
         row = await info.context.loaders.viewer_enrollment_by_course.load(self.summary.id)
         return None if row is None else EnrollmentType.from_row(row)
+
+    # --- issue 17: roster ---
+
+    @strawberry.field(
+        description="The course's learners, oldest enrollment first: its instructor, teaching assistants "
+        "and admins only.",
+        directives=[PAGE_SIZE],
+    )
+    async def roster(
+        self, info: Ctx, first: int = 20, after: str | None = None
+    ) -> Annotated["RosterConnection", strawberry.lazy("subgraphs.courses.roster_types")] | None:
+        from subgraphs.courses.roster_types import RosterConnection
+
+        page = await info.context.roster.roster(info.context.actor, self.summary, first=first, after=after)
+        return RosterConnection.from_page(page)
+
+    @strawberry.field(description="The caller's role in this course: null when they have none.")
+    async def viewer_role(
+        self, info: Ctx
+    ) -> Annotated["CourseRoleEnum", strawberry.lazy("subgraphs.courses.roster_types")] | None:  # type: ignore[valid-type]
+        enrollment = await info.context.loaders.viewer_enrollment_by_course.load(self.summary.id)
+        return info.context.roster.viewer_role(info.context.actor, self.summary, enrollment)
 
 
 @strawberry.federation.type(keys=["id"], name="Enrollment", description="A learner's place in a course.")
