@@ -22,7 +22,7 @@ from coursegraph.catalog_signal import catalog_signal
 from coursegraph.codes import ErrorCode, code_for_status
 from coursegraph.observability import RequestIdMiddleware, request_id_middleware_options
 from coursegraph.tracing import instrument_app, shutdown_tracing
-from rest_compat import assessments, auth, courses, media, notifications, users
+from rest_compat import assessments, auth, courses, media, notifications, roster, users
 from rest_compat.cache import PublicCache
 from rest_compat.graph import (
     ALWAYS,
@@ -187,6 +187,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(assessments.router(graph.run))
     app.include_router(notifications.router(graph.run))
     app.include_router(media.router(graph.run))
+    app.include_router(roster.router(graph.run))
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, plus the bearer scheme the operations name and the public reads' 304, less
