@@ -110,7 +110,10 @@ class RosterPage(GraphOutput):
 
 
 class EnrollUserRequest(GraphInput):
-    user_id: UUID = Field(description="The user to enroll.")
+    user_id: str = Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="The user to enroll (their id, a UUID).",
+    )
 
 
 class CourseRoleRequest(GraphInput):
@@ -297,7 +300,7 @@ def router(run: Runner) -> APIRouter:
     async def enroll_user(
         request: Request, course_id: CourseId, body: EnrollUserRequest
     ) -> Envelope[Enrollment]:
-        return await enrollment_of(request, ENROLL_USER, "enrollUser", course_id, body.user_id)
+        return await enrollment_of(request, ENROLL_USER, "enrollUser", course_id, UUID(body.user_id))
 
     @router.delete(
         "/courses/{course_id}/roster/{user_id}",

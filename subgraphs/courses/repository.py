@@ -30,6 +30,7 @@ from subgraphs.courses.models import (
     Course,
     CourseStatus,
     Enrollment,
+    EnrollmentStatus,
     Learner,
     MediaUse,
     Roster,
@@ -264,8 +265,10 @@ class RosterRepository:
         roster = await Roster.find_one({"_id": course_id})
         if roster is not None and roster.complete:
             return roster.learners
+        # A removed learner (issue 17) is not on the roster.
         enrolled = Enrollment.get_pymongo_collection().find(
-            {"course_id": course_id}, {"user_id": 1, "enrolled_at": 1}
+            {"course_id": course_id, "status": {"$ne": EnrollmentStatus.REMOVED.value}},
+            {"user_id": 1, "enrolled_at": 1},
         )
         found = sorted([(e["enrolled_at"], e["user_id"]) async for e in enrolled])
         user_ids = [user_id for _, user_id in found]

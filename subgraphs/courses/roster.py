@@ -96,6 +96,7 @@ class RosterService:
         self, actor: Actor, course: CourseSummary, *, first: int, after: str | None
     ) -> Page[RosterEntry]:
         """The course's learners, oldest enrollment first: its managers and teaching assistants only."""
+        actor.require_user()
         if not permissions.can_see_roster(actor, course):
             raise Forbidden(
                 "Only the course's instructor, its teaching assistants and admins see its roster."

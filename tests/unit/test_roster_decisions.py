@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from rest_compat.graph import GraphError
+from rest_compat.roster import ROW_BYTES_MAX, Row, csv_rows
 
 from coursegraph import limits
 from coursegraph.errors import Conflict, ValidationFailed
 from coursegraph.unit_of_work import Decision
-from rest_compat.graph import GraphError
-from rest_compat.roster import ROW_BYTES_MAX, Row, csv_rows
 from subgraphs.courses import roster_decisions as rd
 from subgraphs.courses.models import Course, CourseRole, CourseStatus, Enrollment, EnrollmentStatus
 
@@ -132,7 +132,10 @@ def test_setting_a_role_changes_the_assistants_once_and_announces_it() -> None:
     assert made is not None and made.state.teaching_assistants == ["ta"]
     (event,) = events(made)
     assert event["event_type"] == "COURSE_ROLE_CHANGED" and event["user_id"] == "ta"
-    assert (event["metadata"]["role"], event["metadata"]["previous_role"]) == ("TEACHING_ASSISTANT", "LEARNER")
+    assert (event["metadata"]["role"], event["metadata"]["previous_role"]) == (
+        "TEACHING_ASSISTANT",
+        "LEARNER",
+    )
     assert rd.set_role(made.state, user_id="ta", role=CourseRole.TEACHING_ASSISTANT, changed_by="t") is None
     back = rd.set_role(made.state, user_id="ta", role=CourseRole.LEARNER, changed_by="teacher")
     assert back is not None and back.state.teaching_assistants == []
@@ -165,7 +168,10 @@ async def test_rows_are_read_across_pieces_with_their_line_numbers() -> None:
         (5, "last@example.org", None),
     ]
     # No header: the first column; a header naming another column: that one.
-    assert [r.entry for r in await rows(b"a@example.org\nb@example.org\n")] == ["a@example.org", "b@example.org"]
+    assert [r.entry for r in await rows(b"a@example.org\nb@example.org\n")] == [
+        "a@example.org",
+        "b@example.org",
+    ]
     assert [r.entry for r in await rows(b"name,user_id\nAda,123\n")] == ["123"]
 
 
