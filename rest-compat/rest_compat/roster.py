@@ -5,6 +5,7 @@ import codecs
 import csv
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -129,13 +130,22 @@ class CourseRole(GraphOutput):
     role: Role
 
 
-Outcome = Literal["unknown_user", "invalid"]
+class Outcome(StrEnum):
+    """`enrollUsers`' outcome of one entry (the graph's `RosterOutcome`)."""
+
+    ENROLLED = "ENROLLED"
+    ALREADY_ENROLLED = "ALREADY_ENROLLED"
+    UNKNOWN_USER = "UNKNOWN_USER"
+    INVALID = "INVALID"
+
+
+Problem = Literal["unknown_user", "invalid"]
 
 
 class ImportProblem(GraphOutput):
     line: int = Field(description="The row's line number in the file (the first line is 1).")
     entry: str = Field(description="The row's email or user id as given (at most its first 100 characters).")
-    outcome: Outcome
+    outcome: Problem
     reason: str
 
 
@@ -217,12 +227,12 @@ class Tally:
     """The import's report, row by row."""
 
     def __init__(self) -> None:
-        self.counts = {"ENROLLED": 0, "ALREADY_ENROLLED": 0, "UNKNOWN_USER": 0, "INVALID": 0}
+        self.counts = dict.fromkeys(Outcome, 0)
         self.problems: list[ImportProblem] = []
 
-    def add(self, row: Row, outcome: str, reason: str | None) -> None:
+    def add(self, row: Row, outcome: Outcome, reason: str | None) -> None:
         self.counts[outcome] += 1
-        if outcome in ("UNKNOWN_USER", "INVALID"):
+        if outcome in (Outcome.UNKNOWN_USER, Outcome.INVALID):
             entry = row.entry[:ENTRY_SHOWN]
             self.problems.append(
                 ImportProblem(line=row.line, entry=entry, outcome=outcome.lower(), reason=reason or outcome)
@@ -231,10 +241,10 @@ class Tally:
     def report(self) -> ImportReport:
         return ImportReport(
             rows=sum(self.counts.values()),
-            enrolled=self.counts["ENROLLED"],
-            already_enrolled=self.counts["ALREADY_ENROLLED"],
-            unknown_users=self.counts["UNKNOWN_USER"],
-            invalid=self.counts["INVALID"],
+            enrolled=self.counts[Outcome.ENROLLED],
+            already_enrolled=self.counts[Outcome.ALREADY_ENROLLED],
+            unknown_users=self.counts[Outcome.UNKNOWN_USER],
+            invalid=self.counts[Outcome.INVALID],
             problems=sorted(self.problems, key=lambda problem: problem.line),
         )
 
@@ -345,13 +355,13 @@ def router(run: Runner) -> APIRouter:
             if payload["errors"]:
                 raise user_errors(payload["errors"], default_field="users")
             for row, result in zip(chunk, payload["results"], strict=True):
-                tally.add(row, result["outcome"], result["reason"])
+                tally.add(row, Outcome(result["outcome"]), result["reason"])
             chunk.clear()
 
         sent = False
         async for row in csv_rows(request.stream()):
             if row.problem is not None:
-                tally.add(row, "INVALID", row.problem)
+                tally.add(row, Outcome.INVALID, row.problem)
                 continue
             chunk.append(row)
             if len(chunk) == CHUNK_ROWS:

@@ -129,9 +129,9 @@ def chunked(body: bytes, size: int = 997) -> Iterator[bytes]:
 
 def import_csv(stack: E2EStack, course_id: str, token: str, body: bytes, **kwargs: Any) -> httpx.Response:
     headers = {"content-type": "text/csv", **kwargs.pop("headers", {})}
-    return stack.rest(
-        "POST", f"/courses/{course_id}/roster/import", token=token, headers=headers, content=body, **kwargs
-    )
+    path = f"/courses/{course_id}/roster/import"
+    response: httpx.Response = stack.rest("POST", path, token=token, headers=headers, content=body, **kwargs)
+    return response
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +322,7 @@ async def test_a_teaching_assistant_sees_the_roster_and_cannot_edit_the_course(
     assert rest_error(stack.rest("GET", f"/courses/{course_id}/roster", token=ta_token)) == (403, "FORBIDDEN")
 
     def ours(event: dict[str, Any]) -> bool:
-        return event.get("course_id") == course_id and event["event_type"] == "COURSE_ROLE_CHANGED"
+        return bool(event.get("course_id") == course_id and event["event_type"] == "COURSE_ROLE_CHANGED")
 
     received = await collect_events(kafka_bootstrap, "course.events", ours, expect=2, within=90, settle=1.0)
     assert [event["metadata"]["role"] for _, event in received] == ["TEACHING_ASSISTANT", "LEARNER"]
