@@ -15,7 +15,8 @@ from pydantic import AliasPath, ConfigDict, Field, field_validator
 from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
 from coursegraph.limits import PAGE_MAX, ROSTER_ROW_MAX
-from rest_compat.courses import ENROLLMENT_FIELDS, CourseId, Enrollment
+from coursegraph.text import not_text
+from rest_compat.courses import ENROLLMENT_FIELDS, CourseId, Enrollment, graph_cursor, rest_cursor
 from rest_compat.graph import (
     SIGNED_IN,
     FromGraphEnum,
@@ -76,7 +77,9 @@ mutation EnrollUsers($courseId: ID!, $users: [String!]!) {
 
 Role = Literal["learner", "teaching_assistant"]
 UserId = Annotated[UUID, Path(description="The user's id (a UUID).")]
-CURSOR_PATTERN = r"^[A-Za-z0-9_=-]{1,200}$"
+# The roster's cursor, spelled plainly as the catalog's is (docs/rest-api.md): the microseconds since the
+# Unix epoch of the last learner's enrollment, `_`, and their user id. Every string of this form is a place.
+CURSOR_PATTERN = r"^[0-9]{1,16}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 class RosterParams(GraphInput):
@@ -84,7 +87,12 @@ class RosterParams(GraphInput):
 
     first: int = Field(20, ge=1, le=PAGE_MAX, description="Page size (1 to 100).")
     after: str | None = Field(
-        None, pattern=CURSOR_PATTERN, description="`page_info.end_cursor` of the previous page (opaque)."
+        None,
+        pattern=CURSOR_PATTERN,
+        description="`page_info.end_cursor` of the previous page: microseconds since the Unix epoch of the "
+        "last learner's enrollment, `_`, and their user id; the page starts after that learner (or, if they "
+        "left the roster, after that time).",
+        examples=["1764547200000000_0b5f1f38-6f6b-4a3c-9a56-3c1f0e1d2a4b"],
     )
 
 
@@ -97,6 +105,11 @@ class RosterEntry(GraphOutput):
 class RosterPageInfo(GraphOutput):
     has_next_page: bool
     end_cursor: str | None = Field(description="Where the next page starts (`after`); null on an empty page.")
+
+    @field_validator("end_cursor", mode="before")
+    @classmethod
+    def spelled_for_rest(cls, cursor: Any) -> Any:
+        return rest_cursor(cursor) if isinstance(cursor, str) else cursor
 
 
 class RosterPage(GraphOutput):
@@ -205,6 +218,9 @@ async def csv_rows(body: AsyncIterator[bytes]) -> AsyncIterator[Row]:
                 raise GraphError(ErrorCode.BAD_USER_INPUT, "The body is not UTF-8 CSV text.") from None
             yield Row(number, "", "Not UTF-8 text.")
             continue
+        if not_text(text) is not None:  # NUL, which neither CSV nor the graph takes
+            yield Row(number, "", "Not valid text.")
+            continue
         fields = next(csv.reader([text.removeprefix("\ufeff") if number == 1 else text]), [])
         if not any(field.strip() for field in fields):
             continue
@@ -250,8 +266,8 @@ class Tally:
 
 
 def is_csv(request: Request) -> bool:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media_type in ("text/csv", "text/plain")
+    given = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return given in ("text/csv", "text/plain")
 
 
 CSV_BODY: dict[str, Any] = {
@@ -260,7 +276,11 @@ CSV_BODY: dict[str, Any] = {
         "description": "One column of emails or user ids, one per row (UTF-8; a header row naming the "
         "column `email` or `user_id` is optional, and then other columns may be present). Rows over "
         f"{ROSTER_ROW_MAX} characters are reported, not enrolled.",
-        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "content": {
+            # At least one character that could be an entry (a file of blank lines has no rows: a 400).
+            media_type: {"schema": {"type": "string", "pattern": r"[^\s,]"}}
+            for media_type in ("text/csv", "text/plain")
+        },
     }
 }
 
@@ -292,7 +312,7 @@ def router(run: Runner) -> APIRouter:
     async def get_roster(
         request: Request, course_id: CourseId, params: Annotated[RosterParams, Query()]
     ) -> Envelope[RosterPage]:
-        variables = {"id": course_id, "first": params.first, "after": params.after}
+        variables = {"id": course_id, "first": params.first, "after": graph_cursor(params.after)}
         data = await run(request, ROSTER, variables)
         course = data["course"]
         if course is None or course["roster"] is None:

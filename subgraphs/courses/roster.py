@@ -12,8 +12,8 @@ from typing import Protocol
 
 from coursegraph.clock import Clock
 from coursegraph.codes import FieldCode, Reason
-from coursegraph.errors import BadUserInput, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from coursegraph.limits import ROSTER_BATCH_MAX
+from coursegraph.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from coursegraph.limits import PAGE_MAX, ROSTER_BATCH_MAX
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor
 from coursegraph.unit_of_work import change, with_outbox
@@ -106,9 +106,7 @@ class RosterService:
         position = 0
         if start is not None:
             found = next((i for i, user_id in enumerate(learners) if user_id == start.id), None)
-            if found is None:
-                raise BadUserInput("`after` is not a cursor this API returned.", details={"field": "after"})
-            position = found + 1
+            position = found + 1 if found is not None else await self._after_time(course.id, learners, start)
         items: list[tuple[str, RosterEntry]] = []
         # A listed learner with no active enrollment (removed, or not written) is skipped: read on until
         # the page is full, one batch of lookups at a time.
@@ -125,6 +123,18 @@ class RosterService:
                 items.append((cursor, RosterEntry(user_id, role, enrollment)))
         total = course.enrollment_count
         return Page(items[:size], has_next=len(items) > size, total=lambda: total)
+
+    async def _after_time(self, course_id: str, learners: list[str], start: Position) -> int:
+        """Where a page starts whose cursor names a learner no longer listed (removed since): at the first
+        learner who enrolled after the cursor's time. Reads the roster's enrollments until it is found."""
+        for offset in range(0, len(learners), PAGE_MAX):
+            batch = learners[offset : offset + PAGE_MAX]
+            found = await self._enrollments.get_many([enrollment_id(u, course_id) for u in batch])
+            for index, user_id in enumerate(batch):
+                enrollment = found.get(str(enrollment_id(user_id, course_id)))
+                if enrollment is not None and Position(enrollment.enrolled_at, user_id) > start:
+                    return offset + index
+        return len(learners)
 
     def viewer_role(
         self, actor: Actor, course: CourseSummary, enrollment: Enrollment | None

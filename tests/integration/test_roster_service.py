@@ -206,6 +206,22 @@ async def test_roles_and_refusals(rosters: Rosters) -> None:
     assert await rosters.stored("courses", ObjectId(course_id)) == before
 
 
+async def test_the_roster_pages_on_after_a_learner_left_it(rosters: Rosters) -> None:
+    instructor = user(Role.INSTRUCTOR)
+    course_id = await a_course(rosters, instructor)
+    people = [user_id for user_id, _ in rosters.directory.add(3)]
+    for user_id in people:  # one at a time: each enrolled after the one before
+        await rosters.roster.enroll_user(instructor, course_id, user_id)
+    course = rosters.catalog.get(course_id)
+    assert course is not None
+    first = await rosters.roster.roster(instructor, course, first=1, after=None)
+    assert [e.user_id for _, e in first.items] == people[:1] and first.has_next
+    # The learner the cursor names leaves: the next page still starts after them.
+    await rosters.roster.unenroll_user(instructor, course_id, people[0])
+    rest = await rosters.roster.roster(instructor, course, first=5, after=first.end_cursor)
+    assert [e.user_id for _, e in rest.items] == people[1:] and not rest.has_next
+
+
 def _payload(entry: dict[str, Any]) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads(entry["payload"])
     return payload
