@@ -76,6 +76,7 @@ mutation EnrollUsers($courseId: ID!, $users: [String!]!) {
 # --- request and response bodies ------------------------------------------------------------------------
 
 Role = Literal["learner", "teaching_assistant"]
+# Matched as a UUID (`{user_id:uuid}`), so that `/roster/import` is no user's path.
 UserId = Annotated[UUID, Path(description="The user's id (a UUID).")]
 # The roster's cursor, spelled plainly as the catalog's is (docs/rest-api.md): the microseconds since the
 # Unix epoch of the last learner's enrollment, `_`, and their user id. Every string of this form is a place.
@@ -333,7 +334,7 @@ def router(run: Runner) -> APIRouter:
         return await enrollment_of(request, ENROLL_USER, "enrollUser", course_id, UUID(body.user_id))
 
     @router.delete(
-        "/courses/{course_id}/roster/{user_id}",
+        "/courses/{course_id}/roster/{user_id:uuid}",
         summary="The course's instructor or an admin: unenroll a learner; the enrollment is kept, `removed`, "
         "with its progress (again: the same answer)",
         responses=responses(403, 404),
@@ -343,7 +344,7 @@ def router(run: Runner) -> APIRouter:
         return await enrollment_of(request, UNENROLL_USER, "unenrollUser", course_id, user_id)
 
     @router.put(
-        "/courses/{course_id}/roster/{user_id}/role",
+        "/courses/{course_id}/roster/{user_id:uuid}/role",
         summary="The course's instructor or an admin: make a user a teaching assistant, or a learner again",
         responses=responses(403, 404, 409),
         openapi_extra=SIGNED_IN,
