@@ -30,3 +30,8 @@ GRADE_WEIGHT_MAX = 1_000
 # Announcements (issue 17): an announcement's title, and its Markdown body.
 ANNOUNCEMENT_TITLE_MAX = 200
 ANNOUNCEMENT_BODY_MAX = 20_000
+# Rosters (issue 17): entries per `enrollUsers` call (and per users lookup it makes), characters in one
+# row of a roster CSV, and teaching assistants per course.
+ROSTER_BATCH_MAX = 500
+ROSTER_ROW_MAX = 512
+TEACHING_ASSISTANTS_MAX = 50

@@ -31,6 +31,7 @@ from rest_compat import (
     gradebook,
     media,
     notifications,
+    roster,
     users,
 )
 from rest_compat.cache import PublicCache
@@ -201,6 +202,7 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(gradebook.router(graph.run))
     # --- issue 17: announcements ---
     app.include_router(announcements.router(graph.run))
+    app.include_router(roster.router(graph.run))
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, plus the bearer scheme the operations name and the public reads' 304, less

@@ -81,7 +81,7 @@ mutation Enroll($courseId: ID!) {{
 # graph.
 
 CourseStatus = Literal["draft", "published", "archived"]
-EnrollmentStatus = Literal["active", "completed"]
+EnrollmentStatus = Literal["active", "completed", "removed"]
 Title = Annotated[str, text_rules(TITLE_MAX, required=True, line_breaks=True)]
 Description = Annotated[str, text_rules(DESCRIPTION_MAX, required=False, line_breaks=True)]
 Content = Annotated[str, text_rules(CONTENT_MAX, required=False, line_breaks=True)]

@@ -14,6 +14,7 @@ from coursegraph.document_store import DocumentStore
 from coursegraph.events import Event, Topic
 from coursegraph.events.consumer import event_consumer
 from coursegraph.events.publisher import EventPublisher
+from coursegraph.internal import InternalGraphQLClient
 from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
@@ -65,8 +66,10 @@ from subgraphs.courses.repository import (
     ProcessedEventRepository,
     RosterRepository,
 )
+from subgraphs.courses.roster import RosterService
 from subgraphs.courses.schema import schema
 from subgraphs.courses.service import CourseService
+from subgraphs.courses.users_client import UsersDirectory
 
 # After starting from a snapshot, the full read that repairs it waits this long: the replica settles first.
 CATALOG_RELOAD_AFTER_SNAPSHOT_SECONDS = 30.0
@@ -149,6 +152,20 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         settings, service="courses", group_id="courses", topics=[ASSESSMENT_TOPIC], handler=assessments
     )
     enrollment_counter, roster_keeper = EnrollmentCounter(service), RosterKeeper(RosterRepository())
+    users = UsersDirectory(
+        InternalGraphQLClient.with_client_credentials(
+            settings, service="courses", url=settings.users_subgraph_url
+        )
+    )
+    roster = RosterService(
+        course_repository,
+        EnrollmentRepository(store.relay),
+        LearnerRepository(),
+        RosterRepository(),
+        catalog,
+        users,
+        system_clock,
+    )
 
     async def one_replica(event: Event) -> None:
         await enrollment_counter(event)
@@ -225,6 +242,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             await store.stop()
             await announcer.flush()
             await signal.stop()
+            await users.close()
 
     async def build_context(_: Request | WebSocket, actor: Actor) -> CoursesContext:
         loaders = make_loaders(service, actor)
@@ -238,6 +256,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             gradebook=gradebook,
             viewer_grades=viewer_grades_loader(gradebook, actor),
             announcements=Announcements.for_request(announcements, actor, loaders),
+            roster=roster,
         )
 
     app = create_service_app(

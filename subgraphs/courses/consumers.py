@@ -29,6 +29,9 @@ CATALOG_EVENTS = {
     CourseEventType.COURSE_PUBLISHED,
     CourseEventType.COURSE_ARCHIVED,
     CourseEventType.COURSE_ENROLLED,
+    # issue 17: a count and a course's teaching assistants change
+    CourseEventType.ENROLLMENT_REMOVED,
+    CourseEventType.COURSE_ROLE_CHANGED,
 }
 
 
@@ -128,6 +131,10 @@ class RosterKeeper:
     async def __call__(self, event: Event) -> None:
         if event.event_type == CourseEventType.COURSE_ENROLLED and event.course_id and event.user_id:
             await self._rosters.add(event.course_id, [str(event.user_id)])
+        # The request removed them already; an add from an older COURSE_ENROLLED (the same key, so
+        # delivered before this) is undone again.
+        elif event.event_type == CourseEventType.ENROLLMENT_REMOVED and event.course_id and event.user_id:
+            await self._rosters.remove(event.course_id, [str(event.user_id)])
 
 
 class CatalogRefresher:

@@ -11,6 +11,7 @@ from subgraphs.courses.deadlines_decisions import DeadlineView
 from subgraphs.courses.gradebook import GradebookService, ViewerGradesLoader
 from subgraphs.courses.loaders import Loaders
 from subgraphs.courses.progress import ProgressFeed
+from subgraphs.courses.roster import RosterService
 from subgraphs.courses.service import CourseService
 
 
@@ -26,3 +27,4 @@ class CoursesContext(ServiceContext):
     viewer_grades: ViewerGradesLoader = field(kw_only=True)
     # --- issue 17: announcements ---
     announcements: Announcements = field(kw_only=True)
+    roster: RosterService = field(kw_only=True)

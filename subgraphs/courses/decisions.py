@@ -310,6 +310,8 @@ def enroll(course: AnyCourse, *, user_id: str, now: datetime) -> Decision[Enroll
         user_id=user_id,
         enrollment_id=str(enrollment.id),
         course_title=course.title,
+        enrolled_by=user_id,  # themself (issue 17: an instructor may enroll others)
+        reactivated=False,
     )
     return Decision(enrollment, [event])
 

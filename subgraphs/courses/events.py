@@ -23,6 +23,9 @@ class CourseEventType(StrEnum):
     # --- issue 17: announcements ---
     ANNOUNCEMENT_POSTED = "ANNOUNCEMENT_POSTED"
     ANNOUNCEMENT_UPDATED = "ANNOUNCEMENT_UPDATED"
+    # issue 17: rosters
+    ENROLLMENT_REMOVED = "ENROLLMENT_REMOVED"
+    COURSE_ROLE_CHANGED = "COURSE_ROLE_CHANGED"
 
 
 def course_event(

@@ -46,6 +46,9 @@ class CourseStatus(StrEnum):
 class EnrollmentStatus(StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
+    # Unenrolled by the course's instructor (issue 17): kept with its progress, grants nothing; enrolling
+    # again makes it active (or completed) again.
+    REMOVED = "removed"
 
 
 class Lesson(BaseModel):
@@ -110,6 +113,7 @@ class Enrollment(Document):
     certificate_code: str | None = None
     certificate_issued_at: datetime | None = None
     counted: bool = False  # included in its course's enrollment_count
+    removed_at: datetime | None = None  # when it was last REMOVED
     version: int = 0
     outbox: list[dict[str, Any]] = Field(default_factory=list)
     outbox_pending: bool = False

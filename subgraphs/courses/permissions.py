@@ -34,9 +34,14 @@ def listed_in_catalog(actor: Actor, course: AnyCourse) -> bool:
     return course.status is CourseStatus.PUBLISHED or actor.is_admin or can_manage(actor, course)
 
 
+def is_enrolled(enrollment: Enrollment | None) -> bool:
+    """An enrollment that counts as one: a REMOVED one is kept for its history and grants nothing."""
+    return enrollment is not None and enrollment.status is not EnrollmentStatus.REMOVED
+
+
 def can_read_content(actor: Actor, course: AnyCourse, enrollment: Enrollment | None) -> bool:
     """Lesson bodies and media: the course's learners and its managers."""
-    return can_manage(actor, course) or enrollment is not None
+    return can_manage(actor, course) or is_enrolled(enrollment)
 
 
 def can_see_enrollment(actor: Actor, enrollment: Enrollment, course: AnyCourse | None) -> bool:
@@ -92,3 +97,15 @@ def can_read_announcements(actor: Actor, course: AnyCourse, enrollment: Enrollme
     """A course's announcements: its learners (an enrollment not taken away), managers and teaching
     assistants."""
     return can_teach(actor, course) or hears(enrollment)
+
+
+# --- issue 17: rosters ---
+
+
+def can_change_roster(actor: Actor, course: AnyCourse) -> bool:
+    """Enrolling and unenrolling others, and giving course roles: the course's managers only."""
+    return can_manage(actor, course)
+
+
+def can_see_roster(actor: Actor, course: AnyCourse) -> bool:
+    return can_teach(actor, course)

@@ -6,6 +6,7 @@ count by the course being published and the enrollment not yet counted, ADR 0027
 only from typed values, never from a client's document. Writes that carry events tell the outbox relay.
 """
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ from typing import Any
 from bson import Binary, ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from coursegraph.codes import Reason
 from coursegraph.errors import Conflict
@@ -37,6 +38,7 @@ from subgraphs.courses.models import (
     CourseStatus,
     Deadline,
     Enrollment,
+    EnrollmentStatus,
     GradeRecord,
     Learner,
     MediaUse,
@@ -49,6 +51,8 @@ from subgraphs.courses.models import (
 Events = Sequence[dict[str, Any]]
 # What lists show of a course: no lesson bodies, no outbox (MongoDB drops them at the source).
 SUMMARY_PROJECTION = {"modules.lessons.content": 0, "outbox": 0, "counted_enrollments": 0}
+# MongoDB's (and FerretDB's) error code of an insert whose _id is taken.
+DUPLICATE_KEY = 11000
 # How many recently counted enrollments a course remembers (a redelivery comes within seconds).
 COUNTED_KEPT = 16
 
@@ -158,6 +162,27 @@ class CourseRepository:
         )
         return None if document is None else summary_of(document)
 
+    async def add_to_count(self, course_id: str, change: int) -> CourseSummary | None:
+        """Add `change` (negative: take away) to the course's count, for enrollments a roster request made
+        or removed (issue 17): one update for a whole batch."""
+        update = {"$inc": {"enrollment_count": change, "version": 1}}
+        document = await guarded_update_returning(
+            self._collection(), _object_id(course_id), {}, update, projection=SUMMARY_PROJECTION
+        )
+        return None if document is None else summary_of(document)
+
+    async def uncount_enrollment(self, course_id: str, enrollment: str) -> CourseSummary | None:
+        """Take a removed enrollment out of the course's count, and out of the ids counted lately: enrolling
+        again counts it again."""
+        update = {
+            "$inc": {"enrollment_count": -1, "version": 1},
+            "$pull": {"counted_enrollments": enrollment},
+        }
+        document = await guarded_update_returning(
+            self._collection(), _object_id(course_id), {}, update, projection=SUMMARY_PROJECTION
+        )
+        return None if document is None else summary_of(document)
+
 
 class EnrollmentRepository:
     def __init__(self, relay: DocumentOutboxRelay) -> None:
@@ -191,6 +216,25 @@ class EnrollmentRepository:
         self._relay.document_written(Enrollment.Settings.name, enrollment.id, Written.inserted(enrollment))
         return enrollment
 
+    async def insert_many(self, enrollments: Sequence[Enrollment]) -> set[ObjectId]:
+        """Insert new enrollments in one unordered batch; the ids that were already there (a learner who
+        enrolled meanwhile) are answered, the others written."""
+        if not enrollments:
+            return set()
+        collection = Enrollment.get_pymongo_collection()
+        taken: set[ObjectId] = set()
+        try:
+            await collection.insert_many([e.model_dump(by_alias=True) for e in enrollments], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            taken = {error["op"]["_id"] for error in errors}
+        for enrollment in enrollments:
+            if enrollment.id not in taken:
+                self._relay.document_written(Enrollment.Settings.name, enrollment.id)
+        return taken
+
     async def write(self, before: Enrollment, decision: Decision[Enrollment]) -> bool:
         """Write what was decided, only if nobody changed the enrollment since `before` was read."""
         return await versioned_write(self._relay, Enrollment.get_pymongo_collection(), before, decision)
@@ -218,6 +262,13 @@ class LearnerRepository:
             Learner.get_pymongo_collection(), user_id, {}, {"$addToSet": {"courses": course_id}}, upsert=True
         )
 
+    async def add_course_to_many(self, user_ids: Sequence[str], course_id: str) -> None:
+        """Add the course to each user's list, concurrently (each list is its own document)."""
+        await asyncio.gather(*(self.add_course(user_id, course_id) for user_id in user_ids))
+
+    async def remove_course(self, user_id: str, course_id: str) -> None:
+        await guarded_update(Learner.get_pymongo_collection(), user_id, {}, {"$pull": {"courses": course_id}})
+
 
 class RosterRepository:
     async def learners(self, course_id: str) -> list[str]:
@@ -226,8 +277,10 @@ class RosterRepository:
         roster = await Roster.find_one({"_id": course_id})
         if roster is not None and roster.complete:
             return roster.learners
+        # A removed learner (issue 17) is not on the roster.
         enrolled = Enrollment.get_pymongo_collection().find(
-            {"course_id": course_id}, {"user_id": 1, "enrolled_at": 1}
+            {"course_id": course_id, "status": {"$ne": EnrollmentStatus.REMOVED.value}},
+            {"user_id": 1, "enrolled_at": 1},
         )
         found = sorted([(e["enrolled_at"], e["user_id"]) async for e in enrolled])
         user_ids = [user_id for _, user_id in found]

@@ -7,7 +7,7 @@ import strawberry
 
 from coursegraph.errors import ValidationFailed
 from coursegraph.graphql import PAGE_SIZE, UserError, build_schema
-from coursegraph.ids import parse_object_id
+from coursegraph.ids import parse_object_id, parse_uuid
 from subgraphs.courses.announcements_types import (
     AnnouncementAudience,
     AnnouncementInput,
@@ -31,6 +31,12 @@ from subgraphs.courses.gradebook_types import (
     LearnerGrades,
 )
 from subgraphs.courses.models import Announcement, Enrollment, EnrollmentStatus
+from subgraphs.courses.roster_types import (
+    CourseRoleEnum,
+    CourseRolePayload,
+    RosterImportPayload,
+    RosterImportResult,
+)
 from subgraphs.courses.types import (
     CertificateType,
     CourseAccess,
@@ -344,6 +350,67 @@ class Mutation:
         return await _announcement_payload(
             lambda: service.update(info.context.actor, parsed, title=input.title, body=input.body)
         )
+
+    # --- issue 17: roster ---
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: enroll a user (a removed learner comes back with "
+        "their progress); a draft or published course."
+    )
+    async def enroll_user(
+        self, info: Ctx, course_id: strawberry.ID, user_id: strawberry.ID
+    ) -> EnrollmentPayload:
+        parsed, user = parse_object_id(course_id, "courseId"), str(parse_uuid(user_id, "userId"))
+        return await _enrollment_payload(
+            lambda: info.context.roster.enroll_user(info.context.actor, parsed, user)
+        )
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: unenroll a learner. The enrollment is kept, "
+        "REMOVED, with its progress; enrolling again makes it active."
+    )
+    async def unenroll_user(
+        self, info: Ctx, course_id: strawberry.ID, user_id: strawberry.ID
+    ) -> EnrollmentPayload:
+        parsed, user = parse_object_id(course_id, "courseId"), str(parse_uuid(user_id, "userId"))
+        return await _enrollment_payload(
+            lambda: info.context.roster.unenroll_user(info.context.actor, parsed, user)
+        )
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: make a user a teaching assistant of the course, "
+        "or (LEARNER) no longer one."
+    )
+    async def set_course_role(
+        self,
+        info: Ctx,
+        course_id: strawberry.ID,
+        user_id: strawberry.ID,
+        role: CourseRoleEnum,  # type: ignore[valid-type]
+    ) -> CourseRolePayload:
+        parsed, user = parse_object_id(course_id, "courseId"), str(parse_uuid(user_id, "userId"))
+        try:
+            course = await info.context.roster.set_course_role(info.context.actor, parsed, user, role)
+        except ValidationFailed as exc:
+            errors = [UserError.from_field_error(e) for e in exc.errors]
+            return CourseRolePayload(course=None, user=None, role=None, errors=errors)
+        return CourseRolePayload(
+            course=CourseType.of(course), user=UserType(id=strawberry.ID(user)), role=role, errors=[]
+        )
+
+    @strawberry.mutation(
+        description="The course's instructor or an admin: enroll users given by email or user id (at most "
+        "500), one outcome per entry. Enrolling the same users again changes nothing."
+    )
+    async def enroll_users(
+        self, info: Ctx, course_id: strawberry.ID, users: list[str]
+    ) -> RosterImportPayload:
+        parsed = parse_object_id(course_id, "courseId")
+        try:
+            results = await info.context.roster.enroll_users(info.context.actor, parsed, users)
+        except ValidationFailed as exc:
+            return RosterImportPayload(results=[], errors=[UserError.from_field_error(e) for e in exc.errors])
+        return RosterImportPayload(results=[RosterImportResult.of(r) for r in results], errors=[])
 
 
 @strawberry.type

@@ -22,7 +22,7 @@ from coursegraph.errors import BadUserInput, Conflict, CourseGraphError, Forbidd
 from coursegraph.pagination import Page, Position, decode_cursor, encode_cursor, page_size
 from coursegraph.security import Actor, Role
 from coursegraph.unit_of_work import Decision, change, with_outbox
-from subgraphs.courses import decisions, permissions
+from subgraphs.courses import decisions, permissions, roster_decisions
 from subgraphs.courses.catalog import Catalog, CourseSummary
 from subgraphs.courses.decisions import (
     CERTIFICATE_CODE_MAX,
@@ -189,7 +189,8 @@ class CourseService:
         enrolled = set(await self._learners.courses_of(user_id))
         wanted = [c for c in dict.fromkeys(course_ids) if c in enrolled]
         found = await self._enrollments.of_user(user_id, wanted) if wanted else {}
-        return [found.get(course_id) for course_id in course_ids]
+        # A removed enrollment is history, not a place in the course (issue 17).
+        return [e if permissions.is_enrolled(e := found.get(course_id)) else None for course_id in course_ids]
 
     async def enrollments(self, actor: Actor, ids: Sequence[str]) -> list[Enrollment | None]:
         """Enrollments by id, None where there is none or the caller may not see it."""
@@ -226,7 +227,7 @@ class CourseService:
             items = [
                 (encode_cursor(Position(e.enrolled_at, e.course_id)), e)
                 for course_id in course_ids
-                if (e := found.get((user_id, course_id))) is not None
+                if permissions.is_enrolled(e := found.get((user_id, course_id))) and e is not None
             ]
             answers.append(Page(items, has_next=has_next, total=_constant(total)))
         return answers
@@ -277,7 +278,9 @@ class CourseService:
         if course is None:
             return None
         enrollment = await self._enrollments.get(user_id, course_id)
-        return CourseAccess(course.id, course.instructor_id, course.status, enrollment)
+        # A removed learner is no longer enrolled: their attempts are refused.
+        enrolled = enrollment if permissions.is_enrolled(enrollment) else None
+        return CourseAccess(course.id, course.instructor_id, course.status, enrolled)
 
     async def media_access(self, actor: Actor, media_id: str, user_id: str, owner_id: str) -> bool:
         """Internal (the media service): whether a lesson of a course the user teaches or is enrolled in
@@ -291,7 +294,9 @@ class CourseService:
                 continue
             if not any(lesson.media_url == reference for m in course.modules for lesson in m.lessons):
                 continue
-            if course.instructor_id == user_id or await self._enrollments.get(user_id, course_id) is not None:
+            if course.instructor_id == user_id or permissions.is_enrolled(
+                await self._enrollments.get(user_id, course_id)
+            ):
                 return True
         return False
 
@@ -303,7 +308,7 @@ class CourseService:
         """The caller's enrollment in a course (for following its progress)."""
         user_id = str(actor.require_user())
         enrollment = await self._enrollments.get(user_id, course_id)
-        if enrollment is None:
+        if enrollment is None or not permissions.is_enrolled(enrollment):
             raise Forbidden("Enroll in the course to follow your progress.")
         return enrollment
 
@@ -390,7 +395,7 @@ class CourseService:
         decision = decisions.enroll(course, user_id=user_id, now=self._clock())
         # The learner's list first: if the enrollment is never written, readers skip the entry.
         listed = await self._learners.add_course(user_id, course_id)
-        if not listed and await self._enrollments.get(user_id, course_id) is not None:
+        if not listed and permissions.is_enrolled(await self._enrollments.get(user_id, course_id)):
             raise Conflict("Already enrolled in this course.", details={"reason": Reason.ALREADY_ENROLLED})
         # Counted before the enrollment is written, which then says so: its COURSE_ENROLLED counts
         # nothing again (ADR 0016). A lost race or a retry finds its id counted already.
@@ -403,12 +408,30 @@ class CourseService:
             counted = fresh
         self._catalog.put(counted)
         # One insert wins a race (the derived id collides); the loser is told it is already enrolled.
-        return await self._enrollments.insert(with_outbox(decision).model_copy(update={"counted": True}))
+        try:
+            return await self._enrollments.insert(with_outbox(decision).model_copy(update={"counted": True}))
+        except Conflict:
+            # Removed by the instructor (issue 17): enrolling again makes it active, with its progress.
+            return await self._reactivate(counted, user_id, course_id)
+
+    async def _reactivate(self, course: CourseSummary, user_id: str, course_id: str) -> Enrollment:
+        decided = roster_decisions.Tracked(
+            lambda enrollment: roster_decisions.reactivate(course, enrollment, enrolled_by=user_id)
+        )
+        written = await change(
+            lambda: self._enrollments.get(user_id, course_id),
+            decided,
+            self._enrollments.write,
+            conflict="The enrollment is being changed by someone else; try again.",
+        )
+        if written is None or not decided.applied:
+            raise Conflict("Already enrolled in this course.", details={"reason": Reason.ALREADY_ENROLLED})
+        return written
 
     async def count_enrollment_by_id(self, enrollment_id: str) -> None:
         """Count an enrollment its request did not count (written before issue 16, or never counted)."""
         enrollment = (await self._enrollments.get_many([enrollment_id])).get(enrollment_id)
-        if enrollment is None or enrollment.counted:
+        if enrollment is None or enrollment.counted or not permissions.is_enrolled(enrollment):
             return
         counted = await self._courses.count_enrollment(enrollment.course_id, enrollment_id, open_only=False)
         if counted is not None:
@@ -424,7 +447,7 @@ class CourseService:
 
         async def read() -> Enrollment:
             enrollment = await self._enrollments.get(user_id, course_id)
-            if enrollment is None:
+            if enrollment is None or not permissions.is_enrolled(enrollment):
                 raise Forbidden("Enroll in the course before completing its lessons.")
             return enrollment
 

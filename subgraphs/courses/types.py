@@ -19,6 +19,7 @@ from subgraphs.courses.models import CourseStatus, Enrollment, EnrollmentStatus
 if TYPE_CHECKING:
     from subgraphs.courses.announcements_types import AnnouncementConnection
     from subgraphs.courses.deadlines_types import DeadlineType, UpcomingDeadlineType
+    from subgraphs.courses.roster_types import CourseRoleEnum, RosterConnection
 
 Ctx = Info[CoursesContext, None]
 DEADLINES_TYPES = "subgraphs.courses.deadlines_types"
@@ -226,6 +227,28 @@ class CourseType:
 
         page = await info.context.announcements.pages.load((self.summary.id, first, after))
         return AnnouncementConnection.from_page(page)
+
+    # --- issue 17: roster ---
+
+    @strawberry.field(
+        description="The course's learners, oldest enrollment first: its instructor, teaching assistants "
+        "and admins only.",
+        directives=[PAGE_SIZE],
+    )
+    async def roster(
+        self, info: Ctx, first: int = 20, after: str | None = None
+    ) -> Annotated["RosterConnection", strawberry.lazy("subgraphs.courses.roster_types")] | None:
+        from subgraphs.courses.roster_types import RosterConnection
+
+        page = await info.context.roster.roster(info.context.actor, self.summary, first=first, after=after)
+        return RosterConnection.from_page(page)
+
+    @strawberry.field(description="The caller's role in this course: null when they have none.")
+    async def viewer_role(
+        self, info: Ctx
+    ) -> Annotated["CourseRoleEnum", strawberry.lazy("subgraphs.courses.roster_types")] | None:  # type: ignore[valid-type]
+        enrollment = await info.context.loaders.viewer_enrollment_by_course.load(self.summary.id)
+        return info.context.roster.viewer_role(info.context.actor, self.summary, enrollment)
 
 
 @strawberry.federation.type(keys=["id"], name="Enrollment", description="A learner's place in a course.")

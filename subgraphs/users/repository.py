@@ -24,6 +24,13 @@ class UserRepository:
         rows = await self.session.execute(sa.select(User).where(User.id.in_(set(user_ids))))
         return {user.id: user for user in rows.scalars()}
 
+    async def find(self, user_ids: Sequence[uuid.UUID], emails: Sequence[str]) -> list[User]:
+        """The users with any of these ids or emails (emails as stored: normalised, lower case)."""
+        if not user_ids and not emails:
+            return []
+        statement = sa.select(User).where(sa.or_(User.id.in_(set(user_ids)), User.email.in_(set(emails))))
+        return list((await self.session.execute(statement)).scalars())
+
     async def by_email(self, email: str) -> User | None:
         statement = sa.select(User).where(User.email == email).with_for_update()
         return (await self.session.execute(statement)).scalar_one_or_none()

@@ -40,6 +40,16 @@ class Query:
             rows = await service.mail_recipients(session, info.context.actor, user_ids)
         return [MailRecipient.from_row(row) for row in rows]
 
+    @strawberry.federation.field(inaccessible=True)
+    async def lookup_users(
+        self, info: Ctx, ids: list[strawberry.ID], emails: list[str]
+    ) -> list[MailRecipient]:
+        """Internal (courses): the users with these ids or emails, to enroll them in a course."""
+        user_ids = [parse_uuid(id, "ids") for id in ids]
+        async with info.context.read_sessions() as session:
+            rows = await service.lookup_users(session, info.context.actor, ids=user_ids, emails=emails)
+        return [MailRecipient.from_row(row) for row in rows]
+
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Ctx) -> UserType:
         async with info.context.read_sessions() as session:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coursegraph.clock import utc_now
 from coursegraph.codes import FieldCode
 from coursegraph.errors import FieldError, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from coursegraph.limits import ROSTER_BATCH_MAX as USER_LOOKUP_MAX
 from coursegraph.security import Actor, Role
 from coursegraph.text import is_text
 from subgraphs.users import permissions
@@ -31,6 +32,8 @@ AUTH = "auth"
 # The one service that may read recipients' addresses in bulk, and nothing else here (ADR 0019).
 NOTIFICATIONS = "notifications"
 MAIL_RECIPIENTS_MAX = 100
+# The one service that may find users by email in bulk (course rosters, issue 17).
+COURSES = "courses"
 
 
 def _now() -> datetime:
@@ -116,6 +119,19 @@ async def mail_recipients(session: AsyncSession, actor: Actor, user_ids: list[uu
         )
     found = await UserRepository(session).get_many(user_ids)
     return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
+
+
+async def lookup_users(
+    session: AsyncSession, actor: Actor, *, ids: list[uuid.UUID], emails: list[str]
+) -> list[User]:
+    """Internal (courses: a roster's entries): the users with these ids or (normalised) emails, in one
+    query. Unknown ones are left out; the caller matches answers to entries by id and email."""
+    actor.require_service(COURSES)
+    if len(ids) + len(emails) > USER_LOOKUP_MAX:
+        raise ValidationFailed(
+            [FieldError("ids", FieldCode.TOO_MANY, f"At most {USER_LOOKUP_MAX} users at a time.")]
+        )
+    return await UserRepository(session).find(ids, emails)
 
 
 async def update_user(

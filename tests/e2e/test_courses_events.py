@@ -229,7 +229,12 @@ async def test_every_course_event_carries_the_envelope_its_aggregate_key_and_kee
     assert published["metadata"] == {"title": "Events tour"}
     assert archived_event["metadata"] == {}
     enrolled, lesson_1, progress_1, lesson_2, progress_2, completed = enrollment_stream
-    assert enrolled["metadata"] == {"enrollment_id": enrollment["id"], "course_title": "Events tour"}
+    assert enrolled["metadata"] == {
+        "enrollment_id": enrollment["id"],
+        "course_title": "Events tour",
+        "enrolled_by": learner_id,  # themself (an instructor may enroll others, issue 17)
+        "reactivated": False,
+    }
     assert lesson_1["metadata"] == {"lesson_id": first}
     assert progress_1["metadata"] == {"progress": 50.0, "previous_progress": 0.0}
     assert lesson_2["metadata"] == {"lesson_id": second}

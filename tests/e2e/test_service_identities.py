@@ -149,3 +149,33 @@ def test_mail_recipients_answer_the_notifications_service_alone(stack: E2EStack)
     through_router = stack.graphql(RECIPIENTS, {"ids": [user["id"]]}, token=learner).json()
     assert code_of(through_router) == "BAD_USER_INPUT", through_router
     assert "Cannot query field" in through_router["errors"][0]["message"]
+
+
+LOOKUP = (
+    """query($ids: [ID!]!, $emails: [String!]!) { lookupUsers(ids: $ids, emails: $emails) { id email } }"""
+)
+
+
+def test_user_lookups_answer_the_courses_service_alone(stack: E2EStack) -> None:
+    """Rosters (issue 17): the courses service finds the users a class list names, by id or email."""
+    email = unique_email("lookup")
+    user = stack.sign_in(email, name="Looked up")["user"]
+    asked = {"ids": [user["id"]], "emails": []}
+    for client in ("assessments", "media", "notifications"):
+        refused = call(stack, "users", LOOKUP, asked, service_token(stack, client))
+        assert code_of(refused) == "FORBIDDEN" and refused.get("data") is None, (client, refused)
+    learner = stack.sign_in()["access_token"]
+    assert code_of(call(stack, "users", LOOKUP, asked, learner)) == "FORBIDDEN"
+
+    token = service_token(stack, "courses")
+    both = {"ids": [user["id"], str(uuid.uuid4())], "emails": [email, unique_email("nobody")]}
+    assert call(stack, "users", LOOKUP, both, token) == {
+        "data": {"lookupUsers": [{"id": user["id"], "email": email}]}
+    }
+    too_many = call(
+        stack, "users", LOOKUP, {"ids": [], "emails": [unique_email() for _ in range(501)]}, token
+    )
+    assert code_of(too_many) == "BAD_USER_INPUT", too_many
+    through_router = stack.graphql(LOOKUP, asked, token=learner).json()
+    assert code_of(through_router) == "BAD_USER_INPUT", through_router
+    assert "Cannot query field" in through_router["errors"][0]["message"]
