@@ -13,7 +13,7 @@ When the writer knows what the outbox holds after its write (an insert, or an up
 with nothing pending), it says so (`Written`): the relay publishes those events as they are and empties
 the outbox with that one guarded write, with no read and no lease (ADR 0006, amended 2026-12-07: six
 store calls per write on FerretDB become two). If the document moved on meanwhile, the write does not
-apply and the document is published the usual way; an event sent twice is dropped by its consumers.
+apply: the events sent are popped off the head of the outbox, and the rest is published the usual way.
 The poll over the pending flag (`publish_pending`) is the safety net for what no write of this process
 announced (a crash before publishing, another replica): MongoDB answers it from the flag's index,
 FerretDB v1 by decoding the collection (ADR 0014), so it runs seldom.
@@ -123,7 +123,15 @@ class DocumentOutboxRelay(Relay):
                 entry["topic"], entry["key"], Event.model_validate_json(entry["payload"])
             )
         done = {"$set": {OUTBOX: [], PENDING: False, LEASE: None}}
-        return await guarded_update(collection, document_id, {"version": written.version}, done)
+        if await guarded_update(collection, document_id, {"version": written.version}, done):
+            return True
+        # Moved on: a later write appended its events behind these. Take these off the head, in order,
+        # as the usual way does, so that it publishes only the rest (no event goes out twice).
+        for entry in written.entries:
+            await guarded_update(
+                collection, document_id, {f"{OUTBOX}.0.event_id": entry["event_id"]}, {"$pop": {OUTBOX: -1}}
+            )
+        return False
 
     async def publish_pending(self) -> int:
         published = await self.publish_notified()

@@ -125,6 +125,8 @@ class Enrollment(Document):
             IndexModel([("outbox_pending", pymongo.ASCENDING)]),
             # The requirements' one enrollment per learner and course (the derived _id enforces it too).
             IndexModel([("user_id", pymongo.ASCENDING), ("course_id", pymongo.ASCENDING)], unique=True),
+            # A course's enrollments, read once to complete a roster written before rosters (ADR 0031).
+            IndexModel([("course_id", pymongo.ASCENDING)]),
         ]
 
 

@@ -269,7 +269,7 @@ class Mutation:
         course_id: strawberry.ID,
         target_id: strawberry.ID,
         user_id: strawberry.ID,
-        due_at: datetime | None,
+        due_at: datetime | None = None,
     ) -> DeadlinePayload:
         parsed = parse_object_id(course_id, "courseId")
         return await deadline_payload(

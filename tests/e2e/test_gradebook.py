@@ -10,12 +10,9 @@ tests/integration/test_gradebook_service.py: the mutations that set deadlines ar
 import csv
 import io
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from bson import ObjectId
-from pymongo import MongoClient
 
 from tests.e2e.conftest import E2EStack
 from tests.e2e.test_assessments_flow import CREATE, QUESTIONS, SUBMIT, _answers
@@ -39,13 +36,6 @@ SET_POLICY = """mutation($c: ID!, $input: GradingPolicyInput!) {
 EXCUSE = """mutation($c: ID!, $u: ID!, $a: ID!, $e: Boolean!) {
   excuse(courseId: $c, userId: $u, assessmentId: $a, excused: $e) {
     grades { courseGrade cells { status } } errors { code field } } }"""
-
-
-@pytest.fixture(scope="module")
-def courses_db(mongodb_url: str, stack: E2EStack) -> Iterator[Any]:
-    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_url, serverSelectionTimeoutMS=5000)
-    yield client[stack.courses_database]
-    client.close()
 
 
 def graphql(stack: E2EStack, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
@@ -205,7 +195,7 @@ def test_a_submitted_attempt_changes_the_course_grade_within_two_seconds(
     assert after["courseGrade"] < 100 and after["cells"][1]["score"] == 0
 
 
-def test_who_sees_the_gradebook(stack: E2EStack, course: dict[str, Any], courses_db: Any) -> None:
+def test_who_sees_the_gradebook(stack: E2EStack, course: dict[str, Any]) -> None:
     course_id, ada = course["id"], course["ada"]
     # A learner: their own grades only, never the table (GraphQL, REST JSON, REST CSV).
     mine = ok(graphql(stack, VIEWER_GRADES, {"c": course_id}, ada["access_token"]))["course"]["viewerGrades"]
@@ -228,14 +218,15 @@ def test_who_sees_the_gradebook(stack: E2EStack, course: dict[str, Any], courses
     # Not a learner of the course: no grades to see.
     assert ok(graphql(stack, VIEWER_GRADES, {"c": course_id}, stranger))["course"]["viewerGrades"] is None
 
-    # A teaching assistant (the course role is on the course, written here as the roster's mutation would;
-    # the catalog reloads on a new generation and keeps a course's newer version).
+    # A teaching assistant, made one by the course's instructor through the roster's endpoint.
     assistant = stack.sign_in(name="Assistant")
-    courses_db["courses"].update_one(
-        {"_id": ObjectId(course_id)},
-        {"$set": {"teaching_assistants": [assistant["user"]["id"]]}, "$inc": {"version": 1}},
+    role = stack.rest(
+        "PUT",
+        f"/courses/{course_id}/roster/{assistant['user']['id']}/role",
+        token=course["instructor"]["access_token"],
+        json={"role": "teaching_assistant"},
     )
-    courses_db["catalog_state"].update_one({"_id": "generation"}, {"$inc": {"value": 1}}, upsert=True)
+    assert role.status_code == 200, role.text
 
     def sees() -> dict[str, Any] | None:
         body = graphql(

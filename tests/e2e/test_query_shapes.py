@@ -19,24 +19,21 @@ from typing import Any
 import pytest
 from beanie import Document
 
-from subgraphs.assessments.models import Assessment, Attempt, CourseAssessments
-from subgraphs.courses.models import Certificate, Course, Enrollment, Learner, MediaUse
-from subgraphs.media.models import Media
+from subgraphs.assessments import models as assessments_models
+from subgraphs.courses import models as courses_models
+from subgraphs.media import models as media_models
 from tests.e2e.conftest import E2EStack, StartStack
 from tests.e2e.test_assessments_flow import CREATE, QUESTIONS, _answers
 
 pytestmark = pytest.mark.e2e
 
+# Every document model of the document-store services, found in their models modules (a new one cannot
+# be forgotten here).
 MODELS: list[type[Document]] = [
-    Course,
-    Enrollment,
-    Learner,
-    Certificate,
-    MediaUse,
-    Media,
-    Assessment,
-    Attempt,
-    CourseAssessments,
+    model
+    for module in (assessments_models, courses_models, media_models)
+    for model in vars(module).values()
+    if isinstance(model, type) and issubclass(model, Document) and model is not Document
 ]
 # What reads a whole collection on purpose, and why that is fine (never during a request).
 WHOLE_COLLECTION_READS = {
