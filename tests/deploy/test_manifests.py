@@ -4,6 +4,7 @@ limit, an exposed subgraph, an inlined secret)."""
 
 import copy
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,34 @@ def test_the_operations_guide_matches_the_manifests() -> None:
         secrets |= {tls["secretName"] for tls in ingress.body["spec"]["tls"]}
     for secret in secrets:
         assert f"`{secret}`" in guide, f"Secret {secret} is not in docs/operations.md"
+
+
+def test_the_network_policies_let_each_service_reach_the_subgraphs_it_calls() -> None:
+    """A subgraph that calls another one (`settings.<name>_subgraph_url` in its app) needs an egress rule
+    to it and an ingress rule at it; otherwise the call works everywhere but in the cluster. Read from the
+    apps themselves, so a new call cannot be forgotten here."""
+    repo = Path(__file__).resolve().parents[2]
+    policies = {
+        document["metadata"]["name"]: document
+        for document in yaml.safe_load_all((repo / "deploy/kustomize/base/network-policies.yaml").read_text())
+        if document
+    }
+
+    def peers(name: str, direction: str, side: str) -> set[str]:
+        rules = policies[name]["spec"].get(direction, [])
+        return {
+            peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            for rule in rules
+            for peer in rule.get(side, [])
+            if "podSelector" in peer
+        }
+
+    calls = {
+        (app.parent.name, called)
+        for app in (repo / "subgraphs").glob("*/app.py")
+        for called in re.findall(r"settings\.(\w+)_subgraph_url", app.read_text())
+    }
+    assert ("courses", "users") in calls, "the roster's users lookup is found"
+    for caller, called in sorted(calls):
+        assert called in peers(f"{caller}-to-services", "egress", "to"), f"{caller} may not reach {called}"
+        assert caller in peers(f"{called}-from-callers", "ingress", "from"), f"{called} refuses {caller}"
