@@ -16,7 +16,7 @@ from coursegraph.envelope import Envelope
 from coursegraph.errors import ErrorCode
 from coursegraph.limits import PAGE_MAX, ROSTER_ROW_MAX
 from coursegraph.text import not_text
-from rest_compat.courses import ENROLLMENT_FIELDS, CourseId, Enrollment, graph_cursor, rest_cursor
+from rest_compat.courses import ENROLLMENT_FIELDS, CourseId, Enrollment, PageInfo, graph_cursor
 from rest_compat.graph import (
     SIGNED_IN,
     FromGraphEnum,
@@ -103,19 +103,9 @@ class RosterEntry(GraphOutput):
     enrollment: Enrollment
 
 
-class RosterPageInfo(GraphOutput):
-    has_next_page: bool
-    end_cursor: str | None = Field(description="Where the next page starts (`after`); null on an empty page.")
-
-    @field_validator("end_cursor", mode="before")
-    @classmethod
-    def spelled_for_rest(cls, cursor: Any) -> Any:
-        return rest_cursor(cursor) if isinstance(cursor, str) else cursor
-
-
 class RosterPage(GraphOutput):
     items: list[RosterEntry] = Field(validation_alias="edges")
-    page_info: RosterPageInfo
+    page_info: PageInfo
     total_count: int = Field(description="How many learners the course has.")
 
     @field_validator("items", mode="before")
