@@ -1,27 +1,27 @@
 """Browser fixtures: one headless Debian chromium per session, a fresh context (cookies, storage) per page.
 
-    def test_catalog(stack: E2EStack, page: Page) -> None:
-        page.goto(stack.rest_url + "/docs")
-        shot(page, "docs")                    # .coursegraph/artifacts/browser/<test>/docs.png
-        assert_accessible(page)               # axe-core: no serious or critical violation
+Playwright's async API (tests/support/browser.py says why), so browser tests are `async def`:
 
-    def test_two_people(stack: E2EStack, new_page: NewPage) -> None:
-        learner, instructor = new_page(), new_page()   # two contexts: nothing shared between them
+    async def test_docs(stack: E2EStack, page: Page) -> None:
+        await page.goto(stack.rest_url + "/docs")
+        await shot(page, "docs")              # .coursegraph/artifacts/browser/<test>/docs.png
+        await assert_accessible(page)         # axe-core: no serious or critical violation
+
+    async def test_two_people(stack: E2EStack, new_page: NewPage) -> None:
+        learner, instructor = await new_page(), await new_page()   # two contexts, nothing shared
 
 Every request a page makes is recorded (`traffic(page)`); a test whose pages reached anything but
 127.0.0.1/localhost fails at teardown. The helpers are in tests/support/browser.py; `stack` is the suite's
 session stack (tests/support/e2e.py).
 """
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.support.browser import Traffic, artifact_dir, launch_chromium, record, shot
-
-NewPage = Callable[..., Page]
+from tests.support.browser import NewPage, Traffic, artifact_dir, launch_chromium, record, shot
 
 # Long enough for a page of the test stack on a busy machine; short next to the test's own timeout.
 DEFAULT_TIMEOUT_MS = 15_000
@@ -40,27 +40,27 @@ def pytest_runtest_makereport(
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+async def browser() -> AsyncIterator[Browser]:
     """Headless Debian chromium (tests/support/browser.py LAUNCH_ARGS), shared by the session's tests."""
-    with sync_playwright() as playwright:
-        launched = launch_chromium(playwright)
+    async with async_playwright() as playwright:
+        launched = await launch_chromium(playwright)
         yield launched
-        launched.close()
+        await launched.close()
 
 
 @pytest.fixture
-def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[NewPage]:
-    """`new_page(**context_options)`: a page in a new browser context of its own (Playwright's
+async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[NewPage]:
+    """`await new_page(**context_options)`: a page in a new browser context of its own (Playwright's
     `Browser.new_context` options: `base_url`, `viewport`, `locale`, ...), recorded. At teardown: a
     `failure-<n>.png` of each page when the test failed, and a failure when a request left loopback."""
     artifacts = artifact_dir(request.node.name)
     opened: list[tuple[BrowserContext, Traffic]] = []
 
-    def open_page(**context_options: Any) -> Page:
-        context = browser.new_context(**context_options)
+    async def open_page(**context_options: Any) -> Page:
+        context = await browser.new_context(**context_options)
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         opened.append((context, record(context, artifacts)))
-        return context.new_page()
+        return await context.new_page()
 
     yield open_page
 
@@ -68,14 +68,14 @@ def new_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[NewPa
     for number, (context, traffic) in enumerate(opened, start=1):
         if request.node.stash.get(FAILED, False):
             for page in context.pages:
-                shot(page, f"failure-{number}")
+                await shot(page, f"failure-{number}")
         leaving += traffic.off_loopback()
-        context.close()
+        await context.close()
     if leaving:
         pytest.fail(f"requests left 127.0.0.1/localhost: {leaving}", pytrace=False)
 
 
 @pytest.fixture
-def page(new_page: NewPage) -> Page:
+async def page(new_page: NewPage) -> Page:
     """A page in a fresh browser context (see `new_page`)."""
-    return new_page()
+    return await new_page()

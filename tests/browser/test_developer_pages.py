@@ -3,9 +3,8 @@ from the project's own pinned assets) and the router's explorer (Hive Gateway's 
 
 import re
 
-import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.async_api import Page, expect
 
 from tests.support.browser import assert_accessible, assert_loopback_only, describe, shot, traffic
 from tests.support.e2e import E2EStack
@@ -21,32 +20,30 @@ pytestmark = pytest.mark.e2e
 THIRD_PARTY_DOCS_FINDINGS = {"color-contrast", "nested-interactive", "html-has-lang"}
 
 
-def test_docs_render_offline_and_try_it_out_reaches_the_api(stack: E2EStack, page: Page) -> None:
+async def test_docs_render_offline_and_try_it_out_reaches_the_api(stack: E2EStack, page: Page) -> None:
     instructor = stack.sign_in_as("instructor")
     course = stack.create_course(instructor["access_token"], title="Docs in a browser")
-    operations = sum(
-        len(methods) for methods in httpx.get(stack.rest_url + "/openapi.json").json()["paths"].values()
-    )
+    operations = sum(len(methods) for methods in stack.rest("GET", "/openapi.json").json()["paths"].values())
 
-    page.goto(stack.rest_url + "/docs")
-    expect(page.locator(".opblock")).to_have_count(operations)
-    expect(page.locator(".info .title")).to_contain_text("CourseGraph REST compatibility API")
-    shot(page, "operations")
+    await page.goto(stack.rest_url + "/docs")
+    await expect(page.locator(".opblock")).to_have_count(operations)
+    await expect(page.locator(".info .title")).to_contain_text("CourseGraph REST compatibility API")
+    await shot(page, "operations")
 
     # A public read, tried out from the page against the running API.
     get_course = page.locator(".opblock-get").filter(
         has=page.locator('.opblock-summary-path[data-path="/courses/{course_id}"]')
     )
-    get_course.locator(".opblock-summary-control").click()
-    get_course.get_by_role("button", name="Try it out").click()
-    get_course.locator('input[placeholder="course_id"]').fill(course["id"])
-    get_course.get_by_role("button", name="Execute").click()
+    await get_course.locator(".opblock-summary-control").click()
+    await get_course.get_by_role("button", name="Try it out").click()
+    await get_course.locator('input[placeholder="course_id"]').fill(course["id"])
+    await get_course.get_by_role("button", name="Execute").click()
     response = get_course.locator(".live-responses-table")
-    expect(response.locator("tbody .response-col_status").first).to_have_text("200")
-    expect(response.locator(".response-col_description .microlight").first).to_contain_text(
+    await expect(response.locator("tbody .response-col_status").first).to_have_text("200")
+    await expect(response.locator(".response-col_description .microlight").first).to_contain_text(
         "Docs in a browser"
     )
-    shot(page, "try-it-out")
+    await shot(page, "try-it-out")
 
     assert_loopback_only(page)
     requests = traffic(page).requests
@@ -59,41 +56,41 @@ def test_docs_render_offline_and_try_it_out_reaches_the_api(stack: E2EStack, pag
 
 def test_redoc_is_not_served(stack: E2EStack) -> None:
     # ReDoc's bundle loads its attribution logo from its vendor's CDN: /docs is the one documentation page.
-    response = httpx.get(stack.rest_url + "/redoc")
+    response = stack.rest("GET", "/redoc")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
 
 
-def test_docs_accessibility(stack: E2EStack, page: Page) -> None:
-    page.goto(stack.rest_url + "/docs")
-    expect(page.locator(".opblock").first).to_be_visible()
+async def test_docs_accessibility(stack: E2EStack, page: Page) -> None:
+    await page.goto(stack.rest_url + "/docs")
+    await expect(page.locator(".opblock").first).to_be_visible()
     # Every finding is saved as the test's axe.json; none is critical.
-    violations = assert_accessible(page, impacts=("critical",))
+    violations = await assert_accessible(page, impacts=("critical",))
     serious = [v for v in violations if v["impact"] == "serious"]
     ours = [v for v in serious if v["id"] not in THIRD_PARTY_DOCS_FINDINGS]
     assert not ours, describe(ours)
     # Our own text (the API's description, each operation's summary) passes on its own; the version
     # badges and base URL beside the title are Swagger UI's styling (color-contrast above).
-    assert_accessible(
+    await assert_accessible(
         page, include=[".info .description", ".opblock-summary-description"], report="axe-our-text"
     )
 
 
-def test_explorer_runs_a_query_offline(stack: E2EStack, page: Page) -> None:
+async def test_explorer_runs_a_query_offline(stack: E2EStack, page: Page) -> None:
     instructor = stack.sign_in_as("instructor")
     stack.create_course(instructor["access_token"], title="Explorer in a browser")
 
-    page.goto(stack.router_url)
-    page.get_by_role("button", name="Add operation").first.click()
+    await page.goto(stack.router_url)
+    await page.get_by_role("button", name="Add operation").first.click()
     editor = page.get_by_role("textbox", name="Editor content").first
-    editor.focus()
-    page.keyboard.press("ControlOrMeta+a")
-    page.keyboard.press("Delete")
+    await editor.focus()
+    await page.keyboard.press("ControlOrMeta+a")
+    await page.keyboard.press("Delete")
     # insert_text types no keystrokes, so the editor's auto-closing brackets add nothing.
-    page.keyboard.insert_text("query Catalog { courses(first: 5) { totalCount } }")
-    page.get_by_role("button", name="Run").click()
-    expect(page.get_by_text(re.compile(r'"totalCount":\s*[1-9]'))).to_be_visible()
-    shot(page, "query-run")
+    await page.keyboard.insert_text("query Catalog { courses(first: 5) { totalCount } }")
+    await page.get_by_role("button", name="Run").click()
+    await expect(page.get_by_text(re.compile(r'"totalCount":\s*[1-9]'))).to_be_visible()
+    await shot(page, "query-run")
 
     assert_loopback_only(page)
     assert f"POST {stack.router_url}" in traffic(page).requests

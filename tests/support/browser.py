@@ -3,11 +3,14 @@
 tests/browser/conftest.py makes the fixtures (`browser`, `new_page`, `page`); these helpers work on any page
 those fixtures opened:
 
-    shot(page, "catalog")            a full-page screenshot, an artifact of the test
-    traffic(page)                    every request, WebSocket, console error and page error of its context
-    assert_loopback_only(page)       nothing the page loaded left 127.0.0.1 / localhost
-    axe_violations(page)             axe-core's violations on the page as it is now
-    assert_accessible(page)          fails on serious or critical violations
+    await shot(page, "catalog")          a full-page screenshot, an artifact of the test
+    traffic(page)                        every request, WebSocket, console error and page error of its context
+    assert_loopback_only(page)           nothing the page loaded left 127.0.0.1 / localhost
+    await axe_violations(page)           axe-core's violations on the page as it is now
+    await assert_accessible(page)        fails on serious or critical violations
+
+Playwright's async API, on the suite's session event loop: its sync API keeps an event loop running in the
+main thread for as long as the browser is open, which stops every asyncio test after it.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, Request, WebSocket
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, Request, WebSocket
 
 REPO = Path(__file__).resolve().parents[2]
 # Debian's `chromium` package (make install installs it); Playwright's own browser downloads are never used.
@@ -32,6 +35,9 @@ CHROMIUM = Path(os.environ.get("COURSEGRAPH_CHROMIUM", "/usr/bin/chromium"))
 AXE_SCRIPT = REPO / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 # Screenshots and axe reports, one directory per test (gitignored with the rest of .coursegraph/).
 ARTIFACTS = REPO / ".coursegraph" / "artifacts" / "browser"
+
+# The `new_page` fixture: `await new_page(**context_options)` opens a page in a browser context of its own.
+NewPage = Callable[..., Awaitable[Page]]
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # Not network: the page's own data, blobs and blank frames.
@@ -51,11 +57,11 @@ LAUNCH_ARGS = (
 )
 
 
-def launch_chromium(playwright: Playwright) -> Browser:
+async def launch_chromium(playwright: Playwright) -> Browser:
     """Headless Debian chromium with background networking off."""
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError(f"{CHROMIUM} is missing: `make install` installs Debian's chromium package")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=list(LAUNCH_ARGS))
+    return await playwright.chromium.launch(executable_path=CHROMIUM, args=list(LAUNCH_ARGS))
 
 
 def is_loopback(url: str) -> bool:
@@ -121,10 +127,10 @@ def artifact_dir(name: str) -> Path:
     return directory
 
 
-def shot(page: Page, step: str) -> Path:
+async def shot(page: Page, step: str) -> Path:
     """Save a full-page screenshot of `page` as `<test's artifacts>/<step>.png`; returns its path."""
     path = traffic(page).artifacts / f"{step}.png"
-    page.screenshot(path=path, full_page=True)
+    await page.screenshot(path=path, full_page=True)
     return path
 
 
@@ -134,19 +140,19 @@ def assert_loopback_only(page: Page) -> None:
     assert not leaving, f"requests left 127.0.0.1/localhost: {leaving}"
 
 
-def axe_violations(
+async def axe_violations(
     page: Page, *, include: Sequence[str] = (), exclude: Sequence[str] = (), report: str = "axe"
 ) -> list[dict[str, Any]]:
     """Run axe-core on the page (injected on first use) and return its violations, each with `id`, `impact`,
     `help`, `helpUrl` and `nodes` (`target`, `html`). `include`/`exclude`: CSS selectors narrowing what is
     checked. The whole result is saved as `<test's artifacts>/<report>.json`."""
-    if not page.evaluate("() => typeof window.axe === 'object'"):
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
         # evaluate() runs in the page's main world without a <script> tag, so a page's CSP cannot block it.
-        page.evaluate(AXE_SCRIPT.read_text())
+        await page.evaluate(AXE_SCRIPT.read_text())
     scope: dict[str, list[list[str]]] = {"exclude": [[selector] for selector in exclude]}
     if include:
         scope["include"] = [[selector] for selector in include]
-    result: dict[str, Any] = page.evaluate(
+    result: dict[str, Any] = await page.evaluate(
         "([scope, options]) => axe.run(scope, options)",
         [scope, {"resultTypes": ["violations"]}],
     )
@@ -163,7 +169,7 @@ def describe(violations: Iterable[dict[str, Any]]) -> str:
     )
 
 
-def assert_accessible(
+async def assert_accessible(
     page: Page,
     *,
     include: Sequence[str] = (),
@@ -173,7 +179,7 @@ def assert_accessible(
 ) -> list[dict[str, Any]]:
     """Fail when axe-core finds a violation of one of `impacts` on the page (within `include`, outside
     `exclude`); returns every violation found, the minor ones included."""
-    violations = axe_violations(page, include=include, exclude=exclude, report=report)
+    violations = await axe_violations(page, include=include, exclude=exclude, report=report)
     failing = [v for v in violations if v["impact"] in set(impacts)]
     assert not failing, f"axe-core: {len(failing)} violation(s) on {page.url}:\n{describe(failing)}"
     return violations
