@@ -1,6 +1,10 @@
 """End-to-end fixtures: the stack as clients see it (router + rest-compat) on real PostgreSQL and Kafka."""
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -16,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.fakes.oauth_provider import FakeOAuthProvider, pkce_pair, run_fake_oauth_provider
 from tests.fakes.sendgrid import FakeSendGrid, run_fake_sendgrid
-from tests.support.stack import Stack, run_test_stack
+from tests.support.router import Router, run_router
+from tests.support.servers import free_port, wait_until_ready
+from tests.support.stack import REPO, Stack, run_test_stack
 
 REDIRECT_URI = "http://localhost:3000/callback"
 
@@ -243,3 +249,43 @@ async def count_users(db: AsyncEngine, email: str) -> int:
             sa.text("SELECT count(*) FROM users WHERE email = :e"), {"e": email}
         )
         return int(result.scalar_one())
+
+
+@dataclass
+class SecondReplica:
+    """Courses replica 2 and router B in front of it (every other subgraph: the stack's)."""
+
+    courses_url: str
+    router: Router
+
+
+@pytest.fixture(scope="module")
+def second(stack: E2EStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecondReplica]:
+    logs = tmp_path_factory.mktemp("replicas")
+    port = free_port()
+    env = {**stack.stack.env, "COURSEGRAPH_COURSES_PORT": str(port)}
+    with (
+        open(logs / "courses-2.log", "w") as log,
+        contextlib.ExitStack() as cleanup,
+    ):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "coursegraph_cli", "serve", "courses"],
+            cwd=REPO,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("COURSEGRAPH_")}, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        cleanup.callback(process.wait, timeout=20)
+        cleanup.callback(process.send_signal, signal.SIGTERM)
+        wait_until_ready(f"http://127.0.0.1:{port}/ready", timeout=60, alive=lambda: process.poll() is None)
+        router = cleanup.enter_context(
+            run_router(
+                stack.stack,
+                {
+                    "COURSEGRAPH_REDIS_URL": env["COURSEGRAPH_REDIS_URL"],
+                    "COURSEGRAPH_SUBGRAPH_URL_COURSES": f"http://127.0.0.1:{port}/graphql",
+                },
+                logs / "router-b.log",
+            )
+        )
+        yield SecondReplica(f"http://127.0.0.1:{port}/graphql", router)

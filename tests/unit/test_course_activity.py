@@ -32,12 +32,13 @@ def test_a_learners_course_events_become_activities() -> None:
         enrolled.timestamp,
     )
     assert (activity.course_id, activity.learner_id) == (COURSE, "learner-1")
-    assert (activity.lesson_id, activity.progress, activity.score, activity.passed) == (None, None, None, None)
+    assert activity.lesson_id is activity.progress is activity.score is activity.passed is None
 
     lesson = activity_of(event("LESSON_COMPLETED", lesson_id="l1"))
     assert lesson is not None and (lesson.kind, lesson.lesson_id) == (ActivityKind.LESSON_COMPLETED, "l1")
     progress = activity_of(event("PROGRESS_UPDATED", progress=50, previous_progress=0))
-    assert progress is not None and (progress.kind, progress.progress) == (ActivityKind.PROGRESS_UPDATED, 50.0)
+    assert progress is not None
+    assert (progress.kind, progress.progress) == (ActivityKind.PROGRESS_UPDATED, 50.0)
     completed = activity_of(event("COURSE_COMPLETED", course_title="Graphs"))
     assert completed is not None and completed.kind is ActivityKind.COURSE_COMPLETED
     removed = activity_of(event("ENROLLMENT_REMOVED", removed_by="teacher", previous_status="active"))
@@ -57,7 +58,11 @@ def test_assessment_results_carry_the_score_in_percent_only_when_completed() -> 
     result = {"score": 3, "max_score": 4, "percent": 75.0, "passed": True, "assessment_title": "Quiz"}
     completed = activity_of(event("ASSESSMENT_COMPLETED", "assessments", **common, **result))
     assert completed is not None
-    assert (completed.kind, completed.score, completed.passed) == (ActivityKind.ASSESSMENT_COMPLETED, 75.0, True)
+    assert (completed.kind, completed.score, completed.passed) == (
+        ActivityKind.ASSESSMENT_COMPLETED,
+        75.0,
+        True,
+    )
 
 
 @pytest.mark.parametrize(
