@@ -3,6 +3,7 @@ within a second over graphql-ws, whichever courses replica made the write; every
 graphql-ws and SSE; a stream ends when its token expires (enrollmentProgress's too)."""
 
 import asyncio
+import functools
 import json
 import time
 import uuid
@@ -89,7 +90,7 @@ async def test_an_instructor_hears_a_learners_steps_within_a_second(stack: E2ESt
         for n, lesson in enumerate(lessons, start=1):
             done = await hear(
                 socket,
-                lambda lesson=lesson: graphql(stack, COMPLETE, {"c": c, "l": lesson}, token),
+                functools.partial(graphql, stack, COMPLETE, {"c": c, "l": lesson}, token),
                 ["LESSON_COMPLETED", "PROGRESS_UPDATED"],
             )
             assert done["LESSON_COMPLETED"][0]["lessonId"] == lesson

@@ -17,6 +17,7 @@ COURSE = "64b000000000000000000001"
 
 
 def event(event_type: str, source: str = "courses", course_id: str = COURSE, **metadata: Any) -> Event:
+    """An event of `learner-1` in a course (`source` names the service: assessment events are theirs)."""
     return Event(
         event_type=event_type, user_id="learner-1", course_id=course_id, metadata=metadata, source=source
     )
@@ -32,7 +33,7 @@ def test_a_learners_course_events_become_activities() -> None:
         enrolled.timestamp,
     )
     assert (activity.course_id, activity.learner_id) == (COURSE, "learner-1")
-    assert activity.lesson_id is activity.progress is activity.score is activity.passed is None
+    assert [activity.lesson_id, activity.progress, activity.score, activity.passed] == [None] * 4
 
     lesson = activity_of(event("LESSON_COMPLETED", lesson_id="l1"))
     assert lesson is not None and (lesson.kind, lesson.lesson_id) == (ActivityKind.LESSON_COMPLETED, "l1")
@@ -46,7 +47,7 @@ def test_a_learners_course_events_become_activities() -> None:
 
 
 def test_assessment_results_carry_the_score_in_percent_only_when_completed() -> None:
-    common = {"assessment_id": "a1", "attempt_id": "t1", "attempt_number": 1}
+    common: dict[str, Any] = {"assessment_id": "a1", "attempt_id": "t1", "attempt_number": 1}
     submitted = activity_of(event("ASSESSMENT_SUBMITTED", "assessments", closed_by_deadline=False, **common))
     assert submitted is not None
     assert (submitted.kind, submitted.assessment_id, submitted.score, submitted.passed) == (
@@ -55,7 +56,13 @@ def test_assessment_results_carry_the_score_in_percent_only_when_completed() -> 
         None,
         None,
     )
-    result = {"score": 3, "max_score": 4, "percent": 75.0, "passed": True, "assessment_title": "Quiz"}
+    result: dict[str, Any] = {
+        "score": 3,
+        "max_score": 4,
+        "percent": 75.0,
+        "passed": True,
+        "assessment_title": "Quiz",
+    }
     completed = activity_of(event("ASSESSMENT_COMPLETED", "assessments", **common, **result))
     assert completed is not None
     assert (completed.kind, completed.score, completed.passed) == (
