@@ -8,9 +8,11 @@ each subscription and each number of subscribers in `--levels`:
 
 1. A new learner enrolls in a course of many lessons. The resident memory (RSS, from /proc) of the
    router (node) and of the Python services' process is sampled idle (median over a few seconds).
-2. N graphql-transport-ws clients connect to the router, one WebSocket each, as N browsers would, and
-   subscribe: to `courseActivity` of the course as an admin (who may watch every course), or to
-   `enrollmentProgress` as that learner (the same learner's N devices). A first write reaches every
+2. N graphql-transport-ws clients connect to the router, one WebSocket and one token each, as N browsers
+   would, and subscribe: to `courseActivity` of the course as an admin (who may watch every course), or
+   to `enrollmentProgress` as that learner (the same learner's N devices). The tokens are the signed-in
+   admin's or learner's claims with a jti each, signed with the stack's key (N sign-ins would take
+   minutes): the router opens one subgraph WebSocket per token, as for N users. A first write reaches every
    one of them (each has answered: every subscription is live up to the subgraph), then the RSS is
    sampled again: (after - before) / N is the memory per subscriber, for each process.
 3. `--rounds` times, the learner completes a lesson through the router; the time from sending that
@@ -30,6 +32,7 @@ Needs `uv run coursegraph infra up`. Not a test: pytest does not collect it.
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -40,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import orjson
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -63,6 +67,17 @@ CONNECT_AT_ONCE = 50  # WebSockets opened concurrently while subscribers are add
 WAIT_SECONDS = 60.0  # for an update to reach every subscriber, else the run fails
 WARM_UP_LESSONS = 5  # completions tried, each given WARM_UP_SECONDS, until one reaches every subscriber
 WARM_UP_SECONDS = 5.0
+
+
+def tokens_like(token: str, count: int, signing_key: bytes) -> list[str]:
+    """`count` access tokens of the caller of `token` (same user, role and expiry), each its own, as
+    `count` browsers signed in would hold: signed with the stack's key instead of `count` sign-ins."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    kid = jwt.get_unverified_header(token)["kid"]
+    return [
+        jwt.encode({**claims, "jti": uuid.uuid4().hex}, signing_key, algorithm="RS256", headers={"kid": kid})
+        for _ in range(count)
+    ]
 
 
 def progress_marker(progress: float) -> str:
@@ -150,7 +165,7 @@ class Subscribers:
 
 
 async def measure(
-    stack: Stack, admin: str, subscription: str, subscribers: int, rounds: int
+    stack: Stack, admin: str, subscription: str, subscribers: int, rounds: int, signing_key: bytes
 ) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=60) as client:
 
@@ -191,11 +206,16 @@ async def measure(
         before = await asyncio.to_thread(idle, pids)
         group = Subscribers()
         token, query = (admin, ACTIVITY) if subscription == "courseActivity" else (learner, PROGRESS)
+        # One token each: the router shares a subgraph WebSocket among the subscriptions of one token
+        # (connectionParams), as it would for one user's tabs; N browsers hold N tokens.
+        tokens = tokens_like(token, subscribers, signing_key)
         opened = time.monotonic()
         for start in range(0, subscribers, CONNECT_AT_ONCE):
-            batch = min(CONNECT_AT_ONCE, subscribers - start)
             await asyncio.gather(
-                *(group.add(stack.router_url, token, query, course["id"]) for _ in range(batch))
+                *(
+                    group.add(stack.router_url, each, query, course["id"])
+                    for each in tokens[start : start + CONNECT_AT_ONCE]
+                )
             )
         if subscription == "enrollmentProgress":
             await group.wait_for(
@@ -252,30 +272,16 @@ async def measure(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--levels", default="1,100,1000", help="numbers of subscribers, comma-separated")
-    parser.add_argument("--rounds", type=int, default=10, help="completions measured at each level")
-    parser.add_argument(
-        "--subscriptions", default="courseActivity,enrollmentProgress", help="which, comma-separated"
-    )
-    parser.add_argument("--json", default=None, help="write the report here ('-': stdout)")
-    parser.add_argument("--smoke", action="store_true", help="1 and 5 subscribers, 2 rounds (tests/bench)")
-    args = parser.parse_args()
-    if args.smoke:
-        args.levels, args.rounds = "1,5", 2
-    levels = [int(level) for level in args.levels.split(",")]
-    subscriptions = args.subscriptions.split(",")
-
+def measure_in_a_stack(
+    subscription: str, levels: list[int], args: argparse.Namespace
+) -> list[dict[str, Any]]:
     urls = infra_urls()
     admin_email = f"bench-admin-{uuid.uuid4().hex[:8]}@bench.example.org"
     env = {
         "COURSEGRAPH_DEV_SIGN_IN": "true",
         "COURSEGRAPH_ROUTER_RATE_LIMIT": "0",
         "COURSEGRAPH_ROUTER_MAX_SUBSCRIPTIONS": "0",  # one user opens them all
-        "COURSEGRAPH_LOG_LEVEL": "WARNING",
+        "COURSEGRAPH_LOG_LEVEL": args.log_level,
     }
     results = []
     with (
@@ -292,12 +298,44 @@ def main() -> None:
         signed_in = stack.rest("POST", "/auth/dev", json={"email": admin_email, "name": "Bench Admin"})
         signed_in.raise_for_status()
         admin = str(signed_in.json()["data"]["access_token"])
-        for subscription in subscriptions:
+        signing_key = (Path(data) / "keys" / "jwt-signing.pem").read_bytes()
+        try:
             for level in levels:
-                result = asyncio.run(measure(stack, admin, subscription, level, args.rounds))
+                load_before = os.getloadavg()[0]
+                result = asyncio.run(measure(stack, admin, subscription, level, args.rounds, signing_key))
+                # The machine is shared: how busy it was (1-minute load average) is part of the figure.
+                result["load_average"] = {"before": load_before, "after": os.getloadavg()[0]}
                 print(orjson.dumps(result).decode(), flush=True)
                 results.append(result)
+        finally:
+            if args.keep_log:
+                shutil.copy(Path(data) / "stack.log", args.keep_log)
+    return results
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--levels", default="1,100,1000", help="numbers of subscribers, comma-separated")
+    parser.add_argument("--rounds", type=int, default=10, help="completions measured at each level")
+    parser.add_argument(
+        "--subscriptions", default="courseActivity,enrollmentProgress", help="which, comma-separated"
+    )
+    parser.add_argument("--json", default=None, help="write the report here ('-': stdout)")
+    parser.add_argument("--keep-log", type=Path, default=None, help="copy the stack's log here at the end")
+    parser.add_argument("--log-level", default="WARNING", help="the stack's (debug shows every WebSocket)")
+    parser.add_argument("--smoke", action="store_true", help="1 and 5 subscribers, 2 rounds (tests/bench)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.levels, args.rounds = "1,5", 2
+    levels = [int(level) for level in args.levels.split(",")]
+    subscriptions = args.subscriptions.split(",")
+
+    results = []
+    for subscription in subscriptions:
+        # A stack each: memory a process freed is not given back, and would hide the next one's cost.
+        results += measure_in_a_stack(subscription, levels, args)
     report = {
         "command": " ".join(["uv run python bench/subscriptions.py", *sys.argv[1:]]),
         "machine": machine(),
