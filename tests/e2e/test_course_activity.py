@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection
 
 from tests.e2e.conftest import E2EStack, SecondReplica
 from tests.e2e.test_assessments_flow import _answers, _create_final_exam
+from tests.e2e.test_replicas import titles
 from tests.support.graphql_ws import codes, first_message, open_socket, subscribe
 
 pytestmark = pytest.mark.e2e
@@ -222,6 +223,11 @@ async def test_a_write_through_one_replica_reaches_a_subscriber_of_the_other(
     course = stack.create_course(instructor, lessons=2)
     learner = stack.sign_in()["access_token"]
     c, lesson = course["id"], course["modules"][0]["lessons"][0]["id"]
+    # Replica 2 follows course.events (a replica just started is given its partitions first).
+    deadline = time.monotonic() + 20
+    while c not in await asyncio.to_thread(titles, second.router.router_url):
+        assert time.monotonic() < deadline, "replica 2 never heard of the new course"
+        await asyncio.sleep(0.1)
     # Router B sends every courses operation to replica 2; the writes go through router A (replica 1).
     socket = await watch(second.router.router_url, instructor, c)
     try:
