@@ -57,6 +57,8 @@ teardown() {
         kill "$pid" 2>/dev/null
         for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     fi
+    # dockerd leaves its default network namespace mounted in its exec root.
+    grep -F "$run_dir/" /proc/mounts | cut -d' ' -f2 | xargs -r -n1 umount
     # Nothing of the run may be left: no daemon, no container process, no listener, no mount.
     local left=""
     [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null && left+=" dockerd($pid)"
@@ -152,16 +154,18 @@ build_ci_image kafka "${store_builds[1]}=libs"
 build_ci_image s3 "${store_builds[2]}=s3s-fs"
 
 # --- 3. the project's images, each target once -----------------------------------------------------------
+# (The classic builder walks every stage before the target, so both get both base images.)
 log "building the project's images"
-docker build --quiet --network host --target base --build-arg PYTHON_IMAGE=coursegraph-ci/python \
-    -t coursegraph-app:ci . >/dev/null
-docker build --quiet --network host --target router --build-arg NODE_IMAGE=coursegraph-ci/node \
-    -t coursegraph-router:ci . >/dev/null
+bases=(--build-arg PYTHON_IMAGE=coursegraph-ci/python --build-arg NODE_IMAGE=coursegraph-ci/node)
+docker build --quiet --network host "${bases[@]}" --target base -t coursegraph-app:ci . >/dev/null
+docker build --quiet --network host "${bases[@]}" --target router -t coursegraph-router:ci . >/dev/null
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^coursegraph' | sort >&2
 
 # --- 4. the stack ----------------------------------------------------------------------------------------
 uv run --frozen coursegraph compose-secrets "$run_dir/secrets" >/dev/null
 export COURSEGRAPH_SMOKE_SECRETS=$run_dir/secrets
+# Presigned media URLs name S3 where the host reaches it (compose.ci.yml publishes it there).
+export COURSEGRAPH_S3_PUBLIC_ENDPOINT_URL=http://127.0.0.1:19000
 log "compose up --wait"
 compose up --wait --no-build --quiet-pull
 log "stack healthy"
@@ -170,11 +174,12 @@ log "stack healthy"
 learner=$(uv run --frozen python deploy/containers/smoke.py journey --rest http://127.0.0.1:18080 \
     --router http://127.0.0.1:14000/graphql)
 # The welcome email goes out asynchronously (Kafka, then the notifications consumer): wait for it in the log.
-for _ in $(seq 60); do
-    compose logs --no-color notifications | grep -F "$learner" | grep -q "welcome to CourseGraph" && break
-    sleep 1
-done
-compose logs --no-color notifications | grep -F "$learner" | grep -q "welcome to CourseGraph" \
-    || { log "no welcome email for $learner in the notifications log"; exit 1; }
+# (Each dev email is one log line; `grep -c` reads all its input, so pipefail sees no SIGPIPE.)
+welcomed() {
+    compose logs --no-color notifications >"$run_dir/notifications.log"
+    grep -F "To: $learner" "$run_dir/notifications.log" | grep -c "Subject: Welcome to CourseGraph" >/dev/null
+}
+for _ in $(seq 60); do welcomed && break; sleep 1; done
+welcomed || { log "no welcome email for $learner in the notifications log"; exit 1; }
 log "welcome email for $learner in the log"
 uv run --frozen python deploy/containers/smoke.py pods --network "${project}_default"
