@@ -32,9 +32,11 @@ ports=(18080 14000 19000)
 
 log() { printf '[containers %3ss] %s\n' "$(($(date +%s) - started))" "$*" >&2; }
 docker() { /usr/bin/docker "$@"; }  # Debian's client, matching its daemon (not whatever else is on PATH)
+# COURSEGRAPH_SMOKE_OVERRIDE: one more compose file, last, for a scratch run that breaks something on purpose.
 compose() {
     "$compose_bin" --project-name "$project" --project-directory "$repo" --env-file "$run_dir/secrets/compose.env" \
-        -f compose.yml -f compose.dev.yml -f deploy/containers/compose.ci.yml "$@"
+        -f compose.yml -f compose.dev.yml -f deploy/containers/compose.ci.yml \
+        ${COURSEGRAPH_SMOKE_OVERRIDE:+-f "$COURSEGRAPH_SMOKE_OVERRIDE"} "$@"
 }
 
 # --- 6. teardown, registered first so that every exit runs it --------------------------------------------
@@ -78,6 +80,7 @@ teardown() {
     exit $status
 }
 trap teardown EXIT
+trap 'exit 130' INT TERM  # a stopped run tears down too
 
 # --- 1. the engine, mmdebstrap and the compose binary ------------------------------------------------------
 if ! command -v dockerd >/dev/null || ! command -v mmdebstrap >/dev/null; then
@@ -167,7 +170,7 @@ export COURSEGRAPH_SMOKE_SECRETS=$run_dir/secrets
 # Presigned media URLs name S3 where the host reaches it (compose.ci.yml publishes it there).
 export COURSEGRAPH_S3_PUBLIC_ENDPOINT_URL=http://127.0.0.1:19000
 log "compose up --wait"
-compose up --wait --no-build --quiet-pull
+compose up --wait --wait-timeout 420 --no-build --quiet-pull
 log "stack healthy"
 
 # --- 5. the journey and the pod-security check -----------------------------------------------------------
