@@ -100,7 +100,10 @@ class Journey:
             "POST", "/media/upload", token, files={"file": ("diagram.png", content, "image/png")}
         )
         url = self.rest("GET", f"/media/{media['id']}/url", token)["url"]
-        fetched = httpx.get(url, timeout=30)  # from the host, as a browser would
+        try:
+            fetched = httpx.get(url, timeout=30)  # from the host, as a browser would
+        except httpx.HTTPError as error:
+            raise AssertionError(f"download URL {url} not fetchable from the host: {error!r}") from error
         assert fetched.status_code == 200, (
             f"download URL {url} not fetchable from the host: {fetched.status_code}"
         )
