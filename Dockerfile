@@ -1,5 +1,10 @@
+# The base images are build arguments so that CI, which reaches no image registry, can build from its own
+# stand-ins (deploy/ci-images, set by deploy/containers/compose.ci.yml); everyone else gets the official ones.
+ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:20-slim
+
 # One image for every Python service; the command picks the service (`coursegraph serve users`).
-FROM python:3.11-slim AS base
+FROM ${PYTHON_IMAGE} AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
 # libmagic: the media service detects uploads' real types with it.
 RUN apt-get update && apt-get install -y --no-install-recommends libmagic1 && rm -rf /var/lib/apt/lists/*
@@ -18,7 +23,7 @@ USER 10001
 ENTRYPOINT ["coursegraph", "serve"]
 
 # The router: Hive Gateway serving the composed supergraph.
-FROM node:20-slim AS router
+FROM ${NODE_IMAGE} AS router
 WORKDIR /router
 COPY router/package.json router/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund

@@ -7,11 +7,12 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 
-.PHONY: help dev test install uv infra infra-down lint schemas compose check-generated pytest
+.PHONY: help dev test test-containers install uv infra infra-down lint schemas compose check-generated pytest
 
 help:
 	@echo "make dev    run CourseGraph on embedded defaults (router :4000, REST :8080)"
 	@echo "make test   provision PostgreSQL, FerretDB, Kafka, S3 and Redis, then lint and run every test"
+	@echo "make test-containers   build the images, run the compose stack and a journey through it (Docker)"
 
 dev: install
 	$(RUN) coursegraph dev
@@ -36,6 +37,10 @@ install: uv
 		$$SUDO apt-get install -y -q chromium || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }; }
 	@if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then \
 		npm ci --prefix tests/browser --no-audit --no-fund; fi
+
+# Build the images and run the compose stack for real (issue 19, ADR 0032); leaves nothing running.
+test-containers: install
+	bash deploy/containers/smoke.sh
 
 infra:
 	$(RUN) coursegraph infra up

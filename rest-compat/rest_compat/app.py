@@ -202,7 +202,9 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     app.include_router(courses.router(graph.run))
     app.include_router(assessments.router(graph.run))
     app.include_router(notifications.router(graph.run))
-    app.include_router(media.router(graph.run))
+    app.include_router(
+        media.router(graph.run, storage_urls=(settings.s3_public_endpoint_url, settings.s3_endpoint_url))
+    )
     app.include_router(deadlines.router(graph.run))  # issue 17: deadlines
     app.include_router(gradebook.router(graph.run))
     # --- issue 17: announcements ---

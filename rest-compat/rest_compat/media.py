@@ -99,7 +99,12 @@ def signed_in_first(run: Runner) -> type[APIRoute]:
     return SignedInFirst
 
 
-def router(run: Runner, *, storage_timeout: float = 600.0) -> APIRouter:
+def router(
+    run: Runner, *, storage_timeout: float = 600.0, storage_urls: tuple[str | None, str | None] = (None, None)
+) -> APIRouter:
+    """`storage_urls`: (public, internal) S3 endpoints; an upload form for the public one is posted to the
+    internal one (a presigned POST's signature covers its policy, not the host)."""
+    public, internal = storage_urls
     router = APIRouter(tags=["media"])
     uploads = APIRouter(route_class=signed_in_first(run))  # included in `router`, with its tags
     # Uploads go to storage (S3, or the media service's own endpoint for local disk), not to the router.
@@ -107,10 +112,13 @@ def router(run: Runner, *, storage_timeout: float = 600.0) -> APIRouter:
 
     async def send_to_storage(target: dict[str, Any], file: UploadFile, content_type: str) -> None:
         fields = {field["name"]: field["value"] for field in target["fields"]}
+        url = target["url"]
+        if public and internal and url.startswith(public):
+            url = internal + url.removeprefix(public)
         await asyncio.to_thread(file.file.seek, 0)
         try:
             answer = await storage.post(
-                target["url"], data=fields, files={"file": (file.filename or "file", file.file, content_type)}
+                url, data=fields, files={"file": (file.filename or "file", file.file, content_type)}
             )
         except httpx.TransportError as exc:
             raise GraphError(

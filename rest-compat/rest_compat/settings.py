@@ -10,6 +10,10 @@ class RestCompatSettings(ServiceSettings):
     max_body_bytes: int = 8 * 1024 * 1024
     # The media service's largest upload (the same setting): `POST /media/upload` may be that large.
     media_max_bytes: int = 500 * 1024 * 1024
+    # The media service's S3 endpoints (the same settings): presigned upload forms name the public one, for
+    # browsers; this service, inside the network, posts them to the internal one (compose: http://s3:9000).
+    s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None
     # Anonymous reads of public resources (rest_compat/cache.py, ADR 0024): how long a browser or a CDN
     # may keep them (they do not hear of changes), how long this process keeps them at most (it does: the
     # catalog signal), and how many it keeps.

@@ -69,6 +69,9 @@ class MediaSettings(ServiceSettings):
     media_signing_secret: SecretStr = SecretStr(DEV_MEDIA_SECRET)
     # S3 (any endpoint: AWS, or an emulator in tests).
     s3_endpoint_url: str | None = None
+    # The endpoint browsers reach, when it differs from the one above (containers, private networks):
+    # presigned upload and download URLs name it. Unset: the same as s3_endpoint_url.
+    s3_public_endpoint_url: str | None = None
     s3_bucket: str = "coursegraph-media"
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
@@ -105,6 +108,7 @@ def create_app(settings: MediaSettings | None = None, publisher: EventPublisher 
         s3 = S3Storage(
             bucket=settings.s3_bucket,
             endpoint_url=settings.s3_endpoint_url,
+            public_endpoint_url=settings.s3_public_endpoint_url,
             region=settings.s3_region,
             access_key_id=settings.s3_access_key_id,
             secret_access_key=secret.get_secret_value() if secret else None,

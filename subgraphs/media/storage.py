@@ -54,19 +54,27 @@ class S3Storage:
         region: str,
         access_key_id: str | None,
         secret_access_key: str | None,
+        public_endpoint_url: str | None = None,
     ) -> None:
         self.bucket = bucket
-        self.client: Any = boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            # SigV4 everywhere; path-style works with every emulator and with AWS.
-            config=Config(
-                signature_version="s3v4", s3={"addressing_style": "path"}, retries={"mode": "standard"}
-            ),
-        )
+
+        def client(endpoint: str | None) -> Any:
+            return boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name=region,
+                aws_access_key_id=access_key_id,
+                aws_secret_access_key=secret_access_key,
+                # SigV4 everywhere; path-style works with every emulator and with AWS.
+                config=Config(
+                    signature_version="s3v4", s3={"addressing_style": "path"}, retries={"mode": "standard"}
+                ),
+            )
+
+        self.client: Any = client(endpoint_url)
+        # Presigned URLs go to browsers: they name (and SigV4 signs) the host browsers reach, which inside
+        # a container network differs from the one this service calls (compose: http://s3:9000).
+        self.signer: Any = client(public_endpoint_url) if public_endpoint_url else self.client
 
     async def ensure_bucket(self) -> None:
         """Dev and test only: production buckets are made by their operators."""
@@ -81,7 +89,7 @@ class S3Storage:
 
     async def upload_form(self, key: str, content_type: str, size: int, expires: timedelta) -> UploadForm:
         presigned = await asyncio.to_thread(
-            self.client.generate_presigned_post,
+            self.signer.generate_presigned_post,
             Bucket=self.bucket,
             Key=key,
             Fields={"Content-Type": content_type},
@@ -133,7 +141,7 @@ class S3Storage:
 
     def presigned_get(self, key: str, *, filename: str, content_type: str, expires: timedelta) -> str:
         return str(
-            self.client.generate_presigned_url(
+            self.signer.generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": self.bucket,

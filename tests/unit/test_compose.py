@@ -154,7 +154,7 @@ def test_health_checks_dependencies_volumes_and_signals(secrets_env: dict[str, s
     # The images: the router is its own process (signals), services run as the Dockerfile's user.
     dockerfile = (REPO / "Dockerfile").read_text()
     router_entrypoint = next(
-        line for line in dockerfile.split("FROM node")[1].splitlines() if line.startswith("ENTRYPOINT")
+        line for line in dockerfile.split("AS router")[1].splitlines() if line.startswith("ENTRYPOINT")
     )
     assert "npx" not in router_entrypoint and "hive-gateway" in router_entrypoint
     assert "USER 10001" in dockerfile
