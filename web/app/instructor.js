@@ -155,11 +155,11 @@ export function Gradebook({ id }) {
     ${book.data && !page && html`<p role="alert">The gradebook is for the course's instructors and teaching assistants.</p>`}
     ${!book.loaded && html`<${Loading} what="the gradebook" />`}
     ${page && html`<table><caption>${page.totalCount} learners</caption>
-      <thead><tr><th scope="col">Learner</th>${page.assessments.map((a) => html`<th scope="col" key=${a.id}>${a.title} <span class="muted">(/${a.maxScore}, ×${a.weight})</span></th>`)}<th scope="col">Course grade</th></tr></thead>
+      <thead><tr><th scope="col">Learner</th>${page.assessments.map((a) => html`<th scope="col" key=${a.id}>${a.title} <span class="muted">(weight ${a.weight})</span></th>`)}<th scope="col">Course grade</th></tr></thead>
       <tbody>${page.edges.map(({ node }) => {
         const cells = Object.fromEntries(node.cells.map((c) => [c.assessment.id, c]));
         return html`<tr key=${node.learner.id}><th scope="row">${node.learner.name}</th>
-          ${page.assessments.map((a) => html`<td key=${a.id}>${cells[a.id]?.score ?? '–'} <span class="muted">${cells[a.id]?.status.toLowerCase() ?? ''}</span></td>`)}
+          ${page.assessments.map((a) => html`<td key=${a.id}>${cells[a.id]?.score == null ? '–' : `${cells[a.id].score}%`} <span class="muted">${cells[a.id]?.status.toLowerCase() ?? ''}</span></td>`)}
           <td>${node.courseGrade == null ? '–' : `${node.courseGrade.toFixed(1)}%`}</td></tr>`;
       })}</tbody></table>
       <div class="row"><button type="button" disabled=${!after} onClick=${() => setAfter(null)}>First page</button>

@@ -89,7 +89,7 @@ export function CoursePage({ id }) {
     ${enrollment && html`<${LiveProgress} key=${enrollment.id} courseId=${id} initial=${enrollment} onUpdate=${merge} />`}
     ${enrollment?.certificate && html`<section class="card success" aria-labelledby="cert-title">
       <h2 id="cert-title">Certificate</h2>
-      <p>Certificate code <code>${enrollment.certificate.code}</code>, issued ${when(enrollment.certificate.issuedAt)}.
+      <p>Certificate code <code>${enrollment.certificate.code}</code>, issued ${when(enrollment.certificate.issuedAt)}.${' '}
         <a href=${`#/certificates/${encodeURIComponent(enrollment.certificate.code)}`}>View certificate</a></p>
     </section>`}
     <section aria-labelledby="lessons-title">
@@ -118,7 +118,7 @@ export function CoursePage({ id }) {
       <table><caption class="sr-only">Your grades</caption>
         <thead><tr><th scope="col">Quiz</th><th scope="col">Score</th><th scope="col">Status</th><th scope="col">Attempts</th></tr></thead>
         <tbody>${c.viewerGrades.cells.map((cell) => html`<tr key=${cell.assessment.id}><th scope="row">${cell.assessment.title}</th>
-          <td>${cell.score == null ? '–' : `${cell.score} / ${cell.assessment.maxScore}`}</td><td>${cell.status.toLowerCase()}</td><td>${cell.attempts}</td></tr>`)}</tbody>
+          <td>${cell.score == null ? '–' : `${cell.score}%`}</td><td>${cell.status.toLowerCase()}</td><td>${cell.attempts}</td></tr>`)}</tbody>
       </table></section>`}
     <section aria-labelledby="news-title"><h2 id="news-title">Announcements</h2>
       ${c.announcements.edges.length === 0 ? html`<p class="muted">No announcements.</p>` : c.announcements.edges.map(({ node }) => html`<article class="card" key=${node.id}>
