@@ -223,7 +223,7 @@ export function Activity({ id }) {
     <${ErrorBox} error=${error} />
     ${!error && html`<p class="muted">Live: learners' progress, completions and quiz results as they happen.</p>`}
     ${missed > 0 && html`<p role="status">${missed} updates were skipped while this view was behind.</p>`}
-    <ol class="feed" role="log" aria-live="polite" aria-label="Course activity">
+    <div role="log" aria-live="polite" aria-label="Course activity"><ol class="feed">
       ${events.map((e) => html`<li key=${e.id} data-kind=${e.kind}><time datetime=${e.occurredAt}>${new Date(e.occurredAt).toLocaleTimeString()}</time> ${describe(e)}</li>`)}
-    </ol>`;
+    </ol></div>`;
 }
