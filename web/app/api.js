@@ -91,7 +91,9 @@ function startSession(tokens) {
   accessToken = tokens.accessToken;
   sessionStorage.setItem(REFRESH_KEY, tokens.refreshToken);
   user = tokens.user;
-  resetClients(); // a new socket carries the new token
+  openSubscriptions.forEach((subscription) => subscription.stop());
+  resetClients(); // a new socket carries the new token…
+  openSubscriptions.forEach((subscription) => subscription.start()); // …for every open subscription
   clearTimeout(refreshTimer);
   // Refresh a minute before the access token expires (each refresh token works once: keep the new one).
   refreshTimer = setTimeout(() => resume().catch(() => endSession()), Math.max(30, tokens.expiresIn - 60) * 1000);
@@ -183,13 +185,27 @@ export async function mutate(document, variables = {}) {
   return result.data;
 }
 
+// Open subscriptions: a new token opens a new socket, and each of them subscribes again on it (the server
+// ends a stream whose token expires; enrollmentProgress starts with the current state, so nothing is lost).
+const openSubscriptions = new Set();
+
 /** Subscribe; `onData(data)` per event, `onError(ApiError)` once. Returns the unsubscribe function. */
 export function subscribe(document, variables, onData, onError) {
-  const { unsubscribe } = clients().subscription(document, variables).subscribe((result) => {
-    if (result.error) onError(fromCombined(result.error));
-    else if (result.data) onData(result.data);
-  });
-  return unsubscribe;
+  const subscription = {
+    stop: null,
+    start() {
+      subscription.stop = clients().subscription(document, variables).subscribe((result) => {
+        if (result.error) onError(fromCombined(result.error));
+        else if (result.data) onData(result.data);
+      }).unsubscribe;
+    },
+  };
+  subscription.start();
+  openSubscriptions.add(subscription);
+  return () => {
+    openSubscriptions.delete(subscription);
+    subscription.stop();
+  };
 }
 
 // --- REST (the CSV endpoints have no GraphQL twin) ---------------------------------------------------
