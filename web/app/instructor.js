@@ -202,7 +202,7 @@ const KIND_TEXT = {
 function describe(event) {
   const parts = [`${event.learner.name} ${KIND_TEXT[event.kind] ?? event.kind.toLowerCase()}`];
   if (event.progress != null) parts.push(`progress ${Math.round(event.progress)}%`);
-  if (event.score != null) parts.push(`score ${event.score}`);
+  if (event.score != null) parts.push(`score ${Math.round(event.score)}%`);
   if (event.passed != null) parts.push(event.passed ? 'passed' : 'not passed');
   return parts.join(' · ');
 }
@@ -215,7 +215,7 @@ export function Activity({ id }) {
   const [error, setError] = useState(null);
   useEffect(() => api.subscribe(ops.COURSE_ACTIVITY, { courseId: id }, (data) => {
     const event = data.courseActivity;
-    setMissed(event.missed);
+    setMissed((old) => old + event.missed); // dropped for this view since its previous event
     setEvents((old) => [event, ...old].slice(0, FEED_MAX));
   }, setError), [id]);
   return html`<h1 tabindex="-1">Live activity</h1>
