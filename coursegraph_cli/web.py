@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -29,7 +28,7 @@ class WebSettings(ServiceSettings):
     web_google_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     web_github_authorize_url: str = "https://github.com/login/oauth/authorize"
     # The GraphQL explorer, linked for developers; unset: the GraphQL URL (the router serves it in dev).
-    web_explorer_url: str | None = Field(default=None)
+    web_explorer_url: str | None = None
 
     def public_config(self) -> dict[str, Any]:
         graphql = self.web_graphql_url or f"http://{_url_host(self.host)}:{self.router_port}/graphql"
