@@ -34,9 +34,15 @@ function useHashPath() {
   return path;
 }
 
+let loaded = false; // the first page of a load keeps the browser's own focus (the skip link comes first)
+
 function Page({ path }) {
   // A new page: focus its heading, so keyboard and screen-reader users start there.
   useEffect(() => {
+    if (!loaded) {
+      loaded = true;
+      return undefined;
+    }
     const timer = setTimeout(() => document.querySelector('main h1')?.focus(), 0);
     return () => clearTimeout(timer);
   }, [path]);
@@ -48,6 +54,7 @@ function Page({ path }) {
 }
 
 function SignIn() {
+  useEffect(() => { loaded = true; }, []); // the page after signing in is a navigation: focus its heading
   const providers = useLoad(() => api.query(AUTH_PROVIDERS).then((d) => d.authProviders), []);
   const action = useAction();
   const [email, setEmail] = useState('');
