@@ -32,6 +32,12 @@ install: uv
 		npm ci --prefix router --no-audit --no-fund; fi
 	@if [ ! -d web/node_modules/preact ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
 		npm ci --prefix web --no-audit --no-fund; fi
+	@# The browser tests drive Debian's chromium (Playwright never downloads a browser) and inject axe-core.
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q chromium || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }; }
+	@if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then \
+		npm ci --prefix tests/browser --no-audit --no-fund; fi
 
 infra:
 	$(RUN) coursegraph infra up

@@ -5,9 +5,11 @@ never more permissive than the graph.
 """
 
 import asyncio
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import jwt
@@ -100,6 +102,26 @@ class Actor:
 
 
 ANONYMOUS = Actor()
+
+T = TypeVar("T")
+
+
+async def before_token_expires(actor: Actor, waiting: Awaitable[T]) -> T:
+    """What `waiting` gives, unless the caller's token expires first (Unauthenticated): a subscription's
+    token was checked once, on connect, and the stream must not outlive it."""
+    expires = actor.claims.get("exp")
+    if not isinstance(expires, int | float):  # anonymous: nothing expires
+        return await waiting
+    left = expires - time.time()
+    try:
+        if left <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(left):
+            return await waiting
+    except TimeoutError:
+        if asyncio.iscoroutine(waiting):
+            waiting.close()  # never awaited when already expired
+        raise Unauthenticated("Token expired.") from None
 
 
 class TokenVerifier:

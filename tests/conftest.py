@@ -11,6 +11,9 @@ import pytest
 
 from coursegraph_cli.infra.paths import read_env_file
 
+# The stack fixtures (`stack`, `start_stack`, ...) serve tests/e2e and tests/browser alike: one session stack.
+pytest_plugins = ["tests.support.e2e"]
+
 # ---------------------------------------------------------------------------------------------
 # Backing services (provisioned by `uv run coursegraph infra up`, which `make test` runs).
 #

@@ -19,6 +19,7 @@ from coursegraph.security import Actor
 from coursegraph.service import create_service_app
 from coursegraph.settings import ServiceSettings
 from coursegraph.tasks import Periodic
+from subgraphs.courses.activity import ActivityFeed
 from subgraphs.courses.announcements import AnnouncementService
 from subgraphs.courses.announcements_loaders import Announcements
 from subgraphs.courses.catalog import Catalog
@@ -179,14 +180,21 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
         handler=one_replica,
     )
     progress = ProgressFeed()
+    activity = ActivityFeed()
     refresher = CatalogRefresher(keeper)
 
     async def every_replica(event: Event) -> None:
         await progress(event)
+        await activity(event)
         await refresher(event)
 
+    # Every replica reads every new event: its subscribers hear of writes any replica made (ADR 0033).
     listener = event_consumer(
-        settings, service="courses", group_id=None, topics=[Topic.COURSE], handler=every_replica
+        settings,
+        service="courses",
+        group_id=None,
+        topics=[Topic.COURSE, Topic.ASSESSMENT],
+        handler=every_replica,
     )
     housekeeping = [
         Periodic(
@@ -257,6 +265,7 @@ def create_app(settings: CoursesSettings | None = None, publisher: EventPublishe
             viewer_grades=viewer_grades_loader(gradebook, actor),
             announcements=Announcements.for_request(announcements, actor, loaders),
             roster=roster,
+            activity=activity,
         )
 
     app = create_service_app(

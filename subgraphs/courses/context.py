@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from strawberry.dataloader import DataLoader
 
 from coursegraph.graphql import ServiceContext
+from subgraphs.courses.activity import ActivityFeed
 from subgraphs.courses.announcements_loaders import Announcements
 from subgraphs.courses.deadlines import DeadlineService
 from subgraphs.courses.deadlines_decisions import DeadlineView
@@ -28,3 +29,5 @@ class CoursesContext(ServiceContext):
     # --- issue 17: announcements ---
     announcements: Announcements = field(kw_only=True)
     roster: RosterService = field(kw_only=True)
+    # --- issue 18: course activity ---
+    activity: ActivityFeed = field(kw_only=True)

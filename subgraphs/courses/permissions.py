@@ -109,3 +109,11 @@ def can_change_roster(actor: Actor, course: AnyCourse) -> bool:
 
 def can_see_roster(actor: Actor, course: AnyCourse) -> bool:
     return can_teach(actor, course)
+
+
+# --- issue 18: course activity ---
+
+
+def can_watch_activity(actor: Actor, course: AnyCourse) -> bool:
+    """What learners do in a course, live: those who teach it (managers and teaching assistants)."""
+    return can_teach(actor, course)

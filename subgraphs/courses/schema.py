@@ -8,6 +8,8 @@ import strawberry
 from coursegraph.errors import ValidationFailed
 from coursegraph.graphql import PAGE_SIZE, UserError, build_schema
 from coursegraph.ids import parse_object_id, parse_uuid
+from coursegraph.security import before_token_expires
+from subgraphs.courses.activity_types import CourseActivityType
 from subgraphs.courses.announcements_types import (
     AnnouncementAudience,
     AnnouncementInput,
@@ -429,12 +431,30 @@ class Subscription:
             enrollment = await service.own_enrollment(actor, parsed)
             yield EnrollmentType.from_row(enrollment)
             while enrollment.status is not EnrollmentStatus.COMPLETED:
-                await changes.get()
+                await before_token_expires(actor, changes.get())
                 latest = await service.own_enrollment(actor, parsed)
                 # One write announces several events; send each new state once.
                 if latest.version != enrollment.version:
                     enrollment = latest
                     yield EnrollmentType.from_row(enrollment)
+
+    @strawberry.subscription(
+        description="For the course's instructors, teaching assistants and admins: what learners do in the "
+        "course, as it happens (enrollments, lessons, progress, completion, assessment results). A slow "
+        "subscriber loses the oldest activities past 100 waiting, and `missed` says how many. The stream "
+        "ends when the caller's token expires (UNAUTHENTICATED)."
+    )
+    async def course_activity(
+        self, info: Ctx, course_id: strawberry.ID
+    ) -> AsyncGenerator[CourseActivityType, None]:
+        actor, service = info.context.actor, info.context.service
+        parsed = parse_object_id(course_id, "courseId")
+        await service.activity_course(actor, parsed)  # refused before anything is watched
+        async with info.context.activity.watch(parsed) as watcher:
+            while True:
+                activity, missed = await before_token_expires(actor, watcher.next())
+                await service.activity_course(actor, parsed)  # still teaching it (in memory: the catalog)
+                yield CourseActivityType.of(activity, missed)
 
 
 schema = build_schema(

@@ -304,6 +304,19 @@ class CourseService:
         """Whose progress the caller may follow: their own, signed in."""
         return str(actor.require_user())
 
+    async def activity_course(self, actor: Actor, course_id: str) -> CourseSummary:
+        """A course whose activity the caller may watch (ADR 0033); checked before subscribing and again
+        before each delivery, so a teaching assistant taken off the course stops hearing of it."""
+        actor.require_user()
+        [course] = await self.courses(actor, [course_id])
+        if course is None:
+            raise NotFound("Course not found.")
+        if not permissions.can_watch_activity(actor, course):
+            raise Forbidden(
+                "Only the course's instructors, teaching assistants and admins watch its activity."
+            )
+        return course
+
     async def own_enrollment(self, actor: Actor, course_id: str) -> Enrollment:
         """The caller's enrollment in a course (for following its progress)."""
         user_id = str(actor.require_user())

@@ -30,6 +30,10 @@ SMOKES = {
         ["bench/gradebook_csv.py", "--smoke"],
         ("database_url", "mongodb_url", "kafka_bootstrap"),
     ),
+    "subscriptions": (
+        ["bench/subscriptions.py", "--smoke"],
+        ("database_url", "mongodb_url", "kafka_bootstrap"),
+    ),
 }
 
 
@@ -42,7 +46,9 @@ def run_bench(arguments: list[str], report: Path | None = None) -> subprocess.Co
 
 
 @pytest.mark.timeout(450)
-@pytest.mark.parametrize("bench", ["media", "notifications", "document_store", "gradebook_csv"])
+@pytest.mark.parametrize(
+    "bench", ["media", "notifications", "document_store", "gradebook_csv", "subscriptions"]
+)
 def test_bench_runs_in_smoke_mode(bench: str, request: pytest.FixtureRequest) -> None:
     arguments, infrastructure = SMOKES[bench]
     for fixture in infrastructure:

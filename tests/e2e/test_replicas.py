@@ -2,23 +2,13 @@
 replica shows in the catalog read through the other within a second, caches included, and a cached page
 never shows one user's personal fields to another."""
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import E2EStack
-from tests.support.router import Router, run_router
-from tests.support.servers import free_port, wait_until_ready
-from tests.support.stack import REPO
+from tests.e2e.conftest import E2EStack, SecondReplica
 
 pytestmark = pytest.mark.e2e
 
@@ -28,46 +18,6 @@ UPDATE_COURSE = """mutation($id: ID!, $input: UpdateCourseInput!) {
 CATALOG = "{ courses(first: 50) { edges { node { id title } } } }"
 MINE = "{ courses(first: 50) { edges { node { id viewerEnrollment { id } } } } }"
 ENROLL = "mutation($c: ID!) { enroll(courseId: $c) { enrollment { id } errors { code } } }"
-
-
-@dataclass
-class SecondReplica:
-    """Courses replica 2 and router B in front of it (every other subgraph: the stack's)."""
-
-    courses_url: str
-    router: Router
-
-
-@pytest.fixture(scope="module")
-def second(stack: E2EStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecondReplica]:
-    logs = tmp_path_factory.mktemp("replicas")
-    port = free_port()
-    env = {**stack.stack.env, "COURSEGRAPH_COURSES_PORT": str(port)}
-    with (
-        open(logs / "courses-2.log", "w") as log,
-        contextlib.ExitStack() as cleanup,
-    ):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "coursegraph_cli", "serve", "courses"],
-            cwd=REPO,
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("COURSEGRAPH_")}, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        cleanup.callback(process.wait, timeout=20)
-        cleanup.callback(process.send_signal, signal.SIGTERM)
-        wait_until_ready(f"http://127.0.0.1:{port}/ready", timeout=60, alive=lambda: process.poll() is None)
-        router = cleanup.enter_context(
-            run_router(
-                stack.stack,
-                {
-                    "COURSEGRAPH_REDIS_URL": env["COURSEGRAPH_REDIS_URL"],
-                    "COURSEGRAPH_SUBGRAPH_URL_COURSES": f"http://127.0.0.1:{port}/graphql",
-                },
-                logs / "router-b.log",
-            )
-        )
-        yield SecondReplica(f"http://127.0.0.1:{port}/graphql", router)
 
 
 def ask(url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
