@@ -23,8 +23,6 @@ from graphql import (
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS = REPO / "web" / "app" / "operations.js"
 SUPERGRAPH = REPO / "router" / "supergraph.graphql"
-# The courseActivity subscription lands from another branch (issue 18, part 1): allowed until main has it.
-NOT_YET_IN_SCHEMA = {"COURSE_ACTIVITY"}
 
 
 def web_operations() -> dict[str, str]:
@@ -77,8 +75,6 @@ def test_an_operation_is_valid_against_the_public_schema(name: str) -> None:
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     assert len(operations) == 1 and operations[0].name is not None, f"{name}: one named operation"
     errors = validate(SCHEMA, document)
-    if name in NOT_YET_IN_SCHEMA and errors:
-        pytest.xfail(f"{name} comes with another branch: {errors[0].message}")
     assert not errors, f"{name}: {[error.message for error in errors]}"
     type_info = TypeInfo(SCHEMA)
     collector = InternalFields(type_info)

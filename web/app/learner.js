@@ -102,7 +102,7 @@ export function CoursePage({ id }) {
           </details>
           ${enrollment && (done.has(lesson.id)
             ? html`<span class="done">Completed</span>`
-            : html`<button type="button" disabled=${action.busy} onClick=${() => complete(lesson.id)} aria-label=${`Mark “${lesson.title}” complete`}>Mark complete</button>`)}
+            : html`<button type="button" disabled=${action.busy} onClick=${() => complete(lesson.id)}>Mark <span class="sr-only">“${lesson.title}” </span>complete</button>`)}
         </li>`)}</ol>
       </section>`)}
     </section>

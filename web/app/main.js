@@ -112,7 +112,13 @@ function App({ startError }) {
 }
 
 async function start() {
-  await api.loadConfig();
+  const root = document.getElementById('root');
+  try {
+    await api.loadConfig();
+  } catch (error) {
+    root.textContent = `CourseGraph could not load its settings (/app/config.json): ${error.message}`;
+    return;
+  }
   let startError = null;
   try {
     // Back from a provider's sign-in page, or a reload of a tab that was signed in.
@@ -120,7 +126,6 @@ async function start() {
   } catch (error) {
     startError = error;
   }
-  const root = document.getElementById('root');
   root.textContent = '';
   render(html`<${App} startError=${startError} />`, root);
 }

@@ -77,8 +77,8 @@ function QuestionField({ question, answer, onChange }) {
         onChange({ orderedIds: next });
       };
       return html`<fieldset>${prompt}<ol>${order.map((id, index) => html`<li key=${id}>${text[id]}
-        <button type="button" disabled=${index === 0} onClick=${() => move(index, -1)} aria-label=${`Move “${text[id]}” up`}>↑</button>
-        <button type="button" disabled=${index === order.length - 1} onClick=${() => move(index, 1)} aria-label=${`Move “${text[id]}” down`}>↓</button>
+        <button type="button" disabled=${index === 0} onClick=${() => move(index, -1)}>Move <span class="sr-only">“${text[id]}” </span>up</button>
+        <button type="button" disabled=${index === order.length - 1} onClick=${() => move(index, 1)}>Move <span class="sr-only">“${text[id]}” </span>down</button>
       </li>`)}</ol></fieldset>`;
     }
     case 'MATCHING': {
