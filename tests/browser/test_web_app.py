@@ -211,3 +211,47 @@ async def test_the_gradebook_is_accessible_and_exports_csv(
     path = await (await download.value).path()
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
     assert [row["learner_name"] for row in rows] == ["Graded Learner"], rows
+
+
+async def test_an_instructor_builds_a_course_imports_a_roster_and_posts_an_announcement(
+    web: WebApp, course: Course, page: Page
+) -> None:
+    learner_email = unique_email()
+    learner = web.stack.sign_in(learner_email, name="Imported Learner")
+    await sign_in_with_google(web, page, course.instructor_email, "Ivy Instructor")
+    await page.get_by_role("link", name="Teaching").click()
+    await page.get_by_label("New course title").fill("Built in the browser")
+    await page.get_by_role("button", name="Create course").click()
+    await expect(page.get_by_role("heading", name="Edit “Built in the browser”")).to_be_visible()
+    await page.get_by_role("button", name="Add a module").click()
+    await page.get_by_role("button", name="Add a lesson").click()
+    await page.get_by_label("Lesson 1 content").fill("Read this first.")
+    await page.get_by_role("button", name="Save course").click()
+    await expect(page.get_by_text("Saved.")).to_be_visible()
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_text("Status: published")).to_be_visible()
+    await shot(page, "editor")
+
+    await page.get_by_role("link", name="Roster").click()
+    unknown = unique_email("nobody")
+    await page.get_by_label("Or paste the rows").fill(f"{learner_email}\n{unknown}")
+    await page.get_by_role("button", name="Import").click()
+    report = page.get_by_role("status")
+    await expect(report).to_contain_text("2 rows: 1 enrolled, 0 already enrolled, 1 unknown")
+    await expect(page.get_by_role("rowheader", name="Imported Learner")).to_be_visible()
+    await shot(page, "roster")
+
+    await page.get_by_role("link", name="Announcements").click()
+    await page.get_by_label("Title").fill("Welcome")
+    await page.get_by_label("Message (Markdown)").fill("Start with **lesson 1**.")
+    await page.get_by_role("button", name="Post to learners").click()
+    await expect(page.get_by_role("heading", name="Welcome")).to_be_visible()
+    await shot(page, "announcements")
+    # The imported learner reads it on their course page's query.
+    course_id = page.url.split("/teach/")[1].split("/")[0]
+    seen = web.stack.graphql(
+        "query($id: ID!) { course(id: $id) { announcements { edges { node { title } } } } }",
+        {"id": course_id},
+        token=learner["access_token"],
+    ).json()
+    assert seen["data"]["course"]["announcements"]["edges"] == [{"node": {"title": "Welcome"}}], seen

@@ -119,8 +119,7 @@ export function Roster({ id }) {
         <button class="primary" disabled=${action.busy}>Import</button>
       </form>
       <${ErrorBox} error=${action.error} />
-      ${report && html`<div role="status" class="card"><p>${report.rows} rows: ${report.enrolled} enrolled, ${report.already_enrolled} already enrolled,
-        ${report.unknown_users} unknown, ${report.invalid} invalid.</p>
+      ${report && html`<div role="status" class="card"><p>${`${report.rows} rows: ${report.enrolled} enrolled, ${report.already_enrolled} already enrolled, ${report.unknown_users} unknown, ${report.invalid} invalid.`}</p>
         ${report.problems.length > 0 && html`<ul>${report.problems.map((p) => html`<li key=${p.line}>Line ${p.line} (${p.entry}): ${p.reason}</li>`)}</ul>`}</div>`}
     </section>
     <section aria-labelledby="learners-title"><h2 id="learners-title">Learners</h2>

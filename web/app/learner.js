@@ -149,7 +149,7 @@ export function MyPage() {
   return html`<h1 tabindex="-1">My learning</h1>
     <section aria-labelledby="enrolled-title"><h2 id="enrolled-title">My courses</h2>
       ${m.enrollments.edges.length === 0 ? html`<p>Not enrolled yet: <a href="#/">find a course</a>.</p>` : html`<ul>
-        ${m.enrollments.edges.map(({ node }) => html`<li key=${node.id}><a href=${`#/courses/${node.course?.id}`}>${node.course?.title ?? 'A course'}</a>
+        ${m.enrollments.edges.map(({ node }) => html`<li key=${node.id}><a href=${`#/courses/${node.course?.id}`}>${node.course?.title ?? 'A course'}</a>${' '}
           · ${Math.round(node.progress)}% · ${node.status.toLowerCase()}${node.certificate ? html` · <a href=${`#/certificates/${encodeURIComponent(node.certificate.code)}`}>certificate</a>` : ''}</li>`)}
       </ul>`}
     </section>
