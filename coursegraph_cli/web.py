@@ -31,7 +31,7 @@ class WebSettings(ServiceSettings):
     web_explorer_url: str | None = None
 
     def public_config(self) -> dict[str, Any]:
-        graphql = self.web_graphql_url or f"http://{_url_host(self.host)}:{self.router_port}/graphql"
+        graphql = self.web_graphql_url or self.router_url  # dev: the router this host runs
         return {
             "graphqlUrl": graphql,
             "restUrl": self.web_rest_url or f"http://{_url_host(self.host)}:{self.rest_compat_port}",
