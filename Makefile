@@ -31,6 +31,8 @@ install: uv
 		$$SUDO apt-get install -y -q libmagic1 || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q libmagic1; }; }
 	@if [ ! -x router/node_modules/.bin/hive-gateway ] || [ router/package-lock.json -nt router/node_modules/.package-lock.json ]; then \
 		npm ci --prefix router --no-audit --no-fund; fi
+	@if [ ! -d web/node_modules/preact ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+		npm ci --prefix web --no-audit --no-fund; fi
 	@# The browser tests drive Debian's chromium (Playwright never downloads a browser) and inject axe-core.
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

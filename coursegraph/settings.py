@@ -85,6 +85,7 @@ class ServiceSettings(BaseSettings):
     assessments_port: int = 4004
     media_port: int = 4005
     notifications_port: int = 4006
+    web_port: int = 3000  # the web app (coursegraph_cli/web.py), served at /app/
 
     # Internal calls between services: a service token from auth's client-credentials endpoint.
     auth_token_url: str = "http://127.0.0.1:4001/oauth/token"  # noqa: S105 (a URL)

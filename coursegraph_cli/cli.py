@@ -13,7 +13,7 @@ import uvloop
 from coursegraph.observability import configure_logging
 from coursegraph.settings import ServiceSettings
 from coursegraph_cli.infra.cli import app as infra_app
-from coursegraph_cli.launcher import ALL_SERVICES, SUBGRAPHS, LaunchError, run_services
+from coursegraph_cli.launcher import ALL_SERVICES, KNOWN_SERVICES, SUBGRAPHS, WEB, LaunchError, run_services
 from coursegraph_cli.seed import HELP as SEED_HELP
 from coursegraph_cli.seed import command as seed_command
 
@@ -23,6 +23,7 @@ app.command("seed", help=SEED_HELP)(seed_command)  # the demo catalog (coursegra
 
 BANNER = """
 CourseGraph is ready in {seconds:.1f} s ({profile} profile)
+  Web app:                     http://{host}:{web}/app/
   GraphQL (router, explorer):  http://{host}:{router}/graphql
   REST compatibility API:      http://{host}:{rest}/docs
   Subgraphs:                   {subgraphs}
@@ -36,13 +37,21 @@ Press Ctrl-C to stop.
 def serve(
     services: Annotated[
         list[str] | None,
-        typer.Argument(help=f"Services to run (default: all): {', '.join(ALL_SERVICES)}"),
+        typer.Argument(help=f"Services to run (default: all but web): {', '.join(KNOWN_SERVICES)}"),
     ] = None,
 ) -> None:
     """Run services in this process (and the router as a child), configured from the environment."""
     settings = ServiceSettings()
     configure_logging(settings.log_level, json=settings.log_json)
     raise typer.Exit(_run(services or ALL_SERVICES, settings))
+
+
+@app.command()
+def web() -> None:
+    """Serve the web app alone (http://HOST:WEB_PORT/app/), pointed at the API by COURSEGRAPH_WEB_*."""
+    settings = ServiceSettings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    raise typer.Exit(_run([WEB.name], settings))
 
 
 @app.command()
@@ -64,6 +73,7 @@ def dev() -> None:
                 seconds=time.monotonic() - started,
                 host=settings.host,
                 router=settings.router_port,
+                web=settings.web_port,
                 rest=settings.rest_compat_port,
                 subgraphs=subgraphs,
                 data=settings.data_dir.resolve(),
@@ -73,7 +83,7 @@ def dev() -> None:
     def waiting(names: list[str]) -> None:
         typer.echo(f"Still starting ({time.monotonic() - started:.0f} s): waiting for {', '.join(names)}…")
 
-    raise typer.Exit(_run(ALL_SERVICES, settings, on_ready=ready, on_waiting=waiting))
+    raise typer.Exit(_run([*ALL_SERVICES, WEB.name], settings, on_ready=ready, on_waiting=waiting))
 
 
 def _run(

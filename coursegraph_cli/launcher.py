@@ -26,11 +26,13 @@ from coursegraph.settings import Profile, ServiceSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from starlette.applications import Starlette
 
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROUTER_DIR = REPO_ROOT / "router"
+WEB_DIR = REPO_ROOT / "web"
 
 
 # Each service's app factory, imported when the service starts: a command that runs no service (or only
@@ -77,10 +79,16 @@ def _rest_compat_app() -> FastAPI:
     return create_app()
 
 
+def _web_app() -> Starlette:
+    from coursegraph_cli.web import create_app
+
+    return create_app()
+
+
 @dataclass(frozen=True)
 class PythonService:
     name: str
-    factory: Callable[[], FastAPI]  # called by uvicorn when the server starts (factory=True)
+    factory: Callable[[], Starlette]  # called by uvicorn when the server starts (factory=True)
 
     def port(self, settings: ServiceSettings) -> int:
         return int(getattr(settings, f"{self.name.replace('-', '_')}_port"))
@@ -101,6 +109,10 @@ PYTHON_SERVICES = {
 }
 SUBGRAPHS = [name for name in PYTHON_SERVICES if name != "rest-compat"]
 ALL_SERVICES = [*PYTHON_SERVICES, "router"]
+# The web app is no part of the API: `coursegraph dev` runs it too, `coursegraph serve web` on its own.
+WEB = PythonService("web", _web_app)
+SERVERS = {**PYTHON_SERVICES, WEB.name: WEB}
+KNOWN_SERVICES = [*ALL_SERVICES, WEB.name]
 
 
 class LaunchError(RuntimeError):
@@ -143,13 +155,22 @@ def _uvicorn_server(service: PythonService, settings: ServiceSettings) -> _Embed
 
 def ensure_router_installed() -> None:
     """Install the gateway's npm packages on first use (npm's cache lives outside the clone)."""
-    if (ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway").exists():
+    _ensure_npm_packages(ROUTER_DIR, ROUTER_DIR / "node_modules" / ".bin" / "hive-gateway", "the router")
+
+
+def ensure_web_installed() -> None:
+    """Install the web app's npm packages on first use (the browser loads them from web/node_modules)."""
+    _ensure_npm_packages(WEB_DIR, WEB_DIR / "node_modules" / "preact", "the web app")
+
+
+def _ensure_npm_packages(directory: Path, installed: Path, what: str) -> None:
+    if installed.exists():
         return
     npm = shutil.which("npm")
     if npm is None:
-        raise LaunchError("Node.js and npm are needed for the router: install them (Node 20+).")
-    logger.info("installing the router's npm packages (first run)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROUTER_DIR, check=True)  # noqa: S603 fixed argv
+        raise LaunchError(f"Node.js and npm are needed for {what}: install them (Node 20+).")
+    logger.info("installing the npm packages of %s (first run)", what)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=directory, check=True)  # noqa: S603 fixed argv
 
 
 def router_command(settings: ServiceSettings) -> list[str]:
@@ -206,7 +227,7 @@ def readiness_urls(names: list[str], settings: ServiceSettings) -> dict[str, str
     return {
         name: f"http://{settings.host}:{settings.router_port}/readiness"
         if name == "router"
-        else f"http://{settings.host}:{PYTHON_SERVICES[name].port(settings)}/ready"
+        else f"http://{settings.host}:{SERVERS[name].port(settings)}/ready"
         for name in names
     }
 
@@ -246,12 +267,14 @@ async def run_services(
 ) -> int:
     """Serve the named services until SIGINT/SIGTERM; returns an exit code. `on_ready` is called once every
     service's readiness has passed (`on_waiting` meanwhile, with those not ready yet)."""
-    unknown = set(names) - set(ALL_SERVICES)
+    unknown = set(names) - set(KNOWN_SERVICES)
     if unknown:
         raise LaunchError(
-            f"unknown services: {', '.join(sorted(unknown))} (known: {', '.join(ALL_SERVICES)})"
+            f"unknown services: {', '.join(sorted(unknown))} (known: {', '.join(KNOWN_SERVICES)})"
         )
-    servers = {name: _uvicorn_server(PYTHON_SERVICES[name], settings) for name in names if name != "router"}
+    if WEB.name in names:
+        ensure_web_installed()
+    servers = {name: _uvicorn_server(SERVERS[name], settings) for name in names if name != "router"}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

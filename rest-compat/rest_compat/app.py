@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
@@ -140,6 +141,16 @@ def create_app(settings: RestCompatSettings | None = None) -> FastAPI:
     # An upload may be as large as the media service allows, plus its form's fields and boundaries.
     uploads = {"/media/upload": settings.media_max_bytes + 1024 * 1024}
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, paths=uploads)
+    # Outermost: the web app (another origin in dev) reads CSV exports and sends imports; the router
+    # allows the same origins (COURSEGRAPH_CORS_ORIGINS, one setting for both).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["authorization", "content-type"],
+        expose_headers=["content-disposition"],
+        max_age=600,
+    )
 
     @app.exception_handler(GraphError)
     async def graph_error(_: Request, exc: GraphError) -> JSONResponse:

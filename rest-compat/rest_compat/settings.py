@@ -1,6 +1,9 @@
 """rest-compat settings: where the router is, how long to wait for it, and how long answers may be kept."""
 
-from pydantic import Field
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from coursegraph.settings import ServiceSettings
 
@@ -20,3 +23,12 @@ class RestCompatSettings(ServiceSettings):
     public_max_age_seconds: int = Field(default=5, ge=0, le=3600)
     public_cache_ttl_seconds: float = Field(default=60.0, gt=0, le=3600)
     public_cache_entries: int = Field(default=2000, ge=1, le=1_000_000)
+    # Browser origins allowed to call (CORS): the web app's. The router reads the same variable.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:3000", "http://127.0.0.1:3000")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value

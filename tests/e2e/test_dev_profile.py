@@ -225,3 +225,13 @@ def test_dev_says_ready_with_its_urls_only_once_every_service_is_ready(
     banner = log[log.index(READY_LINE) :]
     assert re.match(r"CourseGraph is ready in \d+\.\d s \(dev profile\)\n", banner), banner[:80]
     assert dev_stack.router_url in banner and f"{dev_stack.rest_url}/docs" in banner
+
+
+def test_the_web_app_is_served_in_dev(dev_stack: Stack) -> None:
+    """`make dev` serves the web app, pointed at this stack's router and REST layer."""
+    root = httpx.get(dev_stack.web_url.removesuffix("app/"), timeout=10)
+    assert root.status_code == 307 and root.headers["location"] == "/app/", root
+    page = httpx.get(dev_stack.web_url, timeout=10)
+    assert page.status_code == 200 and '<script type="importmap">' in page.text
+    config = httpx.get(dev_stack.web_url + "config.json", timeout=10).json()
+    assert config["graphqlUrl"] == dev_stack.router_url and config["restUrl"] == dev_stack.rest_url

@@ -1,14 +1,18 @@
 """A local fake of Google's and GitHub's OAuth endpoints, speaking their documented protocols.
 
 Google (https://developers.google.com/identity/openid-connect/openid-connect):
+  GET  /google/o/oauth2/v2/auth   the authorization endpoint: redirects the browser back to redirect_uri with
+                            `code` and `state` for the identity preset with POST /_fake/authorize-as
   POST /google/token        form: code, client_id, client_secret, redirect_uri, grant_type, code_verifier
                             -> {access_token, id_token, expires_in, token_type}; errors as RFC 6749 JSON (400)
   GET  /google/certs        the JWKS that signs the ID tokens
 GitHub (https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps):
+  GET  /github/login/oauth/authorize      the same, for GitHub
   POST /github/login/oauth/access_token   -> JSON with `Accept: application/json`, else form-encoded;
                                              a bad code is `{"error": "bad_verification_code"}` with 200
   GET  /github/api/user, /github/api/user/emails
-Test-only control API: POST /_fake/codes (register a code and its identity), POST /_fake/mode.
+Test-only control API: POST /_fake/codes (register a code and its identity), POST /_fake/authorize-as
+(who "signs in" at the next authorization request: a browser test drives the real buttons), POST /_fake/mode.
 
 `run_fake_oauth_provider()` runs it on a free port in a background thread and yields a handle with the
 settings that point the auth service at it.
@@ -31,7 +35,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, Header, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel
 
@@ -96,6 +100,8 @@ class _State:
     mode: Mode = Mode.NORMAL
     codes: dict[str, CodeRegistration] = field(default_factory=dict)
     github_tokens: dict[str, CodeRegistration] = field(default_factory=dict)
+    # provider -> who signs in at its next authorization request (a person at the provider's page).
+    next_sign_in: dict[str, CodeRegistration] = field(default_factory=dict)
     # Set when the mode leaves HANG, so hanging requests end and the server can stop promptly.
     unhang: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -130,6 +136,45 @@ def create_fake_oauth_provider() -> FastAPI:
         registration.sub = registration.sub or str(secrets.randbelow(10**9) + 10**8)
         state.codes[registration.code] = registration
         return {"code": registration.code, "sub": registration.sub}
+
+    @app.post("/_fake/authorize-as")
+    async def authorize_as(registration: CodeRegistration) -> dict[str, str]:
+        state.next_sign_in[registration.provider] = registration
+        return {"provider": registration.provider}
+
+    def authorize(provider: str, client_id: str, request: Request) -> Response:
+        """The authorization endpoint: the preset person consents, the browser goes back with a code."""
+        params = request.query_params
+        redirect_uri = params.get("redirect_uri", "")
+        if params.get("client_id") != client_id or not redirect_uri.startswith(("http://", "https://")):
+            return PlainTextResponse("Error 400: invalid_request (client_id or redirect_uri)", 400)
+        if provider == "google" and (
+            params.get("response_type") != "code" or params.get("code_challenge_method") != "S256"
+        ):
+            return PlainTextResponse("Error 400: invalid_request (response_type, PKCE)", 400)
+        person = state.next_sign_in.pop(provider, None)
+        if person is None:
+            back = {"error": "access_denied", "state": params.get("state", "")}
+            return RedirectResponse(f"{redirect_uri}?{urlencode(back)}", status_code=302)
+        code = secrets.token_urlsafe(24)
+        state.codes[code] = person.model_copy(
+            update={
+                "code": code,
+                "sub": person.sub or str(secrets.randbelow(10**9) + 10**8),
+                "code_challenge": params.get("code_challenge"),
+                "redirect_uri": redirect_uri,
+            }
+        )
+        back = {"code": code, "state": params.get("state", "")}
+        return RedirectResponse(f"{redirect_uri}?{urlencode(back)}", status_code=302)
+
+    @app.get("/google/o/oauth2/v2/auth")
+    async def google_authorize(request: Request) -> Response:
+        return authorize("google", GOOGLE_CLIENT_ID, request)
+
+    @app.get("/github/login/oauth/authorize")
+    async def github_authorize(request: Request) -> Response:
+        return authorize("github", GITHUB_CLIENT_ID, request)
 
     @app.post("/_fake/mode")
     async def set_mode(change: ModeChange) -> dict[str, str]:
@@ -317,6 +362,20 @@ class FakeOAuthProvider:
         response = httpx.post(f"{self.url}/_fake/codes", json={"provider": provider, **identity}, timeout=10)
         response.raise_for_status()
         return str(response.json()["code"])
+
+    def authorize_as(self, provider: str, **identity: Any) -> None:
+        """Who signs in at `provider`'s next authorization request (the browser is sent back with a code)."""
+        response = httpx.post(
+            f"{self.url}/_fake/authorize-as", json={"provider": provider, **identity}, timeout=10
+        )
+        response.raise_for_status()
+
+    @property
+    def authorize_urls(self) -> dict[str, str]:
+        return {
+            "google": f"{self.url}/google/o/oauth2/v2/auth",
+            "github": f"{self.url}/github/login/oauth/authorize",
+        }
 
     def set_mode(self, mode: Mode | str) -> None:
         response = httpx.post(f"{self.url}/_fake/mode", json={"mode": str(mode)}, timeout=10)

@@ -35,6 +35,7 @@ class Stack:
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     env: dict[str, str] = field(default_factory=dict, repr=False)  # what the stack runs with
+    web_url: str = ""  # the web app (…/app/), when the command serves it (`dev`)
 
     def kill(self) -> None:
         """SIGKILL every process of the stack at once (services and router), as a crash would: no
@@ -83,7 +84,7 @@ def run_stack(
 ) -> Iterator[Stack]:
     """`coursegraph <command>` on free ports, yielded once every service is ready. `while_starting` runs in
     a thread from the moment the process starts (it watches the start) and is waited for before the yield."""
-    ports = {name: free_port() for name in SERVICES}
+    ports = {name: free_port() for name in (*SERVICES, "web")}
     host = "127.0.0.1"
     # Only what the caller states: the infra URLs the test session loaded must not leak into a dev stack.
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("COURSEGRAPH_")}
@@ -99,6 +100,7 @@ def run_stack(
         "COURSEGRAPH_MEDIA_PORT": str(ports["media"]),
         "COURSEGRAPH_MEDIA_PUBLIC_URL": f"http://{host}:{ports['media']}",
         "COURSEGRAPH_NOTIFICATIONS_PORT": str(ports["notifications"]),
+        "COURSEGRAPH_WEB_PORT": str(ports["web"]),
         # Emails' links point at this stack's REST layer.
         "COURSEGRAPH_APP_URL": f"http://{host}:{ports['rest-compat']}",
         "COURSEGRAPH_PUBLIC_API_URL": f"http://{host}:{ports['rest-compat']}",
@@ -124,6 +126,7 @@ def run_stack(
         log_path=log_path,
         process=process,
         env=full_env,
+        web_url=f"http://{host}:{ports['web']}/app/",
     )
     watcher = threading.Thread(target=while_starting, args=(stack,), daemon=True) if while_starting else None
     if watcher is not None:
