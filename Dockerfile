@@ -3,7 +3,13 @@
 ARG PYTHON_IMAGE=python:3.11-slim
 ARG NODE_IMAGE=node:20-slim
 
-# One image for every Python service; the command picks the service (`coursegraph serve users`).
+# The web app's npm packages: ES modules the browser loads as they are (nothing is built; ADR 0035).
+FROM ${NODE_IMAGE} AS web-packages
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# One image for every Python service and the web app; the command picks it (`coursegraph serve users`).
 FROM ${PYTHON_IMAGE} AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
 # libmagic: the media service detects uploads' real types with it.
@@ -16,6 +22,8 @@ COPY coursegraph ./coursegraph
 COPY coursegraph_cli ./coursegraph_cli
 COPY subgraphs ./subgraphs
 COPY rest-compat ./rest-compat
+COPY --from=web-packages /web/node_modules ./web/node_modules
+COPY web/app ./web/app
 RUN uv sync --frozen --no-dev
 ENV PATH="/app/.venv/bin:$PATH" COURSEGRAPH_HOST=0.0.0.0
 RUN useradd --system --uid 10001 coursegraph

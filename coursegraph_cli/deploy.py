@@ -28,7 +28,7 @@ TOOLS = {
     "kubeconform": "github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0",
 }
 # Only these are reachable from outside the cluster (the Ingress), and they reach the subgraphs.
-EDGE = {"router", "rest-compat"}
+EDGE = {"router", "rest-compat", "web"}
 SECRET_WORDS = ("SECRET", "PASSWORD", "API_KEY", "DATABASE_URL", "MONGODB_URL", "CLIENTS")
 
 

@@ -66,6 +66,7 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
             Route("/", to_app),
             Route("/app", to_app),
             Route("/ready", ready),
+            Route("/health", ready),  # static files: alive is ready (the probes of ADR 0012)
             Route("/app/config.json", config_json),
             Mount("/app/vendor", StaticFiles(directory=WEB_DIR / "node_modules"), name="vendor"),
             Mount("/app", StaticFiles(directory=WEB_DIR / "app", html=True), name="app"),

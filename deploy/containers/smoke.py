@@ -1,8 +1,9 @@
 """The container smoke test's checks (deploy/containers/smoke.sh runs them against the compose stack).
 
-`journey`: what a person does, from the host through the published ports on 127.0.0.1: sign in through REST,
-enroll, complete a lesson, upload a media file and download it from the URL the API hands out, read the
-certificate; prints the learner's email, whose welcome email smoke.sh then finds in the log.
+`journey`: what a person does, from the host through the published ports on 127.0.0.1: load the web app and
+every module it imports, sign in through REST, enroll, complete a lesson, upload a media file and download it
+from the URL the API hands out, read the certificate; prints the learner's email, whose welcome email
+smoke.sh then finds in the log.
 
 `pods`: each Deployment of deploy/kustomize/base, run from the same image with `docker run` flags that mirror
 its pod security context (read-only root, its non-root user, every capability dropped, no privilege
@@ -13,6 +14,7 @@ and port. It joins the stack's network with the running service's settings.
 import argparse
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -42,8 +44,8 @@ VERIFY = "query($code: String!) { verifyCertificate(code: $code) { code holder {
 
 
 class Journey:
-    def __init__(self, rest: str, router: str) -> None:
-        self.rest_url, self.router_url = rest, router
+    def __init__(self, rest: str, router: str, web: str) -> None:
+        self.rest_url, self.router_url, self.web_url = rest, router, web
 
     def rest(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -68,7 +70,20 @@ class Journey:
         tokens: dict[str, Any] = self.rest("POST", "/auth/dev", json={"email": email, "name": name})
         return tokens
 
+    def web_app(self) -> None:
+        """The web app's page, its config, and every module its import map names: the image carries them."""
+        page = httpx.get(self.web_url + "/app/", timeout=30)
+        assert page.status_code == 200, f"GET /app/: {page.status_code}"
+        found = re.search(r'<script type="importmap">(.*?)</script>', page.text, re.S)
+        assert found, "the app's page has no import map"
+        modules = json.loads(found.group(1))["imports"]
+        for path in ["/app/config.json", "/app/main.js", *modules.values()]:
+            response = httpx.get(self.web_url + path, timeout=30)
+            assert response.status_code == 200, f"GET {path}: {response.status_code}"
+        print(f"web app served with its {len(modules)} modules", file=sys.stderr)
+
     def run(self) -> str:
+        self.web_app()
         tag = uuid.uuid4().hex[:8]
         admin = self.sign_in("admin@example.org", "Admin")
         teacher = self.sign_in(f"teacher-{tag}@example.org", "Smoke Teacher")
@@ -205,11 +220,12 @@ def main() -> None:
     journey = commands.add_parser("journey")
     journey.add_argument("--rest", required=True)
     journey.add_argument("--router", required=True)
+    journey.add_argument("--web", required=True)
     pods = commands.add_parser("pods")
     pods.add_argument("--network", required=True)
     args = parser.parse_args()
     if args.command == "journey":
-        print(Journey(args.rest, args.router).run())
+        print(Journey(args.rest, args.router, args.web).run())
         return
     failing = []
     for deployment in deployments():

@@ -14,7 +14,7 @@
 #
 # The docker daemon is our own: its socket, exec root and pid file live in a run directory under /tmp, its
 # image store under ~/.cache/coursegraph/docker (so a second run rebuilds only what changed). It creates no
-# iptables rules and no docker0 bridge; the stack publishes on 127.0.0.1 ports 14000, 18080 and 19000 only.
+# iptables rules and no docker0 bridge; the stack publishes on 127.0.0.1 ports 13000, 14000, 18080 and 19000 only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -27,8 +27,8 @@ images=$cache/ci-images
 run_dir=$(mktemp -d /tmp/coursegraph-containers.XXXXXX)
 export DOCKER_HOST=unix://$run_dir/docker.sock
 project=coursegraph-smoke
-# Published ports (compose.ci.yml): rest-compat, router, S3.
-ports=(18080 14000 19000)
+# Published ports (compose.ci.yml): rest-compat, router, S3, the web app.
+ports=(18080 14000 19000 13000)
 
 log() { printf '[containers %3ss] %s\n' "$(($(date +%s) - started))" "$*" >&2; }
 docker() { /usr/bin/docker "$@"; }  # Debian's client, matching its daemon (not whatever else is on PATH)
@@ -175,7 +175,7 @@ log "stack healthy"
 
 # --- 5. the journey and the pod-security check -----------------------------------------------------------
 learner=$(uv run --frozen python deploy/containers/smoke.py journey --rest http://127.0.0.1:18080 \
-    --router http://127.0.0.1:14000/graphql)
+    --router http://127.0.0.1:14000/graphql --web http://127.0.0.1:13000)
 # The welcome email goes out asynchronously (Kafka, then the notifications consumer): wait for it in the log.
 # (Each dev email is one log line; `grep -c` reads all its input, so pipefail sees no SIGPIPE.)
 welcomed() {

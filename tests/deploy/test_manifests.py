@@ -45,6 +45,7 @@ def test_every_overlay_is_valid_and_keeps_the_policy(rendered: str) -> None:
         "notifications",
         "rest-compat",
         "router",
+        "web",
     }
     assert {r.name for r in found if r.kind == "Job"} == {"migrate", "kafka-topics"}
 
