@@ -7,9 +7,15 @@ where the API is from /app/config.json, made here from the settings.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -45,9 +51,49 @@ def _url_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (a listen-all address is no URL)
 
 
+def content_security_policy(config: dict[str, Any], page: str) -> str:
+    """Scripts only from this origin plus the page's inline import map (by its hash); connections only to
+    this origin and the API the config names (http and its WebSocket twin); no frames, no plugins."""
+    inline = re.findall(r"<script type=\"importmap\">(.*?)</script>", page, re.S)
+    hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline]
+    api = set()
+    for url, websocket in ((config["graphqlUrl"], True), (config["restUrl"], False)):
+        parts = urlsplit(url)
+        if parts.scheme and parts.netloc:  # relative: this origin, 'self' covers it (ws too, CSP 3)
+            api.add(f"{parts.scheme}://{parts.netloc}")
+            if websocket:  # subscriptions: graphql-ws on the same URL
+                api.add(f"{parts.scheme.replace('http', 'ws', 1)}://{parts.netloc}")
+    return "; ".join(
+        [
+            "default-src 'none'",
+            " ".join(["script-src 'self'", *hashes]),
+            "style-src 'self'",
+            # Announcements are sanitised HTML (coursegraph/rich_text.py) that may show https images.
+            "img-src 'self' data: https:",
+            " ".join(["connect-src 'self'", *sorted(api)]),
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    def __init__(self, app: Any, policy: str) -> None:
+        super().__init__(app)
+        self.policy = policy
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = self.policy
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
 def create_app(settings: WebSettings | None = None) -> Starlette:
     settings = settings or WebSettings()
     config = settings.public_config()
+    policy = content_security_policy(config, (WEB_DIR / "app" / "index.html").read_text())
     if not (WEB_DIR / "node_modules" / "preact").is_dir():
         raise RuntimeError(f"the web app's packages are missing: run `npm ci --prefix {WEB_DIR}`")
 
@@ -62,6 +108,7 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
         return RedirectResponse("/app/")
 
     return Starlette(
+        middleware=[Middleware(SecurityHeaders, policy=policy)],
         routes=[
             Route("/", to_app),
             Route("/app", to_app),
@@ -70,5 +117,5 @@ def create_app(settings: WebSettings | None = None) -> Starlette:
             Route("/app/config.json", config_json),
             Mount("/app/vendor", StaticFiles(directory=WEB_DIR / "node_modules"), name="vendor"),
             Mount("/app", StaticFiles(directory=WEB_DIR / "app", html=True), name="app"),
-        ]
+        ],
     )

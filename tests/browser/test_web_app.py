@@ -177,6 +177,24 @@ async def test_a_learner_goes_from_sign_in_to_a_certificate_while_an_instructor_
     await expect(learner.get_by_text("This certifies that")).to_be_visible()
     await expect(learner.locator(".certificate").get_by_text("Lea Learner", exact=True)).to_be_visible()
     await shot(learner, "07-certificate")
+    # The whole journey ran under the app's Content-Security-Policy (coursegraph_cli/web.py) without a breach.
+    for seen in (traffic(learner), traffic(instructor)):
+        assert not [e for e in seen.console_errors if "Content Security Policy" in e], seen.console_errors
+
+
+async def test_the_content_security_policy_refuses_an_injected_script(web: WebApp, page: Page) -> None:
+    """Markup that slipped past the sanitiser could not run: an inline script not in the policy is refused."""
+    await page.goto(web.url)
+    await expect(page.get_by_role("heading", level=1).first).to_be_visible()
+    ran = await page.evaluate(
+        """() => new Promise((resolve) => {
+            document.addEventListener('securitypolicyviolation', () => resolve(window.injected === true));
+            const script = document.createElement('script');
+            script.textContent = 'window.injected = true';
+            document.body.append(script);
+        })"""
+    )
+    assert ran is False
 
 
 async def test_a_learner_cannot_open_the_activity_view(web: WebApp, course: Course, page: Page) -> None:

@@ -58,3 +58,21 @@ def test_config_points_at_this_hosts_api_and_the_root_redirects(client: TestClie
     redirect = client.get("/", follow_redirects=False)
     assert redirect.status_code == 307 and redirect.headers["location"] == "/app/"
     assert client.get("/app/nowhere.js").status_code == 404
+
+
+def test_the_policy_allows_this_origin_the_api_and_the_import_map_alone(client: TestClient) -> None:
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in client.get("/app/").headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    script_sources = policy["script-src"].split()
+    assert script_sources[0] == "'self'" and "'unsafe-inline'" not in script_sources
+    assert len(script_sources) == 2 and script_sources[1].startswith("'sha256-")  # the one inline import map
+    assert set(policy["connect-src"].split()) == {
+        "'self'",
+        "http://127.0.0.1:4100",
+        "ws://127.0.0.1:4100",
+        "http://127.0.0.1:8180",
+    }
+    assert client.get("/app/main.js").headers["x-content-type-options"] == "nosniff"
