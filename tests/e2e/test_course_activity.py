@@ -33,8 +33,8 @@ COMPLETE = (
 SUBMIT = """mutation($a: ID!, $answers: [AnswerInput!]!) {
   submitAnswers(assessmentId: $a, answers: $answers) { attempt { id } errors { code } }
 }"""
-SET_ROLE = """mutation($c: ID!, $u: ID!) {
-  setCourseRole(courseId: $c, userId: $u, role: TEACHING_ASSISTANT) { role errors { code } }
+SET_ROLE = """mutation($c: ID!, $u: ID!, $role: CourseRole! = TEACHING_ASSISTANT) {
+  setCourseRole(courseId: $c, userId: $u, role: $role) { role errors { code } }
 }"""
 UNKNOWN_COURSE = "64b0000000000000000000ff"
 
@@ -131,6 +131,34 @@ async def test_a_teaching_assistant_and_an_admin_hear_it_too(stack: E2EStack) ->
     finally:
         for socket in sockets:
             await socket.close()
+
+
+async def test_a_teaching_assistant_taken_off_the_course_stops_hearing_it(stack: E2EStack) -> None:
+    instructor = stack.sign_in_as("instructor")["access_token"]
+    course = stack.create_course(instructor, lessons=1)
+    c = course["id"]
+    assistant = stack.sign_in()
+    graphql(stack, SET_ROLE, {"c": c, "u": assistant["user"]["id"]}, instructor)
+    socket = await watch(stack.router_url, assistant["access_token"], c)
+    try:
+        await asyncio.sleep(0.3)
+        first = stack.sign_in()["access_token"]
+        await hear(socket, lambda: graphql(stack, ENROLL, {"c": c}, first), ["ENROLLED"])
+
+        graphql(stack, SET_ROLE, {"c": c, "u": assistant["user"]["id"], "role": "LEARNER"}, instructor)
+        # Once the courses replica knows (a new subscription is refused), the open one is refused too, at
+        # its next activity: it hears nothing more of the course.
+        deadline = time.monotonic() + 10
+        while await ws_codes(stack.router_url, assistant["access_token"], c) != ["FORBIDDEN"]:
+            assert time.monotonic() < deadline, "the role change never reached the courses replica"
+            await asyncio.sleep(0.2)
+        second = stack.sign_in()["access_token"]
+        await asyncio.to_thread(graphql, stack, ENROLL, {"c": c}, second)
+        ended = await first_message(socket, "activity")
+        assert codes(ended) == ["FORBIDDEN"], ended
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5)) == {"id": "activity", "type": "complete"}
+    finally:
+        await socket.close()
 
 
 async def sse_codes(router_url: str, token: str | None, query: str, course_id: str) -> list[str]:
