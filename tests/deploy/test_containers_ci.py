@@ -3,6 +3,7 @@ official image of compose.yml for a stand-in built from deploy/ci-images, publis
 of the test suite's, and leaves users the official images; the media service signs browser URLs for the
 public S3 endpoint."""
 
+import itertools
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -85,3 +86,15 @@ def test_presigned_urls_name_the_public_endpoint() -> None:
     assert internal.presigned_get(
         "k", filename="k", content_type="image/png", expires=timedelta(hours=1)
     ).startswith("http://s3:9000/media/k?")
+
+
+def test_generated_secrets_reach_commands_as_option_values() -> None:
+    """`coursegraph compose-secrets` makes URL-safe secrets, and one in 32 begins with "-": passed as a word
+    of its own after an option (`--secret-key`, `$SECRET`), a command-line parser reads it as an option."""
+    for path in ("compose.yml", "compose.dev.yml", "deploy/containers/compose.ci.yml"):
+        for name, service in load(path)["services"].items():
+            words = [
+                str(word) for word in service.get("command", []) if isinstance(service.get("command"), list)
+            ]
+            for option, value in itertools.pairwise(words):
+                assert not (option.startswith("-") and value.startswith("${")), (path, name, option, value)
